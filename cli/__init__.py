@@ -1,0 +1,1 @@
+"""The `parkcarbon` command line."""

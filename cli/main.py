@@ -1,0 +1,138 @@
+"""`parkcarbon`: run the local stack, migrate the database, create topics, run the platform."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from config.settings import CommonSettings, ConfigError, StackSettings, load
+from deploy import stack as local_stack
+from deploy.process import StackError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+stack_app = typer.Typer(no_args_is_help=True, help="The local Kafka broker and PostgreSQL.")
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+topics_app = typer.Typer(no_args_is_help=True, help="The Kafka topics.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@stack_app.command("start")
+def stack_start() -> None:
+    """Start the broker and the database in the background (a second start is a no-op)."""
+    settings = load(StackSettings)
+    try:
+        for name, outcome in local_stack.start(settings):
+            typer.echo(f"{name:9} {outcome}")
+    except StackError as exc:
+        _fail(str(exc))
+
+
+@stack_app.command("stop")
+def stack_stop() -> None:
+    """Stop the broker and the database cleanly."""
+    settings = load(StackSettings)
+    try:
+        for name, outcome in local_stack.stop(settings):
+            typer.echo(f"{name:9} {outcome}")
+    except StackError as exc:
+        _fail(str(exc))
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Print each component's health; exit 1 if any is down."""
+    settings = load(StackSettings)
+    all_up = True
+    for name, up, detail in local_stack.status(settings):
+        all_up &= up
+        typer.echo(f"{name:9} {'up' if up else 'DOWN':5} {detail}")
+    if not all_up:
+        raise typer.Exit(1)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations (idempotent) and print the storage mode."""
+    from store.migrate import MigrationError, migrate
+
+    settings = load(CommonSettings)
+    try:
+        mode, applied = migrate(settings.database_url)
+    except MigrationError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"storage mode: {mode}")
+    typer.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+
+
+@topics_app.command("create")
+def topics_create(
+    partitions: Annotated[int | None, typer.Option(min=1, help="Partitions per topic.")] = None,
+) -> None:
+    """Create the parkcarbon topics that do not exist yet."""
+    from stream.topics import create_topics
+
+    settings = load(CommonSettings)
+    states = asyncio.run(
+        create_topics(
+            settings.kafka_bootstrap,
+            partitions=partitions or settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+    )
+    for state in states:
+        typer.echo(f"{state.name:20} {state.partitions} partitions"
+                   f"{'  (created)' if state.created else ''}")
+
+
+@app.command("up")
+def up() -> None:
+    """Run the platform locally: stack, schema, topics; stays up until Ctrl-C, then stops all."""
+    settings = load(StackSettings)
+    try:
+        for name, outcome in local_stack.start(settings):
+            typer.echo(f"{name:9} {outcome}")
+    except StackError as exc:
+        _fail(str(exc))
+    db_migrate()
+    topics_create(None)
+    typer.echo(
+        "\nparkcarbon is up:\n"
+        f"  Kafka       {settings.kafka_bootstrap}\n"
+        f"  PostgreSQL  {settings.database_url}\n"
+        f"  state/logs  {settings.state_dir.resolve()}\n"
+        "Press Ctrl-C to stop."
+    )
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    while not stopping:
+        time.sleep(0.5)
+    typer.echo("\nstopping ...")
+    for name, outcome in local_stack.stop(settings):
+        typer.echo(f"{name:9} {outcome}")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        sys.exit(2)

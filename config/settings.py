@@ -1,0 +1,101 @@
+"""Settings: one class per process kind on one shared base.
+
+Values come, highest priority first, from keyword arguments, ``PARKCARBON_*`` environment
+variables, the YAML file named by ``PARKCARBON_CONFIG_FILE`` (default ``parkcarbon.yaml`` in the
+working directory, if present), then the defaults below, which point at the local stack that
+``parkcarbon stack start`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "parkcarbon.yaml"
+
+
+class ConfigError(Exception):
+    """A settings value or the YAML file is invalid; the message names the file and the key."""
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("PARKCARBON_CONFIG_FILE", DEFAULT_CONFIG_FILE))
+
+
+class CommonSettings(BaseSettings):
+    """What every process needs: where the broker, the database and local state are."""
+
+    model_config = SettingsConfigDict(env_prefix="PARKCARBON_", extra="forbid")
+
+    state_dir: Path = Field(
+        default=Path(".parkcarbon"),
+        description="Folder for the local stack's data, logs and pid files (git-ignored).",
+    )
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
+    )
+    database_url: str = Field(
+        default="postgresql://parkcarbon@127.0.0.1:5432/parkcarbon",
+        description="PostgreSQL/TimescaleDB connection URL (libpq form).",
+    )
+    topic_partitions: int = Field(
+        default=6, ge=1, le=1000, description="Partitions of each parkcarbon topic."
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, le=10, description="Replication factor of each parkcarbon topic."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+class StackSettings(CommonSettings):
+    """The local development stack: a single-node Kafka (KRaft) and a PostgreSQL server."""
+
+    kafka_version: str = Field(default="4.1.1", description="Apache Kafka broker version.")
+    kafka_heap_mb: int = Field(default=768, ge=256, le=8192, description="Broker JVM heap.")
+    kafka_controller_port: int = Field(default=9093, description="KRaft controller port.")
+    start_timeout_s: float = Field(default=90.0, gt=0, description="Bounded readiness wait.")
+
+
+class WorkerSettings(CommonSettings):
+    """A stream worker of the Faust app."""
+
+    app_id: str = Field(default="parkcarbon", description="Faust app id (consumer group).")
+    worker_port: int = Field(default=6066, description="Faust web port on 127.0.0.1.")
+
+
+S = TypeVar("S", bound=CommonSettings)
+
+
+def load(kind: type[S], **overrides: Any) -> S:
+    """Build settings of ``kind``; a bad value becomes a ConfigError naming file and key."""
+    try:
+        return kind(**overrides)
+    except ValidationError as exc:
+        where = config_file() if config_file().is_file() else "environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings ({where}): {problems}") from exc

@@ -1,0 +1,1 @@
+"""Running parkcarbon: the local stack (Kafka broker, PostgreSQL), Grafana files, containers."""

@@ -1,0 +1,1 @@
+"""Storage: the one owner of the schema (versioned migrations) and the queries on it."""

@@ -1,0 +1,140 @@
+"""The organisation tree and the meter registry: writes that check, translate and audit.
+
+Clauses 4.3 (boundary: park -> enterprise -> site -> meter), 6.7/8.3 (changes controlled and
+recorded) and 9.1 c (meters with accuracy class and calibration due date).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import dict_row
+
+
+class RegistryError(Exception):
+    """A registry write was refused; the message says which row and why."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Meter:
+    meter_id: str
+    enterprise_id: str
+    carrier: str
+    unit: str
+    register_kind: str
+    source_category: str
+    site_id: str | None = None
+    name: str = ""
+    multiplier: float = 1.0
+    rollover: float | None = None
+    range_min: float | None = None
+    range_max: float | None = None
+    expected_interval_s: int = 900
+    accuracy_class: str = "1.0"
+    metering_level: str = "unit"
+    calibration_due: date | None = None
+    factor_key: str | None = None
+    in_boundary: bool = True
+
+
+_COLUMNS = [f.name for f in dataclasses.fields(Meter)]
+
+
+def _explain(exc: psycopg.Error, what: str) -> RegistryError:
+    """Turn a constraint violation into a sentence a registry editor can act on."""
+    diag = exc.diag
+    if isinstance(exc, errors.ForeignKeyViolation):
+        detail = diag.message_detail or diag.message_primary or ""
+        if "enterprise" in (diag.constraint_name or "") or "enterprise_id" in detail:
+            return RegistryError(f"{what}: unknown enterprise ({detail})")
+        if "park" in (diag.constraint_name or ""):
+            return RegistryError(f"{what}: unknown park ({detail})")
+        return RegistryError(f"{what}: {diag.message_primary} ({detail})")
+    if isinstance(exc, errors.CheckViolation):
+        return RegistryError(f"{what}: value refused by rule {diag.constraint_name}")
+    if isinstance(exc, errors.UniqueViolation):
+        return RegistryError(f"{what}: already exists")
+    return RegistryError(f"{what}: {diag.message_primary or exc}")
+
+
+def _audit(
+    conn: psycopg.Connection[Any], *, actor: str, action: str, entity: str, entity_id: str,
+    before: dict[str, Any] | None, after: dict[str, Any] | None, reason: str = "",
+) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, entity, entity_id, before, after, reason)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (actor, action, entity, entity_id,
+         json.dumps(before, default=str) if before is not None else None,
+         json.dumps(after, default=str) if after is not None else None, reason),
+    )
+
+
+def add_park(
+    conn: psycopg.Connection[Any], *, park_id: str, name: str, timezone: str = "Asia/Shanghai",
+    actor: str,
+) -> None:
+    row = {"park_id": park_id, "name": name, "timezone": timezone}
+    _insert(conn, "park", row, actor=actor, entity_id=park_id)
+
+
+def add_enterprise(
+    conn: psycopg.Connection[Any], *, enterprise_id: str, park_id: str, name: str, actor: str,
+    industry_code: str | None = None,
+) -> None:
+    row = {"enterprise_id": enterprise_id, "park_id": park_id, "name": name,
+           "industry_code": industry_code}
+    _insert(conn, "enterprise", row, actor=actor, entity_id=enterprise_id)
+
+
+def add_site(
+    conn: psycopg.Connection[Any], *, site_id: str, enterprise_id: str, name: str, actor: str
+) -> None:
+    row = {"site_id": site_id, "enterprise_id": enterprise_id, "name": name}
+    _insert(conn, "site", row, actor=actor, entity_id=site_id)
+
+
+def add_meter(conn: psycopg.Connection[Any], *, meter: Meter, actor: str, reason: str = "") -> None:
+    if meter.multiplier <= 0:
+        raise RegistryError(
+            f"meter {meter.meter_id}: multiplier must be > 0 (CT/PT ratio), got {meter.multiplier}"
+        )
+    _insert(conn, "meter", dataclasses.asdict(meter), actor=actor, entity_id=meter.meter_id,
+            reason=reason)
+
+
+def _insert(
+    conn: psycopg.Connection[Any], table: str, row: dict[str, Any], *, actor: str,
+    entity_id: str, reason: str = "",
+) -> None:
+    cols = list(row)
+    query = psycopg.sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        psycopg.sql.Identifier(table),
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, cols)),
+        psycopg.sql.SQL(", ").join(psycopg.sql.Placeholder() * len(cols)),
+    )
+    try:
+        with conn.transaction():
+            conn.execute(query, [row[c] for c in cols])
+            _audit(conn, actor=actor, action="create", entity=table, entity_id=entity_id,
+                   before=None, after=row, reason=reason)
+    except psycopg.Error as exc:
+        raise _explain(exc, f"{table} {entity_id}") from exc
+
+
+def get_meter(conn: psycopg.Connection[Any], meter_id: str) -> Meter | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            psycopg.sql.SQL("SELECT {} FROM meter WHERE meter_id = %s").format(
+                psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, _COLUMNS))
+            ),
+            (meter_id,),
+        )
+        row = cur.fetchone()
+    return Meter(**row) if row else None

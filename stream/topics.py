@@ -1,0 +1,60 @@
+"""The Kafka topics of parkcarbon (ARCHITECTURE.md) and their idempotent creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+
+class Topic(StrEnum):
+    READINGS_RAW = "readings.raw"
+    READINGS_VALID = "readings.valid"
+    READINGS_REJECTED = "readings.rejected"
+    EMISSIONS_WINDOWS = "emissions.windows"
+    ALERTS = "alerts"
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    created: bool
+
+
+# Rejected readings are the evidence of data quality problems (clause 8.4): keep them longer.
+_RETENTION_MS = {
+    Topic.READINGS_REJECTED: str(30 * 24 * 3600 * 1000),
+}
+
+
+async def create_topics(
+    bootstrap: str, *, partitions: int, replication: int
+) -> list[TopicState]:
+    """Create every missing topic; existing ones are left as they are and reported."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=t.value,
+                num_partitions=partitions,
+                replication_factor=replication,
+                topic_configs={"retention.ms": _RETENTION_MS[t]} if t in _RETENTION_MS else {},
+            )
+            for t in Topic
+            if t.value not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between list and create
+        described = await admin.describe_topics([t.value for t in Topic])
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        return [TopicState(t.value, counts.get(t.value, 0), t.value not in existing) for t in Topic]
+    finally:
+        await admin.close()
