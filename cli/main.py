@@ -93,8 +93,9 @@ def topics_create(
         )
     )
     for state in states:
-        typer.echo(f"{state.name:20} {state.partitions} partitions"
-                   f"{'  (created)' if state.created else ''}")
+        typer.echo(
+            f"{state.name:20} {state.partitions} partitions{'  (created)' if state.created else ''}"
+        )
 
 
 @app.command("up")

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -34,7 +35,9 @@ def config_file() -> Path:
 class CommonSettings(BaseSettings):
     """What every process needs: where the broker, the database and local state are."""
 
-    model_config = SettingsConfigDict(env_prefix="PARKCARBON_", extra="forbid")
+    # One YAML file serves every process kind, so each kind ignores the others' keys; `load`
+    # refuses keys that no kind knows.
+    model_config = SettingsConfigDict(env_prefix="PARKCARBON_", extra="ignore")
 
     state_dir: Path = Field(
         default=Path(".parkcarbon"),
@@ -89,8 +92,31 @@ class WorkerSettings(CommonSettings):
 S = TypeVar("S", bound=CommonSettings)
 
 
+def _known_keys(kind: type[CommonSettings] = CommonSettings) -> set[str]:
+    keys = set(kind.model_fields)
+    for sub in kind.__subclasses__():
+        keys |= _known_keys(sub)
+    return keys
+
+
+def _check_yaml(path: Path) -> None:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of setting: value")
+    unknown = sorted(str(k) for k in data if k not in _known_keys())
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+
+
 def load(kind: type[S], **overrides: Any) -> S:
     """Build settings of ``kind``; a bad value becomes a ConfigError naming file and key."""
+    if config_file().is_file():
+        _check_yaml(config_file())
     try:
         return kind(**overrides)
     except ValidationError as exc:

@@ -57,8 +57,14 @@ def fetch_jars(settings: StackSettings, paths: KafkaPaths) -> None:
     paths.lib.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(  # noqa: S603
         [
-            mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={paths.lib}",
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={paths.lib}",
             f"-Dkafka.version={settings.kafka_version}",
         ],
         capture_output=True,
@@ -67,7 +73,9 @@ def fetch_jars(settings: StackSettings, paths: KafkaPaths) -> None:
     )
     if result.returncode != 0:
         shutil.rmtree(paths.lib, ignore_errors=True)
-        raise StackError(f"fetching Kafka {settings.kafka_version} failed:\n{result.stdout}{result.stderr}")
+        raise StackError(
+            f"fetching Kafka {settings.kafka_version} failed:\n{result.stdout}{result.stderr}"
+        )
 
 
 def write_properties(settings: StackSettings, paths: KafkaPaths) -> None:
@@ -107,10 +115,17 @@ def _java(paths: KafkaPaths, main: str, *args: str, heap_mb: int = 256) -> list[
     if java is None:
         raise StackError("Java 17+ is needed to run the Kafka broker; install a JDK")
     return [
-        java, f"-Xms{min(heap_mb, 256)}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC",
-        "-Djava.awt.headless=true", "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+        java,
+        f"-Xms{min(heap_mb, 256)}m",
+        f"-Xmx{heap_mb}m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
         "-Dorg.slf4j.simpleLogger.showDateTime=true",
-        "-cp", f"{paths.lib}/*", main, *args,
+        "-cp",
+        f"{paths.lib}/*",
+        main,
+        *args,
     ]
 
 
@@ -123,8 +138,16 @@ def format_storage(paths: KafkaPaths) -> None:
     if (paths.data / "meta.properties").is_file():
         return
     paths.data.mkdir(parents=True, exist_ok=True)
-    argv = _java(paths, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", _cluster_id(), "-c", str(paths.properties))
+    argv = _java(
+        paths,
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "-t",
+        _cluster_id(),
+        "-c",
+        str(paths.properties),
+    )
     result = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
@@ -138,7 +161,7 @@ async def _admin_ok(bootstrap: str) -> bool:
         await admin.start()
         await admin.describe_cluster()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:  # any failure means "not ready yet"
         return False
     finally:
         await admin.close()

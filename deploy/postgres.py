@@ -114,8 +114,17 @@ def init(settings: StackSettings) -> None:
     data.mkdir(parents=True, exist_ok=True)
     log.touch()
     _hand_to_server_user(data.parent)
-    _ctl("initdb", "-D", str(data), "-U", target.user, "--auth=trust", "-E", "UTF8",
-         "--locale=C.UTF-8")
+    _ctl(
+        "initdb",
+        "-D",
+        str(data),
+        "-U",
+        target.user,
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    )
     with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
         conf.write(
             f"\nlisten_addresses = '{target.host}'\nport = {target.port}\n"
@@ -152,8 +161,9 @@ def ensure_database(settings: StackSettings) -> None:
     ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.dbname,))
         if exists.fetchone() is None:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(
-                psycopg.sql.Identifier(target.dbname)))
+            conn.execute(
+                psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(target.dbname))
+            )
 
 
 def healthy(settings: StackSettings) -> tuple[bool, str]:
@@ -172,14 +182,28 @@ def start(settings: StackSettings) -> str:
         return "already running"
     target = Target.from_url(settings.database_url)
     if port_open(target.host, target.port):
-        raise StackError(f"{target.host}:{target.port} is taken by a server this stack did not start")
+        raise StackError(
+            f"{target.host}:{target.port} is taken by a server this stack did not start"
+        )
     init(settings)
     data, log = _paths(settings)
-    _ctl("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", str(int(settings.start_timeout_s)),
-         "start")
+    _ctl(
+        "pg_ctl",
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-w",
+        "-t",
+        str(int(settings.start_timeout_s)),
+        "start",
+    )
     try:
-        wait_until(lambda: _connect_ok(settings, "postgres"), timeout=settings.start_timeout_s,
-                   what="PostgreSQL")
+        wait_until(
+            lambda: _connect_ok(settings, "postgres"),
+            timeout=settings.start_timeout_s,
+            what="PostgreSQL",
+        )
     except StackError as exc:
         raise StackError(f"{exc}; last log lines:\n{tail(log)}") from exc
     ensure_database(settings)

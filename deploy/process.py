@@ -71,7 +71,9 @@ def spawn(
     return proc.pid
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25) -> None:
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.25
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -89,16 +89,12 @@ def _choose_mode(conn: psycopg.Connection) -> StorageMode:
         except psycopg.Error:
             # Listed but not loadable (e.g. not in shared_preload_libraries): plain PostgreSQL.
             mode = "postgresql"
-    conn.execute(
-        "INSERT INTO parkcarbon_meta (key, value) VALUES ('storage_mode', %s)", (mode,)
-    )
+    conn.execute("INSERT INTO parkcarbon_meta (key, value) VALUES ('storage_mode', %s)", (mode,))
     return mode
 
 
 def storage_mode(conn: psycopg.Connection) -> StorageMode | None:
-    row = conn.execute(
-        "SELECT value FROM parkcarbon_meta WHERE key = 'storage_mode'"
-    ).fetchone()
+    row = conn.execute("SELECT value FROM parkcarbon_meta WHERE key = 'storage_mode'").fetchone()
     if row is None:
         return None
     return "timescaledb" if row[0] == "timescaledb" else "postgresql"

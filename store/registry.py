@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -50,12 +51,11 @@ def _explain(exc: psycopg.Error, what: str) -> RegistryError:
     """Turn a constraint violation into a sentence a registry editor can act on."""
     diag = exc.diag
     if isinstance(exc, errors.ForeignKeyViolation):
-        detail = diag.message_detail or diag.message_primary or ""
-        if "enterprise" in (diag.constraint_name or "") or "enterprise_id" in detail:
-            return RegistryError(f"{what}: unknown enterprise ({detail})")
-        if "park" in (diag.constraint_name or ""):
-            return RegistryError(f"{what}: unknown park ({detail})")
-        return RegistryError(f"{what}: {diag.message_primary} ({detail})")
+        detail = diag.message_detail or ""
+        key = re.match(r"Key \((\w+)_id\)=\((.*)\) is not present", detail)
+        if key:
+            return RegistryError(f"{what}: unknown {key.group(1)} '{key.group(2)}'")
+        return RegistryError(f"{what}: {diag.message_primary}")
     if isinstance(exc, errors.CheckViolation):
         return RegistryError(f"{what}: value refused by rule {diag.constraint_name}")
     if isinstance(exc, errors.UniqueViolation):
@@ -64,20 +64,37 @@ def _explain(exc: psycopg.Error, what: str) -> RegistryError:
 
 
 def _audit(
-    conn: psycopg.Connection[Any], *, actor: str, action: str, entity: str, entity_id: str,
-    before: dict[str, Any] | None, after: dict[str, Any] | None, reason: str = "",
+    conn: psycopg.Connection[Any],
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    reason: str = "",
 ) -> None:
     conn.execute(
         "INSERT INTO audit_log (actor, action, entity, entity_id, before, after, reason)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (actor, action, entity, entity_id,
-         json.dumps(before, default=str) if before is not None else None,
-         json.dumps(after, default=str) if after is not None else None, reason),
+        (
+            actor,
+            action,
+            entity,
+            entity_id,
+            json.dumps(before, default=str) if before is not None else None,
+            json.dumps(after, default=str) if after is not None else None,
+            reason,
+        ),
     )
 
 
 def add_park(
-    conn: psycopg.Connection[Any], *, park_id: str, name: str, timezone: str = "Asia/Shanghai",
+    conn: psycopg.Connection[Any],
+    *,
+    park_id: str,
+    name: str,
+    timezone: str = "Asia/Shanghai",
     actor: str,
 ) -> None:
     row = {"park_id": park_id, "name": name, "timezone": timezone}
@@ -85,11 +102,20 @@ def add_park(
 
 
 def add_enterprise(
-    conn: psycopg.Connection[Any], *, enterprise_id: str, park_id: str, name: str, actor: str,
+    conn: psycopg.Connection[Any],
+    *,
+    enterprise_id: str,
+    park_id: str,
+    name: str,
+    actor: str,
     industry_code: str | None = None,
 ) -> None:
-    row = {"enterprise_id": enterprise_id, "park_id": park_id, "name": name,
-           "industry_code": industry_code}
+    row = {
+        "enterprise_id": enterprise_id,
+        "park_id": park_id,
+        "name": name,
+        "industry_code": industry_code,
+    }
     _insert(conn, "enterprise", row, actor=actor, entity_id=enterprise_id)
 
 
@@ -105,13 +131,24 @@ def add_meter(conn: psycopg.Connection[Any], *, meter: Meter, actor: str, reason
         raise RegistryError(
             f"meter {meter.meter_id}: multiplier must be > 0 (CT/PT ratio), got {meter.multiplier}"
         )
-    _insert(conn, "meter", dataclasses.asdict(meter), actor=actor, entity_id=meter.meter_id,
-            reason=reason)
+    _insert(
+        conn,
+        "meter",
+        dataclasses.asdict(meter),
+        actor=actor,
+        entity_id=meter.meter_id,
+        reason=reason,
+    )
 
 
 def _insert(
-    conn: psycopg.Connection[Any], table: str, row: dict[str, Any], *, actor: str,
-    entity_id: str, reason: str = "",
+    conn: psycopg.Connection[Any],
+    table: str,
+    row: dict[str, Any],
+    *,
+    actor: str,
+    entity_id: str,
+    reason: str = "",
 ) -> None:
     cols = list(row)
     query = psycopg.sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
@@ -122,8 +159,16 @@ def _insert(
     try:
         with conn.transaction():
             conn.execute(query, [row[c] for c in cols])
-            _audit(conn, actor=actor, action="create", entity=table, entity_id=entity_id,
-                   before=None, after=row, reason=reason)
+            _audit(
+                conn,
+                actor=actor,
+                action="create",
+                entity=table,
+                entity_id=entity_id,
+                before=None,
+                after=row,
+                reason=reason,
+            )
     except psycopg.Error as exc:
         raise _explain(exc, f"{table} {entity_id}") from exc
 

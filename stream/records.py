@@ -86,7 +86,7 @@ class Decoded:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-class _Bad(ValueError):
+class _BadInputError(ValueError):
     pass
 
 
@@ -94,7 +94,7 @@ def ts_to_ms(text: str) -> int:
     """ISO 8601 with an explicit offset -> UTC epoch ms; a naive time is refused (ambiguous)."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        raise _Bad(f"timestamp {text!r} has no UTC offset")
+        raise _BadInputError(f"timestamp {text!r} has no UTC offset")
     return (moment - _EPOCH) // _MS
 
 
@@ -109,29 +109,29 @@ def ms_to_iso(ts_ms: int) -> str:
 def _text(obj: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not pattern.match(value):
-        raise _Bad(f"{key} must be a string matching {pattern.pattern}, got {value!r}")
+        raise _BadInputError(f"{key} must be a string matching {pattern.pattern}, got {value!r}")
     return value
 
 
 def _reading(obj: Any) -> RawReading:
     if not isinstance(obj, dict):
-        raise _Bad(f"a reading must be an object, got {type(obj).__name__}")
+        raise _BadInputError(f"a reading must be an object, got {type(obj).__name__}")
     extra = obj.keys() - {"meter_id", "ts", "value", "unit", "seq", "quality"}
     if extra:
-        raise _Bad(f"unknown fields {sorted(extra)}")
+        raise _BadInputError(f"unknown fields {sorted(extra)}")
     ts = obj.get("ts")
     if not isinstance(ts, str):
-        raise _Bad(f"ts must be an ISO 8601 string, got {ts!r}")
+        raise _BadInputError(f"ts must be an ISO 8601 string, got {ts!r}")
     quality = Quality(obj.get("quality", "good"))
     value = obj.get("value")
     # bool is an int in Python; a meter never reads "true" kWh.
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         if not (quality is Quality.BAD and value is None):
-            raise _Bad(f"value must be a finite number, got {value!r}")
+            raise _BadInputError(f"value must be a finite number, got {value!r}")
         value = math.nan
     seq = obj.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise _Bad(f"seq must be a non-negative integer, got {seq!r}")
+        raise _BadInputError(f"seq must be a non-negative integer, got {seq!r}")
     return RawReading(
         meter_id=_text(obj, "meter_id", _ID),
         ts_ms=ts_to_ms(ts),
@@ -152,68 +152,98 @@ def _payload(raw: bytes) -> str:
 def decode_batch(raw: bytes) -> Decoded:
     """Decode one ``readings.raw`` message; never raises on bad input."""
     try:
-        obj = orjson.loads(raw)
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _BadInputError(f"not JSON: {exc}") from exc
         if not isinstance(obj, dict):
-            raise _Bad("message must be a JSON object")
+            raise _BadInputError("message must be a JSON object")
         if obj.get("v") != WIRE_VERSION:
-            raise _Bad(f"unsupported wire version {obj.get('v')!r}, expected {WIRE_VERSION}")
-        source = Source(obj.get("source"))
+            raise _BadInputError(
+                f"unsupported wire version {obj.get('v')!r}, expected {WIRE_VERSION}"
+            )
+        source = Source(str(obj.get("source")))
         gateway_id = _text(obj, "gateway_id", _ID)
         source_key = _text(obj, "source_key", re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$"))
         items = obj.get("readings")
         if not isinstance(items, list) or not items:
-            raise _Bad("readings must be a non-empty list")
+            raise _BadInputError("readings must be a non-empty list")
         if len(items) > MAX_READINGS_PER_BATCH:
-            raise _Bad(f"{len(items)} readings exceed the batch limit {MAX_READINGS_PER_BATCH}")
-    except (orjson.JSONDecodeError, _Bad, ValueError) as exc:
-        return Decoded(None, [Rejection(DecodeReason.MALFORMED_MESSAGE, str(exc),
-                                        payload=_payload(raw))])
+            raise _BadInputError(
+                f"{len(items)} readings exceed the batch limit {MAX_READINGS_PER_BATCH}"
+            )
+    except (_BadInputError, ValueError) as exc:
+        return Decoded(
+            None, [Rejection(DecodeReason.MALFORMED_MESSAGE, str(exc), payload=_payload(raw))]
+        )
     good: list[RawReading] = []
     bad: list[Rejection] = []
     for item in items:
         try:
             good.append(_reading(item))
-        except (_Bad, ValueError, TypeError) as exc:
+        except (_BadInputError, ValueError, TypeError) as exc:
             meter = item.get("meter_id") if isinstance(item, dict) else None
-            bad.append(Rejection(
-                DecodeReason.MALFORMED_READING, str(exc), source_key=source_key,
-                source=source.value, gateway_id=gateway_id,
-                meter_id=meter if isinstance(meter, str) else None, payload=item,
-            ))
+            bad.append(
+                Rejection(
+                    DecodeReason.MALFORMED_READING,
+                    str(exc),
+                    source_key=source_key,
+                    source=source.value,
+                    gateway_id=gateway_id,
+                    meter_id=meter if isinstance(meter, str) else None,
+                    payload=item,
+                )
+            )
     batch = ReadingBatch(source, gateway_id, source_key, tuple(good)) if good else None
     return Decoded(batch, bad)
 
 
 def encode_batch(batch: ReadingBatch) -> bytes:
-    return orjson.dumps({
-        "v": WIRE_VERSION,
-        "source": batch.source.value,
-        "gateway_id": batch.gateway_id,
-        "source_key": batch.source_key,
-        "readings": [
-            {"meter_id": r.meter_id, "ts": ms_to_iso(r.ts_ms),
-             "value": None if math.isnan(r.value) else r.value,
-             "unit": r.unit, "seq": r.seq, "quality": r.quality.value}
-            for r in batch.readings
-        ],
-    })
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "source": batch.source.value,
+            "gateway_id": batch.gateway_id,
+            "source_key": batch.source_key,
+            "readings": [
+                {
+                    "meter_id": r.meter_id,
+                    "ts": ms_to_iso(r.ts_ms),
+                    "value": None if math.isnan(r.value) else r.value,
+                    "unit": r.unit,
+                    "seq": r.seq,
+                    "quality": r.quality.value,
+                }
+                for r in batch.readings
+            ],
+        }
+    )
 
 
 def encode_rejections(rejections: list[Rejection], *, rejected_at_ms: int) -> bytes:
     """A ``readings.rejected`` message: the quarantined items of one source message."""
-    return orjson.dumps({
-        "v": WIRE_VERSION,
-        "rejected_at": ms_to_iso(rejected_at_ms),
-        "rejections": [
-            {
-                "reason": str(r.reason), "detail": r.detail, "source_key": r.source_key,
-                "source": r.source, "gateway_id": r.gateway_id, "meter_id": r.meter_id,
-                "ts": ms_to_iso(r.ts_ms) if r.ts_ms is not None else None,
-                "value": r.value, "unit": r.unit, "seq": r.seq, "payload": r.payload,
-            }
-            for r in rejections
-        ],
-    })
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "rejected_at": ms_to_iso(rejected_at_ms),
+            "rejections": [
+                {
+                    "reason": str(r.reason),
+                    "detail": r.detail,
+                    "source_key": r.source_key,
+                    "source": r.source,
+                    "gateway_id": r.gateway_id,
+                    "meter_id": r.meter_id,
+                    "ts": ms_to_iso(r.ts_ms) if r.ts_ms is not None else None,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "seq": r.seq,
+                    "payload": r.payload,
+                }
+                for r in rejections
+            ],
+        }
+    )
 
 
 def decode_rejections(raw: bytes) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,9 +31,7 @@ _RETENTION_MS = {
 }
 
 
-async def create_topics(
-    bootstrap: str, *, partitions: int, replication: int
-) -> list[TopicState]:
+async def create_topics(bootstrap: str, *, partitions: int, replication: int) -> list[TopicState]:
     """Create every missing topic; existing ones are left as they are and reported."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
@@ -49,10 +48,9 @@ async def create_topics(
             if t.value not in existing
         ]
         if wanted:
-            try:
+            # Another process may create them between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between list and create
         described = await admin.describe_topics([t.value for t in Topic])
         counts = {d["topic"]: len(d["partitions"]) for d in described}
         return [TopicState(t.value, counts.get(t.value, 0), t.value not in existing) for t in Topic]

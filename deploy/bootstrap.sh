@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what parkcarbon needs on a fresh Debian/Ubuntu machine, and nothing twice:
+# a Python virtualenv with the project, a Java 17+ runtime and Maven (to fetch and run the Kafka
+# broker), and a PostgreSQL server. System packages need root (or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+APT_UPDATED=0
+
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "bootstrap: please install $* with your package manager" >&2; exit 1
+  fi
+  if [ "$APT_UPDATED" -eq 0 ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "bootstrap: Python 3.11+ is needed (found $("$PY" --version))" >&2; exit 1; }
+
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
+if ! command -v java >/dev/null || [ "$(java_major)" -lt 17 ]; then
+  apt_install openjdk-17-jre-headless
+fi
+command -v mvn >/dev/null || apt_install maven
+
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  # The project runs its own server in .parkcarbon/; Debian's default cluster would take 5432.
+  $SUDO mkdir -p /etc/postgresql-common
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  apt_install postgresql
+fi
+
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+stamp=.venv/.parkcarbon-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  mkdir -p .parkcarbon
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } \
+      > .parkcarbon/pip-install.log 2>&1; then
+    tail -30 .parkcarbon/pip-install.log >&2; exit 1
+  fi
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import CommonSettings, ConfigError, StackSettings, WorkerSettings, load
+
+
+def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load(CommonSettings)
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.database_url.startswith("postgresql://parkcarbon@127.0.0.1:5432/")
+    assert settings.topic_partitions == 6
+
+
+def test_environment_overrides_the_yaml_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("topic_partitions: 12\nkafka_bootstrap: 127.0.0.1:19092\n")
+    monkeypatch.setenv("PARKCARBON_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PARKCARBON_TOPIC_PARTITIONS", "3")
+    settings = load(WorkerSettings)
+    assert settings.topic_partitions == 3
+    assert settings.kafka_bootstrap == "127.0.0.1:19092"
+
+
+def test_a_bad_yaml_value_names_the_file_and_the_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("topic_partitions: lots\n")
+    monkeypatch.setenv("PARKCARBON_CONFIG_FILE", str(config))
+    with pytest.raises(ConfigError, match=rf"{config}.*topic_partitions"):
+        load(StackSettings)
+
+
+def test_an_unknown_yaml_key_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("kafka_bootstrapp: 127.0.0.1:9092\n")
+    monkeypatch.setenv("PARKCARBON_CONFIG_FILE", str(config))
+    with pytest.raises(ConfigError, match="kafka_bootstrapp"):
+        load(CommonSettings)
+
+
+def test_one_yaml_file_serves_every_process_kind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("app_id: park-a\nkafka_heap_mb: 512\n")
+    monkeypatch.setenv("PARKCARBON_CONFIG_FILE", str(config))
+    assert load(WorkerSettings).app_id == "park-a"
+    assert load(StackSettings).kafka_heap_mb == 512
+
+
+def test_a_yaml_file_that_is_not_a_mapping_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("- just\n- a list\n")
+    monkeypatch.setenv("PARKCARBON_CONFIG_FILE", str(config))
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load(CommonSettings)

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+import pytest
+
+from store.registry import (
+    Meter,
+    RegistryError,
+    add_enterprise,
+    add_meter,
+    add_park,
+    add_site,
+    get_meter,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def enterprise(db: psycopg.Connection, unique: str) -> str:
+    add_park(db, park_id=f"park-{unique}", name="Test park", actor="test")
+    add_enterprise(
+        db, enterprise_id=f"ent-{unique}", park_id=f"park-{unique}", name="Steelworks", actor="test"
+    )
+    return f"ent-{unique}"
+
+
+def _meter(meter_id: str, enterprise_id: str, **changes: object) -> Meter:
+    fields: dict[str, object] = {
+        "meter_id": meter_id,
+        "enterprise_id": enterprise_id,
+        "carrier": "electricity",
+        "unit": "kWh",
+        "register_kind": "cumulative",
+        "source_category": "purchased_electricity",
+        "multiplier": 200.0,
+        "rollover": 99_999_999.0,
+        "accuracy_class": "0.5S",
+        "calibration_due": date(2027, 6, 30),
+        "factor_key": "grid.cn.national",
+    }
+    fields.update(changes)
+    return Meter(**fields)  # type: ignore[arg-type]
+
+
+def test_meter_round_trips_and_its_creation_is_audited(
+    db: psycopg.Connection, enterprise: str, unique: str
+) -> None:
+    meter = _meter(f"E-{unique}", enterprise)
+    add_meter(db, meter=meter, actor="alice", reason="commissioned")
+    assert get_meter(db, meter.meter_id) == meter
+    audit = db.execute(
+        "SELECT actor, action, after->>'multiplier', reason FROM audit_log "
+        "WHERE entity = 'meter' AND entity_id = %s",
+        (meter.meter_id,),
+    ).fetchall()
+    assert audit == [("alice", "create", "200.0", "commissioned")]
+
+
+def test_meter_of_an_unknown_enterprise_is_refused_with_a_clear_error(
+    db: psycopg.Connection, unique: str
+) -> None:
+    with pytest.raises(RegistryError, match=rf"meter E-{unique}: unknown enterprise"):
+        add_meter(db, meter=_meter(f"E-{unique}", "no-such-enterprise"), actor="test")
+    assert get_meter(db, f"E-{unique}") is None
+
+
+def test_negative_multiplier_is_refused_before_and_by_the_database(
+    db: psycopg.Connection, enterprise: str, unique: str
+) -> None:
+    with pytest.raises(RegistryError, match="multiplier must be > 0"):
+        add_meter(db, meter=_meter(f"E-{unique}", enterprise, multiplier=-40.0), actor="test")
+    with pytest.raises(psycopg.errors.CheckViolation, match="meter_multiplier_check"):
+        db.execute(
+            "INSERT INTO meter (meter_id, enterprise_id, carrier, unit, register_kind, "
+            "source_category, multiplier) VALUES (%s, %s, 'electricity', 'kWh', 'cumulative', "
+            "'purchased_electricity', -40)",
+            (f"E2-{unique}", enterprise),
+        )
+
+
+def test_impossible_registry_values_are_refused_by_rule_name(
+    db: psycopg.Connection, enterprise: str, unique: str
+) -> None:
+    cases = {
+        "meter_carrier_check": {"carrier": "moonlight"},
+        "meter_register_kind_check": {"register_kind": "sometimes"},
+        "meter_check": {"range_min": 10.0, "range_max": 1.0},
+        "meter_rollover_check": {"rollover": 0.0},
+    }
+    for n, (rule, change) in enumerate(cases.items()):
+        with pytest.raises(RegistryError, match=rule):
+            add_meter(db, meter=_meter(f"E{n}-{unique}", enterprise, **change), actor="test")
+
+
+def test_site_of_another_enterprise_is_refused(
+    db: psycopg.Connection, enterprise: str, unique: str
+) -> None:
+    add_enterprise(
+        db,
+        enterprise_id=f"other-{unique}",
+        park_id=f"park-{unique}",
+        name="Chemicals",
+        actor="test",
+    )
+    add_site(
+        db, site_id=f"site-{unique}", enterprise_id=f"other-{unique}", name="Plant 2", actor="test"
+    )
+    with pytest.raises(RegistryError, match="does not belong to enterprise"):
+        add_meter(
+            db, meter=_meter(f"E-{unique}", enterprise, site_id=f"site-{unique}"), actor="test"
+        )
+
+
+def test_enterprise_of_an_unknown_park_is_refused(db: psycopg.Connection, unique: str) -> None:
+    with pytest.raises(RegistryError, match="unknown park"):
+        add_enterprise(db, enterprise_id=f"e-{unique}", park_id="nowhere", name="x", actor="t")

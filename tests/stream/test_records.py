@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from stream.records import (
+    MAX_READINGS_PER_BATCH,
+    DecodeReason,
+    Quality,
+    RawReading,
+    ReadingBatch,
+    Rejection,
+    Source,
+    decode_batch,
+    decode_rejections,
+    encode_batch,
+    encode_rejections,
+    ms_to_iso,
+    ts_to_ms,
+)
+
+
+def _reading(**changes: object) -> dict[str, object]:
+    reading: dict[str, object] = {
+        "meter_id": "E-1",
+        "ts": "2026-11-25T08:00:00+08:00",
+        "value": 1234.5,
+        "unit": "kWh",
+        "seq": 7,
+    }
+    reading.update(changes)
+    return reading
+
+
+def _message(*readings: object, **changes: object) -> bytes:
+    message: dict[str, object] = {
+        "v": 1,
+        "source": "modbus",
+        "gateway_id": "gw-1",
+        "source_key": "gw-1/dev-1",
+        "readings": list(readings),
+    }
+    message.update(changes)
+    return orjson.dumps(message)
+
+
+def test_a_good_batch_decodes_with_utc_milliseconds() -> None:
+    decoded = decode_batch(_message(_reading()))
+    assert decoded.rejections == []
+    assert decoded.batch == ReadingBatch(
+        Source.MODBUS,
+        "gw-1",
+        "gw-1/dev-1",
+        (RawReading("E-1", 1_795_564_800_000, 1234.5, "kWh", 7, Quality.GOOD),),
+    )
+
+
+def test_encode_then_decode_is_the_identity() -> None:
+    batch = ReadingBatch(
+        Source.OPCUA,
+        "gw-2",
+        "gw-2/opc",
+        (
+            RawReading("G-1", 1_700_000_000_123, 5.25, "Nm3", 1),
+            RawReading("G-1", 1_700_000_060_123, float("nan"), "Nm3", 2, Quality.BAD),
+        ),
+    )
+    again = decode_batch(encode_batch(batch)).batch
+    assert again is not None
+    assert again.readings[0] == batch.readings[0]
+    assert again.readings[1].quality is Quality.BAD and again.readings[1].seq == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (_message(_reading(), v=2), "unsupported wire version 2"),
+        (_message(_reading(), source="smoke-signals"), "is not a valid Source"),
+        (_message(), "readings must be a non-empty list"),
+        (_message(_reading(), gateway_id=""), "gateway_id must be a string"),
+        (
+            _message(*[_reading(seq=i) for i in range(MAX_READINGS_PER_BATCH + 1)]),
+            "exceed the batch limit",
+        ),
+    ],
+)
+def test_a_malformed_message_is_one_rejection_carrying_its_bytes(raw: bytes, why: str) -> None:
+    decoded = decode_batch(raw)
+    assert decoded.batch is None
+    [rejection] = decoded.rejections
+    assert rejection.reason == DecodeReason.MALFORMED_MESSAGE
+    assert why in rejection.detail
+    assert rejection.payload == raw.decode()
+
+
+def test_undecodable_bytes_are_kept_as_base64() -> None:
+    [rejection] = decode_batch(b"\xff\xfe\x00").rejections
+    assert rejection.payload == "base64://4A"
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        (_reading(value=True), "value must be a finite number"),
+        (_reading(value="12.5"), "value must be a finite number"),
+        (_reading(value=None), "value must be a finite number"),
+        (_reading(ts="2026-11-25T08:00:00"), "has no UTC offset"),
+        (_reading(ts=1_700_000_000), "ts must be an ISO 8601 string"),
+        (_reading(ts="yesterday"), "Invalid isoformat"),
+        (_reading(seq=-1), "seq must be a non-negative integer"),
+        (_reading(seq=1.5), "seq must be a non-negative integer"),
+        (_reading(meter_id="a b"), "meter_id must be a string"),
+        (_reading(unit=""), "unit must be a string"),
+        (_reading(colour="red"), "unknown fields ['colour']"),
+        (_reading(quality="excellent"), "is not a valid Quality"),
+        ("E-1;1234.5", "a reading must be an object"),
+    ],
+)
+def test_a_malformed_reading_is_quarantined_and_the_rest_of_the_batch_goes_on(
+    bad: object, why: str
+) -> None:
+    decoded = decode_batch(_message(_reading(seq=1), bad, _reading(seq=3)))
+    assert decoded.batch is not None
+    assert [r.seq for r in decoded.batch.readings] == [1, 3]
+    [rejection] = decoded.rejections
+    assert rejection.reason == DecodeReason.MALFORMED_READING
+    assert why in rejection.detail
+    assert rejection.payload == bad
+    assert (rejection.source_key, rejection.gateway_id) == ("gw-1/dev-1", "gw-1")
+
+
+def test_non_finite_json_numbers_are_refused() -> None:
+    raw = _message(_reading()).replace(b"1234.5", b"NaN")
+    decoded = decode_batch(raw)
+    assert decoded.batch is None
+    assert decoded.rejections[0].reason == DecodeReason.MALFORMED_MESSAGE
+
+
+def test_a_bad_quality_reading_may_carry_no_value() -> None:
+    decoded = decode_batch(_message(_reading(value=None, quality="bad")))
+    assert decoded.batch is not None and decoded.rejections == []
+    assert decoded.batch.readings[0].quality is Quality.BAD
+
+
+def test_rejections_round_trip_with_reason_and_payload() -> None:
+    raw = encode_rejections(
+        [
+            Rejection(
+                "MALFORMED_READING",
+                "value must be a finite number",
+                source_key="k",
+                meter_id="E-1",
+                ts_ms=0,
+                payload={"value": "x"},
+            )
+        ],
+        rejected_at_ms=1_000,
+    )
+    [item] = decode_rejections(raw)
+    assert item["reason"] == "MALFORMED_READING"
+    assert item["ts"] == "1970-01-01T00:00:00.000Z"
+    assert item["payload"] == {"value": "x"}
+
+
+def test_timestamps_convert_both_ways_at_millisecond_precision() -> None:
+    assert ts_to_ms("2026-01-01T00:00:00.123Z") == 1_767_225_600_123
+    assert ms_to_iso(1_767_225_600_123) == "2026-01-01T00:00:00.123Z"
+    assert ts_to_ms("2026-01-01T08:00:00+08:00") == 1_767_225_600_000
