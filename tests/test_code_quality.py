@@ -14,11 +14,11 @@ def test_ruff_finds_nothing() -> None:
     result = subprocess.run(
         [BIN / "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True, check=False
     )
-    assert result.returncode == 0, result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict_finds_nothing() -> None:
     result = subprocess.run(
         [BIN / "mypy"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
     )
-    assert result.returncode == 0, result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,1 @@
+"""The HTTP API: EMS push, queries, alerts and tickets, the live page."""
