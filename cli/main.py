@@ -98,6 +98,22 @@ def topics_create(
         )
 
 
+@app.command("worker")
+def worker(
+    loglevel: Annotated[
+        str, typer.Option("--loglevel", "-l", help="crit|error|warn|info|debug")
+    ] = "info",
+) -> None:
+    """Run a stream worker; more workers with the same app id share the partitions."""
+    from config.settings import WorkerSettings
+    from stream.app import create_app
+
+    settings = load(WorkerSettings)
+    faust_app = create_app(settings)
+    sys.argv = ["parkcarbon worker", "worker", "--loglevel", loglevel, "--without-web"]
+    faust_app.main()
+
+
 @app.command("up")
 def up() -> None:
     """Run the platform locally: stack, schema, topics; stays up until Ctrl-C, then stops all."""

@@ -42,6 +42,8 @@ class Meter:
     calibration_due: date | None = None
     factor_key: str | None = None
     in_boundary: bool = True
+    max_rate_per_h: float | None = None  # spike limit: most consumption per hour (primary side)
+    accuracy_category: str | None = None  # GB 17167 table 3 row, e.g. "user_class_II"
 
 
 _COLUMNS = [f.name for f in dataclasses.fields(Meter)]
@@ -171,6 +173,24 @@ def _insert(
             )
     except psycopg.Error as exc:
         raise _explain(exc, f"{table} {entity_id}") from exc
+
+
+def all_meters(conn: psycopg.Connection[Any]) -> list[Meter]:
+    """Every active meter in the registry."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            psycopg.sql.SQL("SELECT {} FROM meter WHERE status = 'active'").format(
+                psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, _COLUMNS))
+            )
+        )
+        return [Meter(**row) for row in cur.fetchall()]
+
+
+def registry_version(conn: psycopg.Connection[Any]) -> tuple[int, str]:
+    """A cheap fingerprint that changes whenever a meter is added, changed or retired."""
+    row = conn.execute("SELECT count(*), coalesce(max(updated_at)::text, '') FROM meter").fetchone()
+    assert row is not None
+    return int(row[0]), str(row[1])
 
 
 def get_meter(conn: psycopg.Connection[Any], meter_id: str) -> Meter | None:

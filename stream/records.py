@@ -251,3 +251,63 @@ def decode_rejections(raw: bytes) -> list[dict[str, Any]]:
     if not isinstance(obj, dict) or not isinstance(obj.get("rejections"), list):
         raise ValueError("not a readings.rejected message")
     return list(obj["rejections"])
+
+
+@dataclass(frozen=True, slots=True)
+class ValidReading:
+    """An accepted reading and the interval it closes (``quantity`` is None for a meter's
+    very first reading, which opens the first interval). ``flags`` is the accounting Reason mask.
+    """
+
+    meter_id: str
+    ts_ms: int
+    value: float
+    unit: str
+    seq: int
+    flags: int
+    interval_start_ms: int | None
+    quantity: float | None  # the meter's unit times its multiplier (primary side)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidBatch:
+    source: Source
+    gateway_id: str
+    source_key: str
+    readings: tuple[ValidReading, ...]
+
+
+def encode_valid(batch: ValidBatch) -> bytes:
+    """A ``readings.valid`` message: the accepted readings of one source message."""
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "source": batch.source.value,
+            "gateway_id": batch.gateway_id,
+            "source_key": batch.source_key,
+            "readings": [
+                [
+                    r.meter_id,
+                    r.ts_ms,
+                    r.value,
+                    r.unit,
+                    r.seq,
+                    r.flags,
+                    r.interval_start_ms,
+                    r.quantity,
+                ]
+                for r in batch.readings
+            ],
+        }
+    )
+
+
+def decode_valid(raw: bytes) -> ValidBatch:
+    """Inverse of :func:`encode_valid`; produced by our own workers, so errors raise."""
+    obj = orjson.loads(raw)
+    return ValidBatch(
+        Source(obj["source"]),
+        obj["gateway_id"],
+        obj["source_key"],
+        tuple(ValidReading(*row) for row in obj["readings"]),
+    )

@@ -86,3 +86,49 @@ def cli_env(stack_settings: StackSettings) -> dict[str, str]:
     env = dict(os.environ)
     env["PARKCARBON_STATE_DIR"] = str(stack_settings.state_dir)
     return env
+
+
+@pytest.fixture(scope="session")
+def worker(
+    database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One stream worker (a real `parkcarbon worker` process) shared by the whole run."""
+    import signal
+    import subprocess
+    import time
+
+    state = tmp_path_factory.mktemp("worker")
+    log_path = state / "worker.log"
+    env = dict(os.environ)
+    env.update(
+        PARKCARBON_DATABASE_URL=database_url,
+        PARKCARBON_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        PARKCARBON_APP_ID=f"parkcarbon-test-{uuid.uuid4().hex[:8]}",
+        PARKCARBON_STATE_DIR=str(state),
+    )
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [str(ROOT / ".venv" / "bin" / "parkcarbon"), "worker", "-l", "info"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 120
+    while (
+        b"meter registry loaded" not in log_path.read_bytes()
+        or b"Ready" not in log_path.read_bytes()
+    ):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(
+                "worker did not become ready:\n" + log_path.read_text(errors="replace")[-3000:]
+            )
+        time.sleep(0.5)
+    yield str(log_path)
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)

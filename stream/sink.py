@@ -1,0 +1,188 @@
+"""The database sink: validated readings and quarantined items, written in batches.
+
+Binary COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING:
+COPY's speed with the idempotency of natural keys, so a replay after a crash or a rebalance
+writes nothing twice (readings by (meter_id, ts); rejections by a content key and the Kafka
+time of the message that carried them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+
+from stream.records import ValidBatch
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_READING_COLUMNS = (
+    "meter_id",
+    "ts",
+    "value",
+    "unit",
+    "flags",
+    "source",
+    "gateway_id",
+    "seq",
+    "interval_start",
+    "quantity",
+    "quantity_unit",
+)
+_REJECT_COLUMNS = (
+    "dedupe_key",
+    "rejected_at",
+    "meter_id",
+    "ts",
+    "value",
+    "unit",
+    "source",
+    "gateway_id",
+    "seq",
+    "reason",
+    "detail",
+    "payload",
+)
+
+
+def _dt(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def reading_rows(batches: Sequence[ValidBatch]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r.meter_id,
+            _dt(r.ts_ms),
+            r.value,
+            r.unit,
+            r.flags,
+            b.source.value,
+            b.gateway_id,
+            r.seq,
+            _dt(r.interval_start_ms),
+            r.quantity,
+            r.unit if r.quantity is not None else None,
+        )
+        for b in batches
+        for r in b.readings
+    ]
+
+
+def rejection_rows(items: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    """Rows from (rejected_at ISO string, rejection dict) pairs, as carried on the topic."""
+    rows = []
+    for rejected_at, r in items:
+        key = hashlib.sha256(orjson.dumps(r, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        ts = datetime.fromisoformat(r["ts"]) if r.get("ts") else None
+        rows.append(
+            (
+                key,
+                datetime.fromisoformat(rejected_at),
+                r.get("meter_id"),
+                ts,
+                r.get("value"),
+                r.get("unit"),
+                r.get("source"),
+                r.get("gateway_id"),
+                r.get("seq"),
+                r["reason"],
+                r.get("detail", ""),
+                orjson.dumps(r.get("payload")).decode(),
+            )
+        )
+    return rows
+
+
+def _jsonb(payload: Any) -> str:
+    text = orjson.dumps(payload).decode()
+    # jsonb cannot hold U+0000; keep such a payload whole as base64 rather than lose it.
+    if "\\u0000" in text:
+        return orjson.dumps("base64:" + base64.b64encode(text.encode()).decode()).decode()
+    return text
+
+
+async def _copy_upsert(
+    conn: psycopg.AsyncConnection[Any],
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    conflict: str,
+) -> int:
+    cols = ", ".join(columns)
+    stage = f"{table}_stage"
+    async with conn.transaction():
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        async with conn.cursor() as cur:
+            async with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    await copy.write_row(row)
+            await cur.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
+                f"ON CONFLICT {conflict} DO NOTHING"
+            )
+            return cur.rowcount
+
+
+async def store_readings(conn: psycopg.AsyncConnection[Any], batches: Sequence[ValidBatch]) -> int:
+    """Insert validated readings; returns how many were new (replays insert nothing)."""
+    rows = reading_rows(batches)
+    if not rows:
+        return 0
+    return await _copy_upsert(conn, "reading", _READING_COLUMNS, rows, "(meter_id, ts)")
+
+
+async def store_rejections(
+    conn: psycopg.AsyncConnection[Any], items: Sequence[tuple[str, dict[str, Any]]]
+) -> int:
+    rows = rejection_rows(items)
+    if not rows:
+        return 0
+    return await _copy_upsert(
+        conn, "rejected_reading", _REJECT_COLUMNS, rows, "(dedupe_key, rejected_at)"
+    )
+
+
+class Database:
+    """One async connection with reconnect; ``run`` retries until the write succeeds.
+
+    While the database is down the calling agent waits here, so its Kafka offsets are not
+    committed: backpressure, and nothing is acknowledged before it is stored.
+    """
+
+    def __init__(self, url: str, *, max_backoff_s: float = 5.0) -> None:
+        self._url = url
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._max_backoff_s = max_backoff_s
+
+    async def run(self, write: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        delay = 0.2
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        self._url, autocommit=True, connect_timeout=5
+                    )
+                return await write(self._conn)
+            except psycopg.OperationalError as exc:
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                if self._conn is not None:
+                    await self._conn.close()
+                self._conn = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff_s)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
