@@ -86,7 +86,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
         datadir=str(settings.state_dir.resolve() / "faust"),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
-        topic_allow_declare=False,  # topics are created by `parkcarbon topics create`
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
@@ -119,7 +118,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
         schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
     )
     registry = RegistryCache(settings.database_url)
-    database = Database(settings.database_url)
+    # One connection per sink agent: the two agents write concurrently.
+    readings_db = Database(settings.database_url)
+    rejections_db = Database(settings.database_url)
 
     def state_of(meter_id: str) -> MeterState:
         stored = states.get(meter_id.encode())
@@ -159,7 +160,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def store_valid(stream: faust.StreamT[bytes]) -> None:
         async for values in stream.take(1000, within=0.5):
             batches = [decode_valid(v) for v in values]
-            await database.run(partial(store_readings, batches=batches))
+            await readings_db.run(partial(store_readings, batches=batches))
 
     @app.agent(rejected)
     async def store_rejected(stream: faust.StreamT[bytes]) -> None:
@@ -168,6 +169,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
             for v in values:
                 rejected_at = orjson.loads(v)["rejected_at"]
                 items.extend((rejected_at, r) for r in decode_rejections(v))
-            await database.run(partial(store_rejections, items=items))
+            await rejections_db.run(partial(store_rejections, items=items))
 
     return app

@@ -107,7 +107,7 @@ def worker(
         PARKCARBON_STATE_DIR=str(state),
     )
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "parkcarbon"), "worker", "-l", "info"],
             stdout=log,
             stderr=subprocess.STDOUT,
