@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
-import time
 from typing import Annotated
 
 import typer
 
+from cli.gateway_commands import register as register_gateway_commands
 from config.settings import CommonSettings, ConfigError, StackSettings, load
 from deploy import stack as local_stack
 from deploy.process import StackError
@@ -21,6 +20,7 @@ topics_app = typer.Typer(no_args_is_help=True, help="The Kafka topics.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
+register_gateway_commands(app)  # gateway, simulate modbus
 
 
 def _fail(message: str) -> None:
@@ -116,7 +116,9 @@ def worker(
 
 @app.command("up")
 def up() -> None:
-    """Run the platform locally: stack, schema, topics; stays up until Ctrl-C, then stops all."""
+    """Run the platform locally: stack, schema, topics, a stream worker; Ctrl-C stops it all."""
+    from deploy import platform
+
     settings = load(StackSettings)
     try:
         for name, outcome in local_stack.start(settings):
@@ -125,26 +127,23 @@ def up() -> None:
         _fail(str(exc))
     db_migrate()
     topics_create(None)
+    children = platform.default_children(settings)
+    platform.start_children(children)
     typer.echo(
         "\nparkcarbon is up:\n"
         f"  Kafka       {settings.kafka_bootstrap}\n"
         f"  PostgreSQL  {settings.database_url}\n"
-        f"  state/logs  {settings.state_dir.resolve()}\n"
+        + "".join(f"  {c.name:11} log {c.log}\n" for c in children)
+        + f"  state       {settings.state_dir.resolve()}\n"
         "Press Ctrl-C to stop."
     )
-    stopping = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    while not stopping:
-        time.sleep(0.5)
-    typer.echo("\nstopping ...")
-    for name, outcome in local_stack.stop(settings):
-        typer.echo(f"{name:9} {outcome}")
+    try:
+        platform.wait_for_signal(children)
+    finally:
+        typer.echo("\nstopping ...")
+        platform.stop_children(children)
+        for name, outcome in local_stack.stop(settings):
+            typer.echo(f"{name:9} {outcome}")
 
 
 def main() -> None:
