@@ -86,7 +86,6 @@ class WorkerSettings(CommonSettings):
     """A stream worker of the Faust app."""
 
     app_id: str = Field(default="parkcarbon", description="Faust app id (consumer group).")
-    worker_port: int = Field(default=6066, description="Faust web port on 127.0.0.1.")
 
 
 S = TypeVar("S", bound=CommonSettings)
