@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import Field, ValidationError
@@ -86,6 +86,14 @@ class WorkerSettings(CommonSettings):
     """A stream worker of the Faust app."""
 
     app_id: str = Field(default="parkcarbon", description="Faust app id (consumer group).")
+    gwp_set: Literal["AR4", "AR5", "AR6"] = Field(
+        default="AR5", description="IPCC GWP set (100-year) that CO2e results use."
+    )
+    window_max_wait_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="Compute a window this long after its end even if its meter fell silent.",
+    )
 
 
 S = TypeVar("S", bound=CommonSettings)

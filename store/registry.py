@@ -186,6 +186,14 @@ def all_meters(conn: psycopg.Connection[Any]) -> list[Meter]:
         return [Meter(**row) for row in cur.fetchall()]
 
 
+def enterprise_regions(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """Each enterprise's emission-factor region: the region of its park."""
+    rows = conn.execute(
+        "SELECT e.enterprise_id, p.region FROM enterprise e JOIN park p USING (park_id)"
+    ).fetchall()
+    return {str(e): str(r) for e, r in rows}
+
+
 def registry_version(conn: psycopg.Connection[Any]) -> tuple[int, str]:
     """A cheap fingerprint that changes whenever a meter is added, changed or retired."""
     row = conn.execute("SELECT count(*), coalesce(max(updated_at)::text, '') FROM meter").fetchone()

@@ -10,7 +10,6 @@ from that, not from Faust's ``exactly_once`` guarantee.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from functools import partial
@@ -18,64 +17,18 @@ from typing import Any
 
 import faust
 import orjson
-import psycopg
 
-from accounting.meter import MeterProfile, MeterState
+from accounting.gwp import GwpSet
+from accounting.meter import MeterState
 from config.settings import WorkerSettings
-from store.registry import all_meters, registry_version
 from stream.records import decode_rejections, decode_valid, encode_rejections, encode_valid
-from stream.registry import to_profiles
+from stream.registry import RegistryCache
 from stream.sink import Database, store_readings, store_rejections
 from stream.topics import Topic
 from stream.validate import validate_message
+from stream.window_sink import WindowSink, encode_window
 
 log = logging.getLogger(__name__)
-
-
-class RegistryCache:
-    """Meter profiles by id, reloaded when the registry's fingerprint changes."""
-
-    def __init__(self, database_url: str, *, min_reload_interval_s: float = 0.2) -> None:
-        self._url = database_url
-        self._version: tuple[int, str] | None = None
-        self._checked = 0.0
-        self._min_interval = min_reload_interval_s
-        self.profiles: dict[str, MeterProfile] = {}
-
-    async def refresh(self, *, force: bool = False) -> None:
-        if not force and time.monotonic() - self._checked < self._min_interval:
-            return
-        self._checked = time.monotonic()
-        try:
-            # Registry reads are rare and small: a thread keeps them off the event loop.
-            loaded = await asyncio.to_thread(self._load)
-        except psycopg.Error as exc:
-            log.warning(
-                "meter registry not refreshed (%s); keeping %d meters", exc, len(self.profiles)
-            )
-            return
-        if loaded is not None:
-            self.profiles = loaded
-            log.info("meter registry loaded: %d meters", len(self.profiles))
-
-    def _load(self) -> dict[str, MeterProfile] | None:
-        with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-            version = registry_version(conn)
-            if version == self._version:
-                return None
-            profiles = to_profiles(all_meters(conn))
-            self._version = version
-            return profiles
-
-    def missing(self, raw: bytes) -> bool:
-        """Cheap check whether a message names a meter we do not know (before a reload)."""
-        try:
-            readings = orjson.loads(raw).get("readings", [])
-            return any(
-                r.get("meter_id") not in self.profiles for r in readings if isinstance(r, dict)
-            )
-        except (orjson.JSONDecodeError, AttributeError):
-            return False
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
@@ -118,6 +71,24 @@ def create_app(settings: WorkerSettings) -> faust.App:
         schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
     )
     registry = RegistryCache(settings.database_url)
+    windows_out = app.topic(
+        Topic.EMISSIONS_WINDOWS.value,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    window_sink = WindowSink(
+        settings.database_url,
+        registry,
+        gwp_set=GwpSet(settings.gwp_set),
+        max_wait_ms=int(settings.window_max_wait_s * 1000),
+    )
+
+    async def flush_windows() -> None:
+        for result in await window_sink.flush(int(time.time() * 1000)):
+            await windows_out.send(key=result.key.meter_id.encode(), value=encode_window(result))
+
     # One connection per sink agent: the two agents write concurrently.
     readings_db = Database(settings.database_url)
     rejections_db = Database(settings.database_url)
@@ -133,6 +104,10 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def refresh_registry() -> None:
         await registry.refresh()
+
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def close_silent_windows() -> None:
+        await flush_windows()
 
     @app.agent(raw)
     async def validate_readings(stream: faust.StreamT[bytes]) -> None:
@@ -161,6 +136,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
         async for values in stream.take(1000, within=0.5):
             batches = [decode_valid(v) for v in values]
             await readings_db.run(partial(store_readings, batches=batches))
+            # Only stored readings count in a window: touch after the write, then compute.
+            window_sink.touch(batches, int(time.time() * 1000))
+            await flush_windows()
 
     @app.agent(rejected)
     async def store_rejected(stream: faust.StreamT[bytes]) -> None:

@@ -7,13 +7,22 @@ known to the stream within one refresh interval.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
-from datetime import UTC, date, datetime, time
+import time
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+
+import orjson
+import psycopg
 
 from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
-from store.registry import Meter
+from store.registry import Meter, all_meters, enterprise_regions, registry_version
+
+log = logging.getLogger(__name__)
 
 _LEVELS = {
     "unit": MeteringLevel.UNIT,
@@ -24,7 +33,7 @@ _LEVELS = {
 
 def _day_end_ms(day: date) -> int:
     # A calibration due on a day is still valid through that day (UTC).
-    return int(datetime.combine(day, time.max, tzinfo=UTC).timestamp() * 1000)
+    return int(datetime.combine(day, clock_time.max, tzinfo=UTC).timestamp() * 1000)
 
 
 def to_profile(meter: Meter) -> MeterProfile:
@@ -49,3 +58,53 @@ def to_profile(meter: Meter) -> MeterProfile:
 
 def to_profiles(meters: list[Meter]) -> dict[str, MeterProfile]:
     return {m.meter_id: to_profile(m) for m in meters}
+
+
+class RegistryCache:
+    """Meter profiles by id, reloaded when the registry's fingerprint changes."""
+
+    def __init__(self, database_url: str, *, min_reload_interval_s: float = 0.2) -> None:
+        self._url = database_url
+        self._version: tuple[int, str] | None = None
+        self._checked = 0.0
+        self._min_interval = min_reload_interval_s
+        self.profiles: dict[str, MeterProfile] = {}
+        self.meters: dict[str, Meter] = {}
+        self.regions: dict[str, str] = {}  # enterprise -> emission-factor region of its park
+
+    async def refresh(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._checked < self._min_interval:
+            return
+        self._checked = time.monotonic()
+        try:
+            # Registry reads are rare and small: a thread keeps them off the event loop.
+            loaded = await asyncio.to_thread(self._load)
+        except psycopg.Error as exc:
+            log.warning(
+                "meter registry not refreshed (%s); keeping %d meters", exc, len(self.profiles)
+            )
+            return
+        if loaded is not None:
+            self.meters, self.regions = loaded
+            self.profiles = to_profiles(list(self.meters.values()))
+            log.info("meter registry loaded: %d meters", len(self.profiles))
+
+    def _load(self) -> tuple[dict[str, Meter], dict[str, str]] | None:
+        with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+            version = registry_version(conn)
+            if version == self._version:
+                return None
+            meters = {m.meter_id: m for m in all_meters(conn)}
+            regions = enterprise_regions(conn)
+            self._version = version
+            return meters, regions
+
+    def missing(self, raw: bytes) -> bool:
+        """Cheap check whether a message names a meter we do not know (before a reload)."""
+        try:
+            readings = orjson.loads(raw).get("readings", [])
+            return any(
+                r.get("meter_id") not in self.profiles for r in readings if isinstance(r, dict)
+            )
+        except (orjson.JSONDecodeError, AttributeError):
+            return False

@@ -20,7 +20,8 @@ from config.settings import StackSettings
 from deploy import stack as local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_DB = "parkcarbon_test"
+# One database per test run, so runs in parallel (two checkouts, two developers) never collide.
+TEST_DB = f"parkcarbon_test_{os.getpid()}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -40,7 +41,7 @@ def running_stack(stack_settings: StackSettings) -> StackSettings:
 
 
 @pytest.fixture(scope="session")
-def database_url(running_stack: StackSettings) -> str:
+def database_url(running_stack: StackSettings) -> Iterator[str]:
     """A freshly created and migrated test database, shared by the whole run."""
     from store.migrate import migrate
 
@@ -50,7 +51,9 @@ def database_url(running_stack: StackSettings) -> str:
         conn.execute(f"CREATE DATABASE {TEST_DB}")
     url = f"{base}/{TEST_DB}"
     migrate(url)
-    return url
+    yield url
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
 
 
 @pytest.fixture
