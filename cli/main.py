@@ -90,6 +90,7 @@ def topics_create(
             settings.kafka_bootstrap,
             partitions=partitions or settings.topic_partitions,
             replication=settings.topic_replication,
+            prefix=settings.topic_prefix,
         )
     )
     for state in states:

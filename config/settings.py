@@ -53,6 +53,12 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(
         default=6, ge=1, le=1000, description="Partitions of each parkcarbon topic."
     )
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]{0,64}$",
+        description="Prefix of every parkcarbon topic name: several parks or environments "
+        "can share one Kafka cluster.",
+    )
     topic_replication: int = Field(
         default=1, ge=1, le=10, description="Replication factor of each parkcarbon topic."
     )
@@ -88,6 +94,12 @@ class WorkerSettings(CommonSettings):
     app_id: str = Field(default="parkcarbon", description="Faust app id (consumer group).")
     gwp_set: Literal["AR4", "AR5", "AR6"] = Field(
         default="AR5", description="IPCC GWP set (100-year) that CO2e results use."
+    )
+    intake_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Most raw messages validated and stored in one database transaction.",
     )
     window_max_wait_s: float = Field(
         default=120.0,

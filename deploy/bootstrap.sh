@@ -45,3 +45,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
+
+# node-opcua: a second, independent OPC UA implementation the gateway tests run against.
+if command -v npm >/dev/null && [ ! -d tests/ingest/node_opcua/node_modules/node-opcua ]; then
+  (cd tests/ingest/node_opcua && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
+    || echo "bootstrap: npm ci in tests/ingest/node_opcua failed; its test will be skipped" >&2
+fi

@@ -1,0 +1,1 @@
+"""Meter simulators for development, tests and benchmarks; never imported by production code."""

@@ -1,11 +1,11 @@
-"""The Faust app: validation agent and database sinks (ARCHITECTURE.md, "The flow").
+"""The Faust app: validate, store, window (ARCHITECTURE.md, "The flow").
 
-``readings.raw`` -> validate -> ``readings.valid`` / ``readings.rejected`` -> the database.
-Per-meter validation state lives in the ``meter-state`` table, whose changelog is written to
-the partition of the message being processed: a meter is read by one source, and a source's
-messages are keyed to one partition, so the state and the readings it describes move together
-on a rebalance. Every write downstream is idempotent by natural key; exactly-once outcome comes
-from that, not from Faust's ``exactly_once`` guarantee.
+``readings.raw`` -> validate and store (readings, quarantine and per-meter state in one
+database transaction, ``stream.intake``) -> ``readings.valid`` / ``readings.rejected`` for
+downstream consumers -> CO2e windows recomputed from the stored readings -> the database and
+``emissions.windows``. Exactly-once outcome comes from the transaction and natural keys, not from
+Faust's ``exactly_once`` (three brokers, open duplicate bugs) nor from a Faust table, whose
+changelog recovery hung here after a restart (faust-streaming 0.15.3, aiokafka 0.14).
 """
 
 from __future__ import annotations
@@ -13,19 +13,17 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Any
+from typing import cast
 
 import faust
-import orjson
 
 from accounting.gwp import GwpSet
-from accounting.meter import MeterState
 from config.settings import WorkerSettings
-from stream.records import decode_rejections, decode_valid, encode_rejections, encode_valid
+from stream.intake import intake
+from stream.records import encode_rejections, encode_valid
 from stream.registry import RegistryCache
-from stream.sink import Database, store_readings, store_rejections
-from stream.topics import Topic
-from stream.validate import validate_message
+from stream.sink import Database
+from stream.topics import Topic, topic_name
 from stream.window_sink import WindowSink, encode_window
 
 log = logging.getLogger(__name__)
@@ -44,35 +42,29 @@ def create_app(settings: WorkerSettings) -> faust.App:
         web_enabled=False,
     )
     raw = app.topic(
-        Topic.READINGS_RAW.value,
+        topic_name(Topic.READINGS_RAW, settings.topic_prefix),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
     )
     valid = app.topic(
-        Topic.READINGS_VALID.value,
+        topic_name(Topic.READINGS_VALID, settings.topic_prefix),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
     )
     rejected = app.topic(
-        Topic.READINGS_REJECTED.value,
+        topic_name(Topic.READINGS_REJECTED, settings.topic_prefix),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
         value_serializer="raw",
     )
-    states = app.Table(
-        "meter-state",
-        default=None,
-        partitions=settings.topic_partitions,
-        schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
-    )
     registry = RegistryCache(settings.database_url)
     windows_out = app.topic(
-        Topic.EMISSIONS_WINDOWS.value,
+        topic_name(Topic.EMISSIONS_WINDOWS, settings.topic_prefix),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -89,17 +81,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
         for result in await window_sink.flush(int(time.time() * 1000)):
             await windows_out.send(key=result.key.meter_id.encode(), value=encode_window(result))
 
-    # One connection per sink agent: the two agents write concurrently.
-    readings_db = Database(settings.database_url)
-    rejections_db = Database(settings.database_url)
-
-    def state_of(meter_id: str) -> MeterState:
-        stored = states.get(meter_id.encode())
-        return MeterState.from_dict(stored) if stored else MeterState()
+    database = Database(settings.database_url)
 
     @app.task  # type: ignore[untyped-decorator]
     async def load_registry() -> None:
         await registry.refresh(force=True)
+        # Windows a previous worker left pending when it died are queued again.
+        await window_sink.reconcile(int(time.time() * 1000))
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def refresh_registry() -> None:
@@ -109,44 +97,33 @@ def create_app(settings: WorkerSettings) -> faust.App:
     async def close_silent_windows() -> None:
         await flush_windows()
 
+    @app.timer(interval=60.0, on_leader=False)  # type: ignore[untyped-decorator]
+    async def reconcile_windows() -> None:
+        queued = await window_sink.reconcile(int(time.time() * 1000))
+        if queued:
+            log.info("reconcile: %d readings had windows to recompute", queued)
+
     @app.agent(raw)
-    async def validate_readings(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            value: bytes = event.value
-            if registry.missing(value):
+    async def validate_and_store(stream: faust.StreamT[bytes]) -> None:
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
+            settings.intake_batch, within=0.2
+        ):
+            messages = [(e.key, e.value, int(e.message.timestamp * 1000)) for e in events]
+            if any(registry.missing(v) for _, v, _ in messages):
                 await registry.refresh()  # a meter added a moment ago should not be rejected
-            now_ms = int(event.message.timestamp * 1000)
-            outcome = validate_message(
-                value, now_ms=now_ms, profiles=registry.profiles, state_of=state_of
+            # Stored (readings, quarantine, meter state) before anything is sent or acked.
+            result = await database.run(
+                partial(intake, messages=messages, profiles=registry.profiles)
             )
-            # Outputs first, then state: a crash in between replays the message, and the
-            # downstream natural keys absorb what was already sent.
-            if outcome.valid is not None:
-                await valid.send(key=event.key, value=encode_valid(outcome.valid))
-            if outcome.rejections:
+            for key, batch in result.valid:
+                await valid.send(key=key, value=encode_valid(batch))
+            for key, now_ms, rejections in result.rejected:
                 await rejected.send(
-                    key=event.key,
-                    value=encode_rejections(outcome.rejections, rejected_at_ms=now_ms),
+                    key=key, value=encode_rejections(rejections, rejected_at_ms=now_ms)
                 )
-            for meter_id, state in outcome.states.items():
-                states[meter_id.encode()] = state.to_dict()
-
-    @app.agent(valid)
-    async def store_valid(stream: faust.StreamT[bytes]) -> None:
-        async for values in stream.take(1000, within=0.5):
-            batches = [decode_valid(v) for v in values]
-            await readings_db.run(partial(store_readings, batches=batches))
-            # Only stored readings count in a window: touch after the write, then compute.
-            window_sink.touch(batches, int(time.time() * 1000))
+            window_sink.touch(
+                [b for _, b in result.valid], int(time.time() * 1000), result.replayed_intervals
+            )
             await flush_windows()
-
-    @app.agent(rejected)
-    async def store_rejected(stream: faust.StreamT[bytes]) -> None:
-        async for values in stream.take(1000, within=0.5):
-            items: list[tuple[str, dict[str, Any]]] = []
-            for v in values:
-                rejected_at = orjson.loads(v)["rejected_at"]
-                items.extend((rejected_at, r) for r in decode_rejections(v))
-            await rejections_db.run(partial(store_rejections, items=items))
 
     return app

@@ -31,7 +31,13 @@ _RETENTION_MS = {
 }
 
 
-async def create_topics(bootstrap: str, *, partitions: int, replication: int) -> list[TopicState]:
+def topic_name(topic: Topic, prefix: str = "") -> str:
+    return f"{prefix}{topic.value}"
+
+
+async def create_topics(
+    bootstrap: str, *, partitions: int, replication: int, prefix: str = ""
+) -> list[TopicState]:
     """Create every missing topic; existing ones are left as they are and reported."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
@@ -39,20 +45,21 @@ async def create_topics(bootstrap: str, *, partitions: int, replication: int) ->
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
-                name=t.value,
+                name=topic_name(t, prefix),
                 num_partitions=partitions,
                 replication_factor=replication,
                 topic_configs={"retention.ms": _RETENTION_MS[t]} if t in _RETENTION_MS else {},
             )
             for t in Topic
-            if t.value not in existing
+            if topic_name(t, prefix) not in existing
         ]
         if wanted:
             # Another process may create them between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-        described = await admin.describe_topics([t.value for t in Topic])
+        names = [topic_name(t, prefix) for t in Topic]
+        described = await admin.describe_topics(names)
         counts = {d["topic"]: len(d["partitions"]) for d in described}
-        return [TopicState(t.value, counts.get(t.value, 0), t.value not in existing) for t in Topic]
+        return [TopicState(n, counts.get(n, 0), n not in existing) for n in names]
     finally:
         await admin.close()

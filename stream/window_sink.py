@@ -38,11 +38,50 @@ class WindowSink:
         # The sink agent and the timer both flush; one connection serves one flush at a time.
         self._lock = asyncio.Lock()
 
-    def touch(self, batches: Sequence[ValidBatch], now_ms: int) -> None:
+    def touch(
+        self,
+        batches: Sequence[ValidBatch],
+        now_ms: int,
+        intervals: Sequence[tuple[str, int, int]] = (),
+    ) -> None:
+        """Mark the windows of new readings, and of ``(meter, start_ms, end_ms)`` intervals."""
         for batch in batches:
             for r in batch.readings:
                 if r.interval_start_ms is not None:
                     self.tracker.touch(r.meter_id, r.interval_start_ms, r.ts_ms, now_ms)
+        for meter_id, start_ms, end_ms in intervals:
+            self.tracker.touch(meter_id, start_ms, end_ms, now_ms)
+
+    async def reconcile(self, now_ms: int, *, lookback_s: int = 6 * 3600) -> int:
+        """Touch the windows of recently stored readings that no window has counted yet.
+
+        A worker that dies loses its pending windows; whichever worker runs this next finds the
+        readings stored after their hour window was last computed, and queues them again.
+        """
+        async with self._lock:
+            rows = await asyncio.to_thread(self._uncounted, lookback_s)
+        for meter_id, start_ms, end_ms in rows:
+            self.tracker.touch(meter_id, start_ms, end_ms, now_ms)
+        return len(rows)
+
+    def _uncounted(self, lookback_s: int) -> list[tuple[str, int, int]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+        rows = self._conn.execute(
+            """SELECT r.meter_id, (extract(epoch FROM r.interval_start) * 1000)::bigint,
+                      (extract(epoch FROM r.ts) * 1000)::bigint
+               FROM reading r
+               WHERE r.received_at > now() - make_interval(secs => %s)
+                 AND r.interval_start IS NOT NULL
+                 AND NOT EXISTS (
+                     SELECT 1 FROM emission_window w
+                     WHERE w.meter_id = r.meter_id AND w.width_s = 3600
+                       AND w.window_start = date_bin('1 hour', r.ts - interval '1 millisecond',
+                                                     timestamptz 'epoch')
+                       AND w.computed_at >= r.received_at)""",
+            (lookback_s,),
+        ).fetchall()
+        return [(str(m), int(s), int(e)) for m, s, e in rows]
 
     async def flush(self, now_ms: int) -> list[WindowResult]:
         """Compute and store every due window; returns their results."""

@@ -8,8 +8,12 @@ database so migrations are exercised from empty every time.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ import pytest
 
 from config.settings import StackSettings
 from deploy import stack as local_stack
+from stream.topics import Topic, create_topics, topic_name
 
 ROOT = Path(__file__).resolve().parent.parent
 # One database per test run, so runs in parallel (two checkouts, two developers) never collide.
@@ -91,23 +96,18 @@ def cli_env(stack_settings: StackSettings) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def worker(
-    database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """One stream worker (a real `parkcarbon worker` process) shared by the whole run."""
-    import signal
-    import subprocess
-    import time
-
-    state = tmp_path_factory.mktemp("worker")
-    log_path = state / "worker.log"
+def spawn_worker(
+    *, database_url: str, kafka_bootstrap: str, app_id: str, state: Path, **extra_env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start a real `parkcarbon worker` process and wait until it has joined and loaded."""
+    log_path = state / f"{app_id}-{uuid.uuid4().hex[:6]}.log"
     env = dict(os.environ)
     env.update(
         PARKCARBON_DATABASE_URL=database_url,
         PARKCARBON_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        PARKCARBON_APP_ID=f"parkcarbon-test-{uuid.uuid4().hex[:8]}",
+        PARKCARBON_APP_ID=app_id,
         PARKCARBON_STATE_DIR=str(state),
+        **extra_env,
     )
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -119,19 +119,50 @@ def worker(
             start_new_session=True,
         )
     deadline = time.monotonic() + 120
-    while (
-        b"meter registry loaded" not in log_path.read_bytes()
-        or b"Ready" not in log_path.read_bytes()
-    ):
+    while not all(m in log_path.read_bytes() for m in (b"meter registry loaded", b"Ready")):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(
-                "worker did not become ready:\n" + log_path.read_text(errors="replace")[-3000:]
-            )
-        time.sleep(0.5)
-    yield str(log_path)
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"worker did not become ready:\n{tail}")
+        time.sleep(0.3)
+    return proc, log_path
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class RunningWorker:
+    log: Path
+    prefix: str  # the worker's topics are its own: other tests' traffic never reaches it
+
+    def topic(self, topic: Topic) -> str:
+        return topic_name(topic, self.prefix)
+
+
+@pytest.fixture(scope="session")
+def worker(
+    database_url: str, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningWorker]:
+    """One stream worker (a real `parkcarbon worker` process) shared by the whole run."""
+    import asyncio
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    asyncio.run(create_topics(kafka_bootstrap, partitions=6, replication=1, prefix=prefix))
+    proc, log_path = spawn_worker(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        app_id=f"parkcarbon-test-{prefix}",
+        state=tmp_path_factory.mktemp("worker"),
+        PARKCARBON_TOPIC_PREFIX=prefix,
+    )
+    yield RunningWorker(log_path, prefix)
+    stop_worker(proc)

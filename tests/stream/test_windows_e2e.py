@@ -16,6 +16,8 @@ import pytest
 
 from store.registry import Meter, add_enterprise, add_meter, add_park
 from stream.records import RawReading, ReadingBatch, Source, encode_batch
+from stream.topics import Topic
+from tests.conftest import RunningWorker
 from tests.stream.test_worker import _produce, _wait_rows
 
 pytestmark = pytest.mark.integration
@@ -77,15 +79,25 @@ def _message(unique: str, meter: str, registers: list[float], seq0: int = 0) -> 
 
 
 async def test_window_co2e_equals_hand_computed_figures_and_replays_change_nothing(
-    worker: str, kafka_bootstrap: str, db: psycopg.Connection, park: tuple[str, str], unique: str
+    worker: RunningWorker,
+    kafka_bootstrap: str,
+    db: psycopg.Connection,
+    park: tuple[str, str],
+    unique: str,
 ) -> None:
     electricity, gas = park
     # Electricity registers (CT 40): deltas 2.5, 3.5, 0, 4.0 -> 100, 140, 0, 160 kWh.
     e_msg = _message(unique, electricity, [1000.0, 1002.5, 1006.0, 1006.0, 1010.0])
     # Gas registers: deltas 50, 70, 30, 50 Nm3 -> 200 Nm3 in the hour.
     g_msg = _message(unique, gas, [0.0, 50.0, 120.0, 150.0, 200.0])
-    await _produce(kafka_bootstrap, f"gw-{unique}/{electricity}", e_msg, e_msg)  # with a replay
-    await _produce(kafka_bootstrap, f"gw-{unique}/{gas}", g_msg)
+    await _produce(
+        kafka_bootstrap,
+        worker.topic(Topic.READINGS_RAW),
+        f"gw-{unique}/{electricity}",
+        e_msg,
+        e_msg,
+    )  # with a replay
+    await _produce(kafka_bootstrap, worker.topic(Topic.READINGS_RAW), f"gw-{unique}/{gas}", g_msg)
 
     quarters = _wait_rows(
         db,
@@ -138,11 +150,18 @@ async def test_window_co2e_equals_hand_computed_figures_and_replays_change_nothi
 
 
 async def test_a_late_reading_recomputes_the_window_it_belongs_to(
-    worker: str, kafka_bootstrap: str, db: psycopg.Connection, park: tuple[str, str], unique: str
+    worker: RunningWorker,
+    kafka_bootstrap: str,
+    db: psycopg.Connection,
+    park: tuple[str, str],
+    unique: str,
 ) -> None:
     electricity, _ = park
     await _produce(
-        kafka_bootstrap, f"gw-{unique}/{electricity}", _message(unique, electricity, [10.0, 11.0])
+        kafka_bootstrap,
+        worker.topic(Topic.READINGS_RAW),
+        f"gw-{unique}/{electricity}",
+        _message(unique, electricity, [10.0, 11.0]),
     )
     first = _wait_rows(
         db,
@@ -163,7 +182,9 @@ async def test_a_late_reading_recomputes_the_window_it_belongs_to(
             ),
         )
     )
-    await _produce(kafka_bootstrap, f"gw-{unique}/{electricity}", late)
+    await _produce(
+        kafka_bootstrap, worker.topic(Topic.READINGS_RAW), f"gw-{unique}/{electricity}", late
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         row = db.execute(

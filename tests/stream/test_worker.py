@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from store.registry import Meter, add_enterprise, add_meter, add_park
 from stream.records import RawReading, ReadingBatch, Source, decode_rejections, encode_batch
 from stream.topics import Topic
+from tests.conftest import RunningWorker
 from tests.stream.test_kafka_contracts import _end_offsets
 
 pytestmark = pytest.mark.integration
@@ -22,12 +23,12 @@ QUARTER_MS = 15 * 60 * 1000
 T0 = (int(time.time() * 1000) // QUARTER_MS - 8) * QUARTER_MS  # two hours ago, on a quarter
 
 
-async def _produce(bootstrap: str, key: str, *values: bytes) -> None:
+async def _produce(bootstrap: str, topic: str, key: str, *values: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for value in values:
-            await producer.send_and_wait(Topic.READINGS_RAW, value, key=key.encode())
+            await producer.send_and_wait(topic, value, key=key.encode())
     finally:
         await producer.stop()
 
@@ -74,12 +75,15 @@ def _batch(unique: str, meter_id: str, registers: list[float], first_seq: int = 
 
 
 async def test_valid_readings_reach_the_database_as_intervals_times_the_ct_ratio(
-    worker: str, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
+    worker: RunningWorker, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
 ) -> None:
     # Registers 1000.0, 1002.5, 1006.0, 1006.0 kWh on the secondary side, CT ratio 40:
     # intervals (1002.5-1000.0)*40 = 100, (1006.0-1002.5)*40 = 140, 0.
     await _produce(
-        kafka_bootstrap, f"gw-{unique}/dev", _batch(unique, meter, [1000.0, 1002.5, 1006.0, 1006.0])
+        kafka_bootstrap,
+        worker.topic(Topic.READINGS_RAW),
+        f"gw-{unique}/dev",
+        _batch(unique, meter, [1000.0, 1002.5, 1006.0, 1006.0]),
     )
     rows = _wait_rows(
         db,
@@ -97,12 +101,17 @@ async def test_valid_readings_reach_the_database_as_intervals_times_the_ct_ratio
 
 
 async def test_replaying_a_raw_message_stores_each_reading_once(
-    worker: str, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
+    worker: RunningWorker, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
 ) -> None:
     message = _batch(unique, meter, [10.0, 11.0, 12.0])
-    await _produce(kafka_bootstrap, f"gw-{unique}/dev", message, message)
     await _produce(
-        kafka_bootstrap, f"gw-{unique}/dev", _batch(unique, meter, [10.0, 11.0, 12.0, 13.0])
+        kafka_bootstrap, worker.topic(Topic.READINGS_RAW), f"gw-{unique}/dev", message, message
+    )
+    await _produce(
+        kafka_bootstrap,
+        worker.topic(Topic.READINGS_RAW),
+        f"gw-{unique}/dev",
+        _batch(unique, meter, [10.0, 11.0, 12.0, 13.0]),
     )
     rows = _wait_rows(
         db, "SELECT quantity FROM reading WHERE meter_id = %s ORDER BY ts", (meter,), 4
@@ -114,11 +123,17 @@ async def test_replaying_a_raw_message_stores_each_reading_once(
 
 
 async def test_a_malformed_message_is_rejected_with_its_reason_and_processing_continues(
-    worker: str, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
+    worker: RunningWorker, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
 ) -> None:
-    start = await _end_offsets(kafka_bootstrap, Topic.READINGS_REJECTED)
+    start = await _end_offsets(kafka_bootstrap, worker.topic(Topic.READINGS_REJECTED))
     garbage = f'{{"v": 1, "broken": "{unique}"'.encode()
-    await _produce(kafka_bootstrap, f"gw-{unique}/dev", garbage, _batch(unique, meter, [5.0, 6.0]))
+    await _produce(
+        kafka_bootstrap,
+        worker.topic(Topic.READINGS_RAW),
+        f"gw-{unique}/dev",
+        garbage,
+        _batch(unique, meter, [5.0, 6.0]),
+    )
 
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -147,7 +162,7 @@ async def test_a_malformed_message_is_rejected_with_its_reason_and_processing_co
 
 
 async def test_unknown_meters_and_failed_validation_are_quarantined_with_reasons(
-    worker: str, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
+    worker: RunningWorker, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
 ) -> None:
     readings = (
         RawReading(f"nowhere-{unique}", T0, 1.0, "kWh", 0),
@@ -157,7 +172,9 @@ async def test_unknown_meters_and_failed_validation_are_quarantined_with_reasons
         RawReading(meter, T0 + 3 * QUARTER_MS, 502.0, "kWh", 4),
     )
     batch = ReadingBatch(Source.EMS, f"gw-{unique}", f"gw-{unique}/dev", readings)
-    await _produce(kafka_bootstrap, f"gw-{unique}/dev", encode_batch(batch))
+    await _produce(
+        kafka_bootstrap, worker.topic(Topic.READINGS_RAW), f"gw-{unique}/dev", encode_batch(batch)
+    )
     rejected = _wait_rows(
         db,
         "SELECT meter_id, reason FROM rejected_reading "
@@ -176,3 +193,39 @@ async def test_unknown_meters_and_failed_validation_are_quarantined_with_reasons
         db, "SELECT value, quantity FROM reading WHERE meter_id = %s ORDER BY ts", (meter,), 2
     )
     assert accepted == [(500.0, None), (502.0, 2.0 * 40)]
+
+
+async def test_a_replay_is_not_quarantined_but_a_conflicting_duplicate_is(
+    worker: RunningWorker,
+    kafka_bootstrap: str,
+    db: psycopg.Connection,
+    meter: str,
+    unique: str,
+) -> None:
+    first = _batch(unique, meter, [7.0, 8.0])
+    conflicting = encode_batch(
+        ReadingBatch(
+            Source.MODBUS,
+            f"gw-{unique}",
+            f"gw-{unique}/dev",
+            (
+                RawReading(
+                    meter, T0 + QUARTER_MS, 8.5, "kWh", 9
+                ),  # same time as 8.0, another value
+                RawReading(meter, T0 + 2 * QUARTER_MS, 9.0, "kWh", 10),
+            ),
+        )
+    )
+    await _produce(
+        kafka_bootstrap,
+        worker.topic(Topic.READINGS_RAW),
+        f"gw-{unique}/dev",
+        first,
+        first,
+        conflicting,
+    )
+    assert len(_wait_rows(db, "SELECT 1 FROM reading WHERE meter_id = %s", (meter,), 3)) == 3
+    rejected = _wait_rows(
+        db, "SELECT value, reason FROM rejected_reading WHERE meter_id = %s", (meter,), 1
+    )
+    assert rejected == [(8.5, "DUPLICATE_TIMESTAMP")]

@@ -1,0 +1,173 @@
+"""The gateway runner: buffer, forwarder, one task per Modbus device and OPC UA server, metrics.
+
+Startup order is "fail before anything runs": the config is validated whole by the caller, then
+the metrics port is bound and the buffer opened; only then do the collectors start, staggered
+across their poll interval so a thousand devices are not polled in the same millisecond. Every
+task runs under a supervisor that logs, counts and restarts it if it ever ends with an error.
+SIGTERM or SIGINT stops the collectors, then the forwarder, then closes the buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from ingest.buffer import ReadingBuffer
+from ingest.config import GatewayConfig
+from ingest.forwarder import Forwarder
+from ingest.metrics import GatewayMetrics
+from ingest.modbus import run_modbus_collector
+
+log = logging.getLogger(__name__)
+RESTART_DELAY_S = 5.0
+
+_HELP = {
+    "gateway_modbus_reads_total": ("counter", "Block reads by device and result."),
+    "gateway_modbus_exceptions_total": ("counter", "Modbus exception responses by code."),
+    "gateway_modbus_connected": ("gauge", "1 while the device's TCP connection is up."),
+    "gateway_modbus_connects_total": ("counter", "Connection attempts by result."),
+    "gateway_modbus_reconnects_total": ("counter", "Connections re-established after a loss."),
+    "gateway_modbus_cycles_total": ("counter", "Poll cycles; on_time=true if complete in time."),
+    "gateway_modbus_cycles_missed_total": ("counter", "Poll slots skipped after an overrun."),
+    "gateway_modbus_points_total": ("counter", "Readings produced by Modbus polling."),
+    "gateway_modbus_read_seconds_bucket": ("counter", "Read latency histogram buckets."),
+    "gateway_buffer_batches": ("gauge", "Batches waiting in the store-and-forward buffer."),
+    "gateway_buffer_readings": ("gauge", "Readings waiting in the buffer."),
+    "gateway_buffer_bytes": ("gauge", "Payload bytes waiting in the buffer."),
+    "gateway_buffer_oldest_age_seconds": ("gauge", "Age of the oldest waiting batch."),
+    "gateway_buffer_full": ("gauge", "1 while the buffer is at its size limit."),
+    "gateway_buffer_dropped_batches_total": ("counter", "Batches dropped by the full policy."),
+    "gateway_buffer_dropped_readings_total": ("counter", "Readings dropped by the full policy."),
+    "gateway_forward_batches_total": ("counter", "Batches acknowledged by Kafka."),
+    "gateway_forward_readings_total": ("counter", "Readings acknowledged by Kafka."),
+    "gateway_forward_errors_total": ("counter", "Failed forwarding attempts by error kind."),
+    "gateway_uplink_up": ("gauge", "1 while Kafka acknowledges batches."),
+    "gateway_task_restarts_total": ("counter", "Collector tasks restarted after an error."),
+}
+
+
+async def _supervised(
+    name: str, start: Callable[[], Awaitable[None]], metrics: GatewayMetrics
+) -> None:
+    """Run ``start()`` forever: collectors are meant never to end, so an end is a restart."""
+    while True:
+        try:
+            await start()
+            log.error("task %s ended unexpectedly; restarting in %.0f s", name, RESTART_DELAY_S)
+        except Exception:
+            log.exception("task %s failed; restarting in %.0f s", name, RESTART_DELAY_S)
+        metrics.inc("gateway_task_restarts_total", task=name)
+        await asyncio.sleep(RESTART_DELAY_S)
+
+
+async def serve_metrics(metrics: GatewayMetrics, host: str, port: int) -> asyncio.Server:
+    """A minimal HTTP/1.0 server: GET /metrics (Prometheus text) and GET /healthz."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(5.0):
+                request = await reader.readline()
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+            parts = request.decode("latin-1").split()
+            path = parts[1] if len(parts) > 1 else ""
+            if path == "/metrics":
+                status, body = "200 OK", metrics.render()
+            elif path == "/healthz":
+                status, body = "200 OK", "ok\n"
+            else:
+                status, body = "404 Not Found", "not found\n"
+            data = body.encode()
+            writer.write(
+                f"HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        except (TimeoutError, OSError, UnicodeError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, host, port)
+
+
+async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT arrive when no event is given)."""
+    stop = stop or _signal_event()
+    metrics = GatewayMetrics()
+    for name, (kind, text) in _HELP.items():
+        metrics.describe(name, kind, text)
+    server = await serve_metrics(metrics, config.metrics.host, config.metrics.port)
+    port = server.sockets[0].getsockname()[1]
+    buffer = await ReadingBuffer(config.buffer, metrics).open()
+    gid = config.gateway_id
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        forwarder = Forwarder(buffer, config.kafka, metrics)
+        tasks.append(asyncio.create_task(forwarder.run(), name="forwarder"))
+        devices = config.modbus_devices
+        for i, device in enumerate(devices):
+            start = functools.partial(
+                run_modbus_collector,
+                device,
+                buffer,
+                gateway_id=gid,
+                metrics=metrics,
+                first_seq=await buffer.next_seq(f"{gid}/{device.name}"),
+                start_delay_s=device.poll_interval_s * i / len(devices),
+            )
+            tasks.append(asyncio.create_task(_supervised(device.name, start, metrics)))
+        if config.opcua_servers:
+            from ingest.opcua import run_opcua_collector
+
+            for opc in config.opcua_servers:
+                start = functools.partial(
+                    run_opcua_collector,
+                    opc,
+                    buffer,
+                    gateway_id=gid,
+                    metrics=metrics,
+                    first_seq=await buffer.next_seq(f"{gid}/{opc.name}"),
+                )
+                tasks.append(asyncio.create_task(_supervised(opc.name, start, metrics)))
+        log.info(
+            "gateway %s RUNNING: %d Modbus devices, %d OPC UA servers, metrics on http://%s:%d/metrics",
+            gid,
+            len(devices),
+            len(config.opcua_servers),
+            config.metrics.host,
+            port,
+        )
+        await stop.wait()
+        log.info("gateway %s STOPPING", gid)
+    finally:
+        # Collectors first so no put races the buffer close; the forwarder last.
+        for task in reversed(tasks):
+            task.cancel()
+        for task in reversed(tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await buffer.close()
+        server.close()
+        await server.wait_closed()
+        log.info("gateway %s STOPPED (%d batches left in the buffer)", gid, buffer.depth[0])
+
+
+def _signal_event() -> asyncio.Event:
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, event.set)
+    return event
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The collectors log every failure with device and address; pymodbus's own lines repeat them.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)

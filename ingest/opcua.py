@@ -1,0 +1,217 @@
+"""OPC UA collector: one task per server that runs until cancelled and never dies of an error.
+
+Each connection is a fresh asyncua ``Client`` and a fresh :class:`OpcUaSession` (subscriptions,
+monitored items and polls are re-created from the config), so a server restart, a dropped link
+or a refused login all end the same way: tear down, wait a jittered exponential backoff
+(``reconnect_min_s`` doubling up to ``reconnect_max_s``), connect again — without restarting
+the gateway. Readings reach the sink as one batch per publish or poll cycle, with per-source
+sequence numbers assigned under one lock so they reach the sink in sequence order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from asyncua.client.client import Client
+from cryptography import x509
+
+from ingest.metrics import GatewayMetrics
+from ingest.opcua_config import OpcUaServerConfig
+from ingest.opcua_readings import ReadingMaker
+from ingest.opcua_session import OpcUaSession
+from ingest.sink import ReadingSink
+from stream.records import MAX_READINGS_PER_BATCH, RawReading, ReadingBatch, Source
+
+_log = logging.getLogger(__name__)
+_HEALTHY_S = 30.0  # a connection that lasted this long resets the backoff
+
+
+def describe_metrics(metrics: GatewayMetrics) -> None:
+    for name, kind, text in (
+        ("opcua_connected", "gauge", "1 while the OPC UA session is up"),
+        ("opcua_notifications_total", "counter", "Data change notifications received"),
+        ("opcua_reads_ok_total", "counter", "Polled read cycles that succeeded"),
+        ("opcua_reads_failed_total", "counter", "Polled read cycles that failed"),
+        ("opcua_reconnects_total", "counter", "Sessions re-established after a loss"),
+        ("opcua_connect_failures_total", "counter", "Connection attempts that failed"),
+        ("opcua_bad_status_readings_total", "counter", "Readings flagged BAD (no value)"),
+        ("opcua_clock_skew_readings_total", "counter", "Readings whose device clock is off"),
+        ("opcua_clock_skew_seconds", "gauge", "Last device clock offset seen beyond threshold"),
+        ("opcua_monitored_items", "gauge", "Monitored items currently subscribed"),
+        ("opcua_monitored_item_errors_total", "counter", "Monitored items the server refused"),
+        ("opcua_sink_errors_total", "counter", "Batches the local buffer failed to take"),
+    ):
+        metrics.describe(name, kind, text)
+
+
+def application_uri_of(certificate: Path) -> str | None:
+    """The first URI in a certificate's subjectAltName (DER or PEM): the application URI."""
+    data = certificate.read_bytes()
+    is_pem = data.startswith(b"-----BEGIN")
+    cert = x509.load_pem_x509_certificate(data) if is_pem else x509.load_der_x509_certificate(data)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
+class OpcUaCollector:
+    """Collects one server for one gateway; ``last_seq`` lets the backbone persist the sequence."""
+
+    def __init__(
+        self,
+        server: OpcUaServerConfig,
+        sink: ReadingSink,
+        *,
+        gateway_id: str,
+        metrics: GatewayMetrics,
+        first_seq: int = 0,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.server = server
+        self.source_key = f"{gateway_id}/{server.name}"
+        self._gateway_id = gateway_id
+        self._sink = sink
+        self._metrics = metrics
+        self._jitter = jitter
+        self._maker = ReadingMaker(
+            server_name=server.name,
+            metrics=metrics,
+            skew_threshold_s=server.clock_skew_threshold_s,
+            first_seq=first_seq,
+        )
+        self._lock = asyncio.Lock()
+        self._sink_failed = asyncio.Event()
+        self.sessions = 0  # sessions established so far
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last reading handed to the sink (first_seq - 1 if none)."""
+        return self._maker.next_seq - 1
+
+    async def run(self) -> None:
+        """Connect, collect, and on any loss or error reconnect after a backoff; until cancelled."""
+        delay = self.server.reconnect_min_s
+        while True:
+            started = time.monotonic()
+            try:
+                await self._one_session()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # whatever happens, the collector lives on
+                self._metrics.inc("opcua_connect_failures_total", server=self.server.name)
+                _log.warning("server %s (%s): %r", self.server.name, self.server.endpoint, exc)
+            self._metrics.set("opcua_connected", 0, server=self.server.name)
+            if time.monotonic() - started > _HEALTHY_S:
+                delay = self.server.reconnect_min_s
+            # Wait between half and all of the delay, so gateways that lost the same server do
+            # not all reconnect in the same instant.
+            wait = delay * (0.5 + 0.5 * self._jitter())
+            _log.info("server %s: reconnecting in %.1f s", self.server.name, wait)
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, self.server.reconnect_max_s)
+
+    async def _client(self) -> Client:
+        config = self.server
+        # asyncua probes the server every watchdog interval with that as the probe's timeout;
+        # its 1 s default mistakes a busy server for a dead one and forces needless reconnects.
+        client = Client(
+            config.endpoint,
+            timeout=config.request_timeout_s,
+            watchdog_intervall=config.request_timeout_s,
+        )
+        client.name = client.description = f"parkcarbon gateway {self._gateway_id}"
+        client.application_uri = f"urn:parkcarbon:gateway:{self._gateway_id}"
+        if config.certificate is not None:
+            uri = await asyncio.to_thread(application_uri_of, config.certificate)
+            client.application_uri = uri or client.application_uri
+        if config.username is not None and config.password is not None:
+            client.set_user(config.username)
+            client.set_password(config.password.get_secret_value())
+        if config.security_string is not None:
+            await client.set_security_string(config.security_string)
+        return client
+
+    async def _one_session(self) -> None:
+        client = await self._client()
+        client_lost = asyncio.Event()
+
+        async def on_lost(exc: Exception) -> None:
+            _log.warning("server %s: connection lost: %r", self.server.name, exc)
+            client_lost.set()
+
+        client.connection_lost_callback = on_lost
+        self._sink_failed.clear()
+        tasks: list[asyncio.Task[None]] = []
+        connected = False
+        try:
+            await client.connect()
+            connected = True
+            session = OpcUaSession(client, self.server, self._maker, self._emit, self._metrics)
+            tasks = await session.start()
+            self.sessions += 1
+            if self.sessions > 1:
+                self._metrics.inc("opcua_reconnects_total", server=self.server.name)
+            self._metrics.set("opcua_connected", 1, server=self.server.name)
+            _log.info(
+                "server %s: session up (%d points)", self.server.name, len(self.server.points)
+            )
+            ends = (session.lost, client_lost, self._sink_failed)
+            tasks.extend(asyncio.create_task(_wait(event)) for event in ends)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    _log.error("server %s: task failed: %r", self.server.name, task.exception())
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if connected:
+                with contextlib.suppress(Exception):
+                    # A dead server would hold CloseSession for a full request timeout.
+                    await asyncio.wait_for(client.disconnect(), timeout=1.0)
+            with contextlib.suppress(Exception):
+                client.disconnect_socket()
+        _log.warning("server %s: session ended", self.server.name)
+
+    async def _emit(self, build: Callable[[], list[RawReading]]) -> None:
+        """Number and hand over readings under one lock: sink order equals sequence order."""
+        async with self._lock:
+            readings = build()
+            try:
+                for start in range(0, len(readings), MAX_READINGS_PER_BATCH):
+                    chunk = tuple(readings[start : start + MAX_READINGS_PER_BATCH])
+                    batch = ReadingBatch(Source.OPCUA, self._gateway_id, self.source_key, chunk)
+                    await self._sink.put(batch)
+            except Exception:
+                # Resubscribing makes the server send every current value again.
+                self._metrics.inc("opcua_sink_errors_total", server=self.server.name)
+                _log.exception("server %s: the local buffer refused a batch", self.server.name)
+                self._sink_failed.set()
+
+
+async def _wait(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+async def run_opcua_collector(
+    server: OpcUaServerConfig,
+    sink: ReadingSink,
+    *,
+    gateway_id: str,
+    metrics: GatewayMetrics,
+    first_seq: int = 0,
+) -> None:
+    """Collect ``server`` into ``sink`` until cancelled (see :class:`OpcUaCollector`)."""
+    describe_metrics(metrics)
+    await OpcUaCollector(
+        server, sink, gateway_id=gateway_id, metrics=metrics, first_seq=first_seq
+    ).run()

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from ingest.buffer import ReadingBuffer
+from ingest.config import BufferConfig, FullPolicy
+from ingest.metrics import GatewayMetrics
+from stream.records import RawReading, ReadingBatch, Source, decode_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _batch(key: str, seq: int, n: int = 2) -> ReadingBatch:
+    readings = tuple(
+        RawReading(f"M-{key}-{i}", 1_767_225_600_000 + seq, float(seq), "kWh", seq * n + i)
+        for i in range(n)
+    )
+    return ReadingBatch(Source.MODBUS, "gw", f"gw/{key}", readings)
+
+
+async def _open(path: Path, **limits: object) -> tuple[ReadingBuffer, GatewayMetrics]:
+    metrics = GatewayMetrics()
+    config = BufferConfig.model_validate({"path": path, **limits})
+    return await ReadingBuffer(config, metrics).open(), metrics
+
+
+async def test_batches_come_out_oldest_first_and_stay_until_deleted(tmp_path: Path) -> None:
+    buffer, metrics = await _open(tmp_path / "b.db")
+    for seq in range(5):
+        await buffer.put(_batch("a", seq))
+    rows = await buffer.peek(3)
+    decoded = [decode_batch(r.payload).batch for r in rows]
+    assert [b.readings[0].seq for b in decoded if b] == [0, 2, 4]
+    await buffer.delete([rows[0].id, rows[1].id])
+    assert [r.id for r in await buffer.peek(10)] == [rows[2].id, rows[2].id + 1, rows[2].id + 2]
+    assert buffer.depth[:2] == (3, 6)
+    assert metrics.value("gateway_buffer_batches") == 3
+    await buffer.close()
+
+
+async def test_concurrent_puts_share_commits_and_all_become_durable(tmp_path: Path) -> None:
+    buffer, _ = await _open(tmp_path / "b.db")
+    await asyncio.gather(*(buffer.put(_batch(f"d{i % 50}", i)) for i in range(500)))
+    await buffer.close()
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        assert conn.execute("SELECT count(*) FROM batches").fetchone() == (500,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_the_seq_high_water_mark_outlives_forwarded_batches_and_restarts(
+    tmp_path: Path,
+) -> None:
+    buffer, _ = await _open(tmp_path / "b.db")
+    assert await buffer.next_seq("gw/a") == 0
+    await buffer.put(_batch("a", 7))  # seqs 14, 15
+    await buffer.delete([r.id for r in await buffer.peek(10)])
+    await buffer.close()
+    buffer, _ = await _open(tmp_path / "b.db")
+    assert await buffer.next_seq("gw/a") == 16
+    assert await buffer.next_seq("gw/b") == 0
+    await buffer.close()
+
+
+async def test_a_full_buffer_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
+    buffer, metrics = await _open(tmp_path / "b.db", max_readings=10)
+    for seq in range(8):
+        await buffer.put(_batch("a", seq))  # 2 readings each
+    rows = await buffer.peek(100)
+    kept = [b.readings[0].value for r in rows if (b := decode_batch(r.payload).batch)]
+    assert kept == [3.0, 4.0, 5.0, 6.0, 7.0]
+    assert metrics.value("gateway_buffer_dropped_batches_total") == 3
+    assert metrics.value("gateway_buffer_dropped_readings_total") == 6
+    assert metrics.value("gateway_buffer_full") == 1
+    await buffer.close()
+
+
+async def test_refuse_newest_keeps_the_oldest_and_counts_the_refused(tmp_path: Path) -> None:
+    buffer, metrics = await _open(
+        tmp_path / "b.db", max_readings=10, full_policy=FullPolicy.REFUSE_NEWEST.value
+    )
+    for seq in range(8):
+        await buffer.put(_batch("a", seq))
+    rows = await buffer.peek(100)
+    kept = [b.readings[0].value for r in rows if (b := decode_batch(r.payload).batch)]
+    assert kept == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert metrics.value("gateway_buffer_dropped_batches_total") == 3
+    await buffer.close()
+
+
+WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from ingest.buffer import ReadingBuffer
+    from ingest.config import BufferConfig
+    from ingest.metrics import GatewayMetrics
+    from stream.records import RawReading, ReadingBatch, Source
+
+    async def main() -> None:
+        config = BufferConfig.model_validate({"path": Path(sys.argv[1])})
+        buffer = await ReadingBuffer(config, GatewayMetrics()).open()
+        seq = 0
+        while True:
+            reading = RawReading("M", seq, 1.0, "kWh", seq)
+            batch = ReadingBatch(Source.MODBUS, "gw", "gw/k9", (reading,))
+            await buffer.put(batch)
+            print(seq, flush=True)  # printed only once the batch is durable
+            seq += 1
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_every_acknowledged_put_survives_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    acknowledged = [int(proc.stdout.readline()) for _ in range(300)]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    acknowledged += [int(line) for line in proc.stdout.read().split()]
+    with sqlite3.connect(path) as conn:
+        stored = {
+            r.seq
+            for (payload,) in conn.execute("SELECT payload FROM batches")
+            for r in (decode_batch(payload).batch or _batch("x", 0)).readings
+        }
+        high_water = conn.execute("SELECT seq FROM seq_high_water").fetchone()[0]
+    assert set(acknowledged) <= stored
+    assert high_water >= max(acknowledged)
