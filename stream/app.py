@@ -10,8 +10,10 @@ changelog recovery hung here after a restart (faust-streaming 0.15.3, aiokafka 0
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from functools import partial
 from typing import cast
 
@@ -19,11 +21,14 @@ import faust
 
 from accounting.gwp import GwpSet
 from config.settings import WorkerSettings
+from stream.alerts import alert_key, encode_alert
+from stream.deviations import DeviationStage
 from stream.intake import intake
 from stream.records import encode_rejections, encode_valid
 from stream.registry import RegistryCache
 from stream.sink import Database
 from stream.topics import Topic, topic_name
+from stream.validate import StreamReason
 from stream.window_sink import WindowSink, encode_window
 
 log = logging.getLogger(__name__)
@@ -77,9 +82,27 @@ def create_app(settings: WorkerSettings) -> faust.App:
         max_wait_ms=int(settings.window_max_wait_s * 1000),
     )
 
-    async def flush_windows() -> None:
-        for result in await window_sink.flush(int(time.time() * 1000)):
+    alerts_out = app.topic(
+        topic_name(Topic.ALERTS, settings.topic_prefix),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    deviations = DeviationStage(settings.database_url, registry)
+    deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
+
+    async def flush_windows(unknown: Sequence[tuple[str, int]] = ()) -> None:
+        now_ms = int(time.time() * 1000)
+        results = await window_sink.flush(now_ms)
+        for result in results:
             await windows_out.send(key=result.key.meter_id.encode(), value=encode_window(result))
+        if not results and not unknown:
+            return
+        async with deviations_lock:
+            alerts = await asyncio.to_thread(deviations.evaluate, results, unknown, now_ms)
+        for alert in alerts:
+            await alerts_out.send(key=alert_key(alert), value=encode_alert(alert))
 
     database = Database(settings.database_url)
 
@@ -124,6 +147,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
             window_sink.touch(
                 [b for _, b in result.valid], int(time.time() * 1000), result.replayed_intervals
             )
-            await flush_windows()
+            await flush_windows(
+                [
+                    (r.meter_id, r.ts_ms)
+                    for _, _, rejections in result.rejected
+                    for r in rejections
+                    if r.reason == StreamReason.UNKNOWN_METER and r.meter_id and r.ts_ms
+                ]
+            )
 
     return app

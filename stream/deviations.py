@@ -1,0 +1,327 @@
+"""The deviation stage (clause 9.1 b): closed hourly windows -> findings -> de-duplicated alerts.
+
+Evaluates, for each computed hourly window: the meter's own figures (completeness, validation
+failure rate, calibration, factor, and its targets/baselines if it has any); the enterprise's
+hour once every active meter of the enterprise has its window for that hour; and, for readings
+quarantined as UNKNOWN_METER, a scope-deviation finding. The rules are ``accounting.deviation``;
+the alert life cycle is ``accounting.alerting``; alerts are stored idempotently by id and sent
+to the ``alerts`` topic. Open alerts are reloaded from the database at start, so a restart
+never raises a second alert for a condition that persists.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from accounting.alerting import AlertRecord, AlertTracker
+from accounting.categories import SourceCategory
+from accounting.deviation import (
+    DEFAULT_THRESHOLDS,
+    CauseCategory,
+    Finding,
+    Rule,
+    evaluate_batch,
+)
+from accounting.prorating import PeriodKind, prorate_target
+from accounting.window_figures import Expectation, SubjectKind, Thresholds, WindowFigures
+from store.targets import read_baselines, read_targets, upsert_alerts
+from store.windows import WindowResult
+from stream.alerts import Alert, alert_from_event
+from stream.registry import RegistryCache
+
+HOUR_S = 3600
+_PERIOD_RANK = {"day": 0, "month": 1, "year": 2}  # the finest period that covers a window wins
+_ENTERPRISE_RULES = (
+    Rule.EMISSIONS_ABOVE_TARGET,
+    Rule.EMISSIONS_ABOVE_BASELINE,
+    Rule.COMPLETENESS_LOW,
+    Rule.EMISSION_FACTOR_MISSING,
+)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class DeviationStage:
+    def __init__(
+        self,
+        database_url: str,
+        registry: RegistryCache,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    ) -> None:
+        self._url = database_url
+        self._registry = registry
+        self._thresholds = thresholds
+        self._conn: psycopg.Connection[Any] | None = None
+        self.tracker: AlertTracker | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+        return self._conn
+
+    def evaluate(
+        self, results: Sequence[WindowResult], unknown: Sequence[tuple[str, int]], now_ms: int
+    ) -> list[Alert]:
+        """Alerts caused by these window results and UNKNOWN_METER (meter, ts_ms) readings."""
+        conn = self._connection()
+        if self.tracker is None:
+            self.tracker = AlertTracker(records=_open_records(conn))
+        hourly = [r for r in results if r.key.width_s == HOUR_S]
+        figures: list[tuple[WindowFigures, tuple[Rule, ...]]] = []
+        rejected = _rejected_counts(conn, hourly)
+        for r in hourly:
+            figures.append(
+                (
+                    self._meter_figures(r, rejected.get((r.key.meter_id, r.key.window_start), 0)),
+                    tuple(Rule),
+                )
+            )
+        for ent, start in sorted({(r.enterprise_id, r.key.window_start) for r in hourly}):
+            agg = self._enterprise_figures(conn, ent, start)
+            if agg is not None:
+                figures.append((agg, _ENTERPRISE_RULES))
+        counts: dict[tuple[str, int], int] = defaultdict(int)
+        for meter_id, ts_ms in unknown:
+            counts[(meter_id, ts_ms - ts_ms % (HOUR_S * 1000))] += 1
+        for (meter_id, start_ms), n in sorted(counts.items()):
+            figures.append(
+                (
+                    WindowFigures.unknown_meter(
+                        meter_id, width_s=HOUR_S, window_start_ms=start_ms, readings=n
+                    ),
+                    (Rule.UNKNOWN_METER,),
+                )
+            )
+        if not figures:
+            return []
+        expectations = self._expectations(conn, [f for f, _ in figures])
+        findings = evaluate_batch([f for f, _ in figures], expectations, self._thresholds)
+        by_window: dict[tuple[str, str, int], list[Finding]] = defaultdict(list)
+        for finding in findings:
+            by_window[(finding.subject_kind, finding.subject_id, finding.window_start_ms)].append(
+                finding
+            )
+        alerts = []
+        for fig, rules in figures:
+            mine = [
+                f
+                for f in by_window[(fig.subject_kind, fig.subject_id, fig.window_start_ms)]
+                if f.rule in rules
+            ]
+            for event in self.tracker.observe(fig, mine, rules=rules):
+                alerts.append(alert_from_event(event, raised_at_ms=now_ms))
+        upsert_alerts(conn, alerts=alerts)
+        return alerts
+
+    def _meter_figures(self, r: WindowResult, rejected: int) -> WindowFigures:
+        meter = self._registry.meters.get(r.key.meter_id)
+        due = meter.calibration_due if meter else None
+        category = (
+            SourceCategory(r.source_category)
+            if r.source_category in SourceCategory.__members__.values()
+            else None
+        )
+        return WindowFigures(
+            subject_kind=SubjectKind.METER,
+            subject_id=r.key.meter_id,
+            enterprise_id=r.enterprise_id,
+            source_category=category,
+            width_s=HOUR_S,
+            window_start_ms=_ms(r.key.window_start),
+            window_end_ms=_ms(r.window_end),
+            activity=r.activity,
+            activity_unit=r.activity_unit,
+            tco2e=r.tco2e,
+            completeness=r.completeness,
+            accepted_readings=r.readings_present,
+            rejected_readings=rejected,
+            flags=r.flags,
+            factor_versions=r.factor_versions,
+            calibration_due_ms=(
+                _ms(datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+                if due
+                else None
+            ),
+        )
+
+    def _enterprise_figures(
+        self, conn: psycopg.Connection[Any], enterprise_id: str, start: datetime
+    ) -> WindowFigures | None:
+        active = sum(1 for m in self._registry.meters.values() if m.enterprise_id == enterprise_id)
+        row = conn.execute(
+            """SELECT count(*), coalesce(sum(tco2e), 0), coalesce(sum(readings_present), 0),
+                      coalesce(sum(readings_expected), 0), coalesce(bit_or(flags), 0),
+                      coalesce(bool_or(cardinality(factor_versions) = 0 AND activity > 0
+                               AND source_category <> 'activity_only'), false)
+               FROM emission_window
+               WHERE enterprise_id = %s AND width_s = %s AND window_start = %s""",
+            (enterprise_id, HOUR_S, start),
+        ).fetchone()
+        if row is None or row[0] < active:
+            return None  # not every meter's hour is in yet
+        _, tco2e, present, expected, flags, missing = row
+        return WindowFigures(
+            subject_kind=SubjectKind.ENTERPRISE,
+            subject_id=enterprise_id,
+            enterprise_id=enterprise_id,
+            source_category=None,
+            width_s=HOUR_S,
+            window_start_ms=_ms(start),
+            window_end_ms=_ms(start) + HOUR_S * 1000,
+            activity=0.0,
+            activity_unit="",
+            tco2e=float(tco2e),
+            completeness=min(1.0, float(present) / float(expected)) if expected else 1.0,
+            accepted_readings=float(present),
+            rejected_readings=0.0,
+            flags=int(flags),
+            factor_missing=bool(missing),
+        )
+
+    def _expectations(
+        self, conn: psycopg.Connection[Any], figures: list[WindowFigures]
+    ) -> list[Expectation]:
+        subjects = {
+            (f.subject_kind.value, f.subject_id)
+            for f in figures
+            if f.subject_kind is not SubjectKind.PARK
+        }
+        lo = min(datetime.fromtimestamp(f.window_start_ms / 1000, UTC).date() for f in figures)
+        hi = max(datetime.fromtimestamp(f.window_end_ms / 1000, UTC).date() for f in figures)
+        targets = read_targets(
+            conn, subjects=subjects, overlapping=(lo - timedelta(days=1), hi + timedelta(days=1))
+        )
+        baselines = read_baselines(conn, subjects=subjects)
+        zones = dict(
+            conn.execute(
+                "SELECT e.enterprise_id, p.timezone FROM enterprise e JOIN park p USING (park_id)"
+            ).fetchall()
+        )
+        out = []
+        for f in figures:
+            zone = zones.get(f.enterprise_id or "", "Asia/Shanghai")
+            covering = sorted(
+                (
+                    t
+                    for t in targets
+                    if (t.subject_kind, t.subject_id) == (f.subject_kind.value, f.subject_id)
+                    and t.absolute_tco2e is not None
+                    and t.method == "location_based"
+                    and _covers(t.period_start, t.period_end, f, zone)
+                ),
+                key=lambda t: _PERIOD_RANK[t.period_kind],
+            )
+            target = (
+                prorate_target(
+                    covering[0].absolute_tco2e or 0.0,
+                    period=PeriodKind(covering[0].period_kind),
+                    period_start=covering[0].period_start,
+                    timezone=zone,
+                    window_start_ms=f.window_start_ms,
+                    window_end_ms=f.window_end_ms,
+                )
+                if covering
+                else None
+            )
+            base = baselines.get((f.subject_kind.value, f.subject_id))
+            baseline = None
+            if base is not None:
+                day = datetime.fromtimestamp(f.window_start_ms / 1000, UTC).date()
+                start = {
+                    "day": day,
+                    "month": day.replace(day=1),
+                    "year": day.replace(month=1, day=1),
+                }[base.period_kind]
+                baseline = prorate_target(
+                    base.value_tco2e,
+                    period=PeriodKind(base.period_kind),
+                    period_start=start,
+                    timezone=zone,
+                    window_start_ms=f.window_start_ms,
+                    window_end_ms=f.window_end_ms,
+                )
+            out.append(
+                Expectation(
+                    target_tco2e=target,
+                    baseline_tco2e=baseline,
+                    baseline_factor_versions=tuple(base.factor_versions) if base else None,
+                )
+            )
+        return out
+
+
+def _covers(start: date, end: date, f: WindowFigures, zone: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromtimestamp(f.window_start_ms / 1000, ZoneInfo(zone)).date()
+    return start <= local < end
+
+
+def _rejected_counts(
+    conn: psycopg.Connection[Any], hourly: Sequence[WindowResult]
+) -> dict[tuple[str, datetime], int]:
+    if not hourly:
+        return {}
+    rows = conn.execute(
+        """SELECT k.meter_id, k.start, count(r.*)
+           FROM unnest(%s::text[], %s::timestamptz[]) AS k(meter_id, start)
+           LEFT JOIN rejected_reading r ON r.meter_id = k.meter_id AND r.ts >= k.start
+                AND r.ts < k.start + interval '1 hour' AND r.reason <> 'UNKNOWN_METER'
+           GROUP BY 1, 2""",
+        ([r.key.meter_id for r in hourly], [r.key.window_start for r in hourly]),
+    ).fetchall()
+    return {(m, s): int(n) for m, s, n in rows}
+
+
+def _open_records(conn: psycopg.Connection[Any]) -> dict[str, AlertRecord]:
+    """Open alerts from the database, as tracker records: a restart continues them."""
+    from accounting.alerting import alert_key
+
+    rows = conn.execute(
+        """SELECT rule, subject_kind, subject_id, enterprise_id, width_s, first_window_start,
+                  window_start, window_end, measured, expected, unit, tolerance, cause, message
+           FROM alert WHERE state <> 'RESOLVED'"""
+    ).fetchall()
+    records = {}
+    for (
+        rule,
+        kind,
+        sid,
+        ent,
+        width,
+        first,
+        start,
+        end,
+        measured,
+        expected,
+        unit,
+        tol,
+        cause,
+        message,
+    ) in rows:
+        finding = Finding(
+            rule=Rule(rule),
+            subject_kind=SubjectKind(kind),
+            subject_id=sid,
+            enterprise_id=ent,
+            width_s=width,
+            window_start_ms=_ms(start),
+            window_end_ms=_ms(end),
+            measured=measured,
+            expected=expected,
+            unit=unit,
+            tolerance=tol,
+            cause=CauseCategory(cause),
+            message=message,
+        )
+        records[alert_key(Rule(rule), SubjectKind(kind), sid, width)] = AlertRecord(
+            True, _ms(first), _ms(start), 0, finding
+        )
+    return records
