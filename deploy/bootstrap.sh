@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what parkcarbon needs on a fresh Debian/Ubuntu machine, and nothing twice:
 # a Python virtualenv with the project, a Java 17+ runtime and Maven (to fetch and run the Kafka
-# broker), and a PostgreSQL server. System packages need root (or sudo).
+# broker), a PostgreSQL server, and libmodbus + mbpoll for the Modbus interoperability tests.
+# System packages need root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,12 +35,19 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   apt_install postgresql
 fi
 
+# libmodbus (a Modbus server the project did not write; tests/ingest compiles a small server on
+# it) with a C compiler and pkg-config, and mbpoll, an independent client to cross-check reads.
+command -v cc >/dev/null || apt_install gcc libc6-dev
+command -v pkg-config >/dev/null || apt_install pkg-config
+pkg-config --exists libmodbus 2>/dev/null || apt_install libmodbus-dev libmodbus5
+command -v mbpoll >/dev/null || apt_install mbpoll
+
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 stamp=.venv/.parkcarbon-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   mkdir -p .parkcarbon
-  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } \
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[platform,dev]'; } \
       > .parkcarbon/pip-install.log 2>&1; then
     tail -30 .parkcarbon/pip-install.log >&2; exit 1
   fi
