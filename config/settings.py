@@ -95,6 +95,12 @@ class WorkerSettings(CommonSettings):
     gwp_set: Literal["AR4", "AR5", "AR6"] = Field(
         default="AR5", description="IPCC GWP set (100-year) that CO2e results use."
     )
+    session_timeout_s: float = Field(
+        default=30.0,
+        ge=6,
+        le=300,
+        description="Kafka group session timeout: how soon a dead worker's partitions move on.",
+    )
     intake_batch: int = Field(
         default=500,
         ge=1,

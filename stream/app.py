@@ -44,6 +44,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         topic_replication_factor=settings.topic_replication,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
         web_enabled=False,
     )
     raw = app.topic(

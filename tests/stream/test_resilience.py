@@ -152,6 +152,7 @@ def test_kill_9_mid_stream_then_two_workers_and_replays_give_exact_totals(
         "state": Path(state),
         "PARKCARBON_TOPIC_PREFIX": prefix,
         "PARKCARBON_WINDOW_MAX_WAIT_S": "1",
+        "PARKCARBON_SESSION_TIMEOUT_S": "6",
     }
     first, _ = spawn_worker(**common)  # type: ignore[arg-type]
     asyncio.run(_send(kafka_bootstrap, raw, _messages(0, 20)))
