@@ -30,18 +30,27 @@ log = logging.getLogger(__name__)
 
 
 class Forwarder:
-    """Moves batches from ``buffer`` to Kafka until cancelled."""
+    """Moves batches from ``buffer`` to Kafka until stopped (``request_stop``) or cancelled.
+
+    A requested stop lets the window in flight finish: its acknowledged batches are deleted
+    from the buffer before ``run`` returns, so a clean shutdown re-sends nothing.
+    """
 
     def __init__(self, buffer: ReadingBuffer, config: KafkaConfig, metrics: GatewayMetrics) -> None:
         self._buffer, self._config, self._metrics = buffer, config, metrics
         self._producer: AIOKafkaProducer | None = None
         self._failures = 0
         self._age_checked = 0.0
+        self._stopping = asyncio.Event()
         metrics.set("gateway_uplink_up", 0)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._buffer.changed.set()  # wake an idle wait at once
 
     async def run(self) -> None:
         try:
-            while True:
+            while not self._stopping.is_set():
                 try:
                     await self._step()
                 except Exception as exc:  # broker down, timeouts, fenced producer: retry
@@ -134,7 +143,8 @@ class Forwarder:
         else:
             log.debug("uplink still down (%s); retry %d in %.1f s", exc, self._failures, delay)
         await self._publish_age(0.0)
-        await asyncio.sleep(delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
     async def _publish_age(self, now: float) -> None:
         if now - self._age_checked >= 1.0 or now == 0.0:

@@ -107,6 +107,7 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
     buffer = await ReadingBuffer(config.buffer, metrics).open()
     gid = config.gateway_id
     tasks: list[asyncio.Task[None]] = []
+    forwarder: Forwarder | None = None
     try:
         forwarder = Forwarder(buffer, config.kafka, metrics)
         tasks.append(asyncio.create_task(forwarder.run(), name="forwarder"))
@@ -146,12 +147,20 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
         await stop.wait()
         log.info("gateway %s STOPPING", gid)
     finally:
-        # Collectors first so no put races the buffer close; the forwarder last.
-        for task in reversed(tasks):
+        # Collectors first so no put races the buffer close; the forwarder last, finishing the
+        # window it has in flight so acknowledged batches leave the buffer (no re-send).
+        collectors = [t for t in tasks if t.get_name() != "forwarder"]
+        for task in collectors:
             task.cancel()
-        for task in reversed(tasks):
+        for task in collectors:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if forwarder is not None:
+            forwarder.request_stop()
+        for task in tasks:
+            if task.get_name() == "forwarder":
+                with contextlib.suppress(asyncio.CancelledError, Exception, TimeoutError):
+                    await asyncio.wait_for(task, timeout=15.0)
         await buffer.close()
         server.close()
         await server.wait_closed()
