@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -27,11 +27,11 @@ from accounting.deviation import (
     Rule,
     evaluate_batch,
 )
-from accounting.prorating import PeriodKind, prorate_target
-from accounting.window_figures import Expectation, SubjectKind, Thresholds, WindowFigures
-from store.targets import read_baselines, read_targets, upsert_alerts
+from accounting.window_figures import SubjectKind, Thresholds, WindowFigures
+from store.targets import upsert_alerts
 from store.windows import WindowResult
 from stream.alerts import Alert, alert_from_event
+from stream.expectations import expectations_for
 from stream.registry import RegistryCache
 
 HOUR_S = 3600
@@ -101,7 +101,7 @@ class DeviationStage:
             )
         if not figures:
             return []
-        expectations = self._expectations(conn, [f for f, _ in figures])
+        expectations = expectations_for(conn, [f for f, _ in figures])
         findings = evaluate_batch([f for f, _ in figures], expectations, self._thresholds)
         by_window: dict[tuple[str, str, int], list[Finding]] = defaultdict(list)
         for finding in findings:
@@ -184,84 +184,6 @@ class DeviationStage:
             flags=int(flags),
             factor_missing=bool(missing),
         )
-
-    def _expectations(
-        self, conn: psycopg.Connection[Any], figures: list[WindowFigures]
-    ) -> list[Expectation]:
-        subjects = {
-            (f.subject_kind.value, f.subject_id)
-            for f in figures
-            if f.subject_kind is not SubjectKind.PARK
-        }
-        lo = min(datetime.fromtimestamp(f.window_start_ms / 1000, UTC).date() for f in figures)
-        hi = max(datetime.fromtimestamp(f.window_end_ms / 1000, UTC).date() for f in figures)
-        targets = read_targets(
-            conn, subjects=subjects, overlapping=(lo - timedelta(days=1), hi + timedelta(days=1))
-        )
-        baselines = read_baselines(conn, subjects=subjects)
-        zones = dict(
-            conn.execute(
-                "SELECT e.enterprise_id, p.timezone FROM enterprise e JOIN park p USING (park_id)"
-            ).fetchall()
-        )
-        out = []
-        for f in figures:
-            zone = zones.get(f.enterprise_id or "", "Asia/Shanghai")
-            covering = sorted(
-                (
-                    t
-                    for t in targets
-                    if (t.subject_kind, t.subject_id) == (f.subject_kind.value, f.subject_id)
-                    and t.absolute_tco2e is not None
-                    and t.method == "location_based"
-                    and _covers(t.period_start, t.period_end, f, zone)
-                ),
-                key=lambda t: _PERIOD_RANK[t.period_kind],
-            )
-            target = (
-                prorate_target(
-                    covering[0].absolute_tco2e or 0.0,
-                    period=PeriodKind(covering[0].period_kind),
-                    period_start=covering[0].period_start,
-                    timezone=zone,
-                    window_start_ms=f.window_start_ms,
-                    window_end_ms=f.window_end_ms,
-                )
-                if covering
-                else None
-            )
-            base = baselines.get((f.subject_kind.value, f.subject_id))
-            baseline = None
-            if base is not None:
-                day = datetime.fromtimestamp(f.window_start_ms / 1000, UTC).date()
-                start = {
-                    "day": day,
-                    "month": day.replace(day=1),
-                    "year": day.replace(month=1, day=1),
-                }[base.period_kind]
-                baseline = prorate_target(
-                    base.value_tco2e,
-                    period=PeriodKind(base.period_kind),
-                    period_start=start,
-                    timezone=zone,
-                    window_start_ms=f.window_start_ms,
-                    window_end_ms=f.window_end_ms,
-                )
-            out.append(
-                Expectation(
-                    target_tco2e=target,
-                    baseline_tco2e=baseline,
-                    baseline_factor_versions=tuple(base.factor_versions) if base else None,
-                )
-            )
-        return out
-
-
-def _covers(start: date, end: date, f: WindowFigures, zone: str) -> bool:
-    from zoneinfo import ZoneInfo
-
-    local = datetime.fromtimestamp(f.window_start_ms / 1000, ZoneInfo(zone)).date()
-    return start <= local < end
 
 
 def _rejected_counts(
