@@ -25,10 +25,11 @@ def gateway(
 ) -> None:
     """Run the edge gateway (Modbus and OPC UA collectors, buffer, forwarder) until SIGTERM."""
     from ingest.config import load_gateway_config
-    from ingest.gateway import configure_logging, run_gateway
+    from ingest.gateway import configure_gc, configure_logging, run_gateway
 
     configure_logging(getattr(logging, log_level.upper(), logging.INFO))
     settings = load_gateway_config(config)  # a ConfigError exits 2 before anything starts
+    configure_gc()  # the startup heap (modules, config) is long-lived: out of the GC's walks
     asyncio.run(run_gateway(settings))
 
 
@@ -48,10 +49,14 @@ def simulate_modbus(
     metrics_port: Annotated[int, typer.Option(help="Metrics port in the YAML.")] = 9108,
     prefix: Annotated[str, typer.Option(help="Meter id prefix.")] = "SIM",
     only: Annotated[str | None, typer.Option(help="One carrier only, e.g. electricity.")] = None,
+    state_file: Annotated[
+        Path | None, typer.Option(help="Keep register totals here across restarts.")
+    ] = None,
 ) -> None:
     """Serve a park of simulated Modbus TCP meters on 127.0.0.1 until Ctrl-C / SIGTERM."""
     import yaml
 
+    from simulators import register_state
     from simulators.modbus_farm import ModbusFarm, make_park
     from simulators.profiles import Carrier
 
@@ -65,6 +70,14 @@ def simulate_modbus(
             per_server=per_server,
             accelerate=accelerate,
         )
+        for meter_id, total in register_state.load(state_file).items():
+            if meter_id in farm.meters:  # counters carry on from the last run
+                farm.meters[meter_id].total = total
+
+        def totals() -> dict[str, float]:
+            return {m: s.total for m, s in farm.meters.items()}
+
+        saver = asyncio.create_task(register_state.keep_saving(state_file, totals))
         await farm.start()
         control = await farm.serve_control(control_port)
         if write_config is not None:
@@ -75,7 +88,10 @@ def simulate_modbus(
                 buffer_path=buffer_path,
                 metrics_port=metrics_port,
             )
-            write_config.write_text(yaml.safe_dump(doc, sort_keys=False))
+            # Written whole, then renamed: whoever waits for the file never reads half of it.
+            partial = write_config.with_name(write_config.name + ".partial")
+            partial.write_text(yaml.safe_dump(doc, sort_keys=False))
+            partial.replace(write_config)
             typer.echo(f"gateway config written to {write_config}")
         ports = sorted({e.port for e in farm.endpoints.values()})
         typer.echo(
@@ -87,6 +103,8 @@ def simulate_modbus(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        saver.cancel()
+        register_state.save(state_file, totals())
         control.close()
         await farm.stop()
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
 from config.settings import CommonSettings, ConfigError, StackSettings, load
 from deploy import stack as local_stack
@@ -21,6 +22,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 register_gateway_commands(app)  # gateway, simulate modbus
+register_demo_commands(app)  # demo seed, demo opcua
 
 
 def _fail(message: str) -> None:
@@ -116,9 +118,15 @@ def worker(
 
 
 @app.command("up")
-def up() -> None:
-    """Run the platform locally: stack, schema, topics, a stream worker; Ctrl-C stops it all."""
-    from deploy import platform
+def up(
+    keep_stack: Annotated[
+        bool, typer.Option("--keep-stack", help="Leave the broker and database running on exit.")
+    ] = False,
+) -> None:
+    """Run the platform locally: stack, schema, topics, the demo park, its gateways and a stream
+    worker; Ctrl-C stops it all (the stack too, unless --keep-stack)."""
+    from cli.demo_commands import demo_seed
+    from deploy import demo, platform
 
     settings = load(StackSettings)
     try:
@@ -127,24 +135,36 @@ def up() -> None:
     except StackError as exc:
         _fail(str(exc))
     db_migrate()
+    demo_seed()
     topics_create(None)
     children = platform.default_children(settings)
-    platform.start_children(children)
-    typer.echo(
-        "\nparkcarbon is up:\n"
-        f"  Kafka       {settings.kafka_bootstrap}\n"
-        f"  PostgreSQL  {settings.database_url}\n"
-        + "".join(f"  {c.name:11} log {c.log}\n" for c in children)
-        + f"  state       {settings.state_dir.resolve()}\n"
-        "Press Ctrl-C to stop."
-    )
+    failed = False
     try:
+        platform.start_children(children)
+        typer.echo(
+            "\nparkcarbon is up:\n"
+            f"  Kafka       {settings.kafka_bootstrap}\n"
+            f"  PostgreSQL  {settings.database_url}\n"
+            + "".join(f"  {c.name:11} log {c.log}\n" for c in children)
+            + f"  metrics     http://127.0.0.1:{demo.GATEWAY_METRICS_PORT}/metrics (gateway),"
+            f" :{demo.OPCUA_GATEWAY_METRICS_PORT}/metrics (gateway-ua)\n"
+            f"  faults      127.0.0.1:{demo.MODBUS_CONTROL_PORT}, one line each:"
+            " fault METER KIND [SECONDS] | clear METER | list\n"
+            f"  state       {settings.state_dir.resolve()}\n"
+            "Press Ctrl-C to stop."
+        )
         platform.wait_for_signal(children)
+    except platform.PlatformError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        failed = True
     finally:
         typer.echo("\nstopping ...")
         platform.stop_children(children)
-        for name, outcome in local_stack.stop(settings):
-            typer.echo(f"{name:9} {outcome}")
+        if not keep_stack:
+            for name, outcome in local_stack.stop(settings):
+                typer.echo(f"{name:9} {outcome}")
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

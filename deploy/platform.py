@@ -2,7 +2,9 @@
 
 The stack (broker, database) runs in the background as `parkcarbon stack` leaves it; the
 platform's own processes run as children with their logs under the state folder, and stop with
-the command (Ctrl-C or SIGTERM), after which the stack is stopped too.
+the command (Ctrl-C or SIGTERM), after which the stack is stopped too (unless `--keep-stack`).
+Children start in list order; one that ``needs`` a file (a gateway its config) waits, bounded,
+until the child that ``writes`` it has written it, which that child does once it listens.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import StackSettings
-from deploy.process import terminate
+from deploy import demo
+from deploy.process import tail, terminate
+
+FILE_WAIT_S = 60.0
+
+
+class PlatformError(Exception):
+    """A child could not be started; the message says which and why."""
 
 
 @dataclass
@@ -24,6 +33,8 @@ class Child:
     name: str
     argv: list[str]
     log: Path
+    writes: Path | None = None  # written once the child is ready; removed before it starts
+    needs: Path | None = None  # must exist before the child starts
     proc: subprocess.Popen[bytes] | None = None
 
 
@@ -32,8 +43,27 @@ def parkcarbon(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "parkcarbon"), *args]
 
 
-def start_children(children: list[Child]) -> None:
+def _wait_for_file(path: Path, children: list[Child], timeout_s: float) -> None:
+    writer = next((c for c in children if c.writes == path), None)
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if writer is not None and writer.proc is not None and writer.proc.poll() is not None:
+            raise PlatformError(
+                f"{writer.name} exited with {writer.proc.returncode} before writing {path}:\n"
+                + tail(writer.log)
+            )
+        if time.monotonic() > deadline:
+            raise PlatformError(f"{path} did not appear within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def start_children(children: list[Child], *, file_wait_s: float = FILE_WAIT_S) -> None:
     for child in children:
+        if child.writes is not None:
+            child.writes.unlink(missing_ok=True)  # a stale file from a last run proves nothing
+    for child in children:
+        if child.needs is not None:
+            _wait_for_file(child.needs, children, file_wait_s)
         child.log.parent.mkdir(parents=True, exist_ok=True)
         with open(child.log, "ab") as log:
             child.proc = subprocess.Popen(  # noqa: S603 - argv built by the project
@@ -76,5 +106,34 @@ def stop_children(children: list[Child]) -> None:
 
 
 def default_children(settings: StackSettings) -> list[Child]:
-    logs = settings.state_dir.resolve() / "logs"
-    return [Child("worker", parkcarbon("worker", "-l", "info"), logs / "worker.log")]
+    """The stream worker, and the demo park: its simulators and a gateway for each."""
+    state = settings.state_dir.resolve()
+    logs = state / "logs"
+    modbus_yaml, opcua_yaml = state / "gateway.yaml", state / "gateway-opcua.yaml"
+    return [
+        Child("worker", parkcarbon("worker", "-l", "info"), logs / "worker.log"),
+        Child(
+            "modbus-sim",
+            parkcarbon(*demo.modbus_simulator_args(state, modbus_yaml)),
+            logs / "modbus-sim.log",
+            writes=modbus_yaml,
+        ),
+        Child(
+            "opcua-sim",
+            parkcarbon(*demo.opcua_simulator_args(state, opcua_yaml)),
+            logs / "opcua-sim.log",
+            writes=opcua_yaml,
+        ),
+        Child(
+            "gateway",
+            parkcarbon("gateway", "--config", str(modbus_yaml)),
+            logs / "gateway.log",
+            needs=modbus_yaml,
+        ),
+        Child(
+            "gateway-ua",
+            parkcarbon("gateway", "--config", str(opcua_yaml)),
+            logs / "gateway-opcua.log",
+            needs=opcua_yaml,
+        ),
+    ]

@@ -52,6 +52,7 @@ class EmissionCalculator:
     _factors: dict[tuple[Carrier, Series, date], ResolvedFactor | None] = field(
         default_factory=dict
     )
+    _unconvertible: set[str] = field(default_factory=set)  # meters already warned about
 
     def factor(self, carrier: Carrier, series: Series, on: date) -> ResolvedFactor | None:
         key = (carrier, series, on)
@@ -76,17 +77,23 @@ class EmissionCalculator:
         carrier = Carrier(meter.carrier)
         canonical = CANONICAL_UNIT[carrier]
         width = timedelta(seconds=sums.key.width_s)
+        convertible = True
         try:
             to_canonical = conversion_factor(meter.unit, canonical, carrier)
         except UnitError as exc:
-            log.warning("meter %s: %s", meter.meter_id, exc)
+            # Activity stays in the meter's own unit; no factor can apply to it (a factor is per
+            # canonical unit). Said once per meter, not once per window.
+            convertible = False
+            if meter.meter_id not in self._unconvertible:
+                self._unconvertible.add(meter.meter_id)
+                log.warning("meter %s: %s; activity kept, no emission factor", meter.meter_id, exc)
             to_canonical, canonical = 1.0, meter.unit
         activity = sums.quantity * to_canonical
         series_name = meter.factor_key or (
             DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
         )
         factor = None
-        if series_name is not None and meter.source_category != "activity_only":
+        if convertible and series_name is not None and meter.source_category != "activity_only":
             factor = self.factor(carrier, Series(series_name), sums.key.window_start.date())
         gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
         category = meter.source_category

@@ -1,0 +1,102 @@
+"""`parkcarbon demo seed` and `parkcarbon demo opcua`: the demo park that `parkcarbon up` runs.
+
+``register(app)`` adds them to the main Typer app; the park itself is ``deploy/demo.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config.settings import CommonSettings, load
+
+demo_app = typer.Typer(no_args_is_help=True, help="The demo park: registry rows and simulators.")
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Add the demo park, its enterprises, sites and every simulated meter to the registry.
+
+    Idempotent: rows that exist are left alone, so only new rows reach the audit log.
+    """
+    import psycopg
+
+    from deploy.demo import PARK_ID, seed
+
+    settings = load(CommonSettings)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        result = seed(conn)
+    counts = ", ".join(
+        f"{table} {result.created[table]} new / {result.existing[table]} existing"
+        for table in result.created
+    )
+    typer.echo(f"demo park '{PARK_ID}': {counts}")
+
+
+@demo_app.command("opcua")
+def demo_opcua(
+    port: Annotated[int, typer.Option(help="OPC UA port on 127.0.0.1.")] = 4840,
+    write_config: Annotated[Path | None, typer.Option(help="Write a gateway YAML.")] = None,
+    metrics_port: Annotated[int, typer.Option(help="Metrics port in the YAML.")] = 9109,
+    buffer_path: Annotated[str, typer.Option(help="Buffer path in the YAML.")] = (
+        ".parkcarbon/gateway-opcua-buffer.sqlite3"
+    ),
+    state_file: Annotated[
+        Path | None, typer.Option(help="Keep register values here across restarts.")
+    ] = None,
+) -> None:
+    """Serve the demo park's OPC UA meters (the ones `demo seed` registers) until SIGTERM."""
+    import yaml
+
+    from deploy import demo
+    from simulators import register_state
+    from simulators.opcua_server import ParkOpcUaServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
+    park = demo.opcua_park()
+    saved = register_state.load(state_file)
+    for point in park.points:
+        if point.cumulative and point.meter_id in saved:  # counters carry on from the last run
+            point.value = saved[point.meter_id]
+
+    def values() -> dict[str, float]:
+        return {p.meter_id: p.value for p in park.points if p.cumulative}
+
+    async def serve() -> None:
+        server = ParkOpcUaServer(
+            park, port=port, update_interval_s=demo.INTERVAL_S, acceleration=demo.ACCELERATE
+        )
+        await server.start()
+        saver = asyncio.create_task(register_state.keep_saving(state_file, values))
+        if write_config is not None:
+            doc = demo.opcua_gateway_config(
+                server.gateway_entry("park-opcua", interval_ms=demo.INTERVAL_S * 1000),
+                buffer_path=buffer_path,
+                metrics_port=metrics_port,
+                kafka_bootstrap=load(CommonSettings).kafka_bootstrap,
+            )
+            partial = write_config.with_name(write_config.name + ".partial")
+            partial.write_text(yaml.safe_dump(doc, sort_keys=False))
+            partial.replace(write_config)  # whoever waits for the file never reads half of it
+            typer.echo(f"gateway config written to {write_config}")
+        typer.echo(f"{len(park.points)} OPC UA points on {server.endpoint}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        saver.cancel()
+        register_state.save(state_file, values())
+        await server.stop()
+
+    asyncio.run(serve())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(demo_app, name="demo")

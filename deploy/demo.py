@@ -1,0 +1,271 @@
+"""The demo park that `parkcarbon up` runs: its registry rows and its simulator processes.
+
+Every registry row is derived from the simulators' own park definitions (``make_park`` and
+``REGISTER_MAPS`` for the Modbus farm, ``Park.build`` for the OPC UA server), built with the same
+constants that start the simulators, so the registry and the simulated park cannot drift apart.
+Seeding goes through ``store.registry`` (one audit record per row created) and skips rows that
+exist, so it can run on every `parkcarbon up`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from accounting.carriers import CANONICAL_UNIT
+from accounting.carriers import Carrier as Accounted
+from accounting.units import UnitError, conversion_factor
+from simulators.meters import REGISTER_MAPS, MapPoint
+from simulators.modbus_farm import make_park
+from simulators.park_meters import Park
+from simulators.profiles import Carrier as Simulated
+from store.registry import Meter, add_enterprise, add_meter, add_park, add_site
+
+ACTOR = "parkcarbon demo seed"
+PARK_ID, PARK_NAME, PARK_TIMEZONE = "demo", "Demo industrial park", "Asia/Shanghai"
+# The park table's region column defaults to 'CN' (national grid factor), which is the demo's.
+
+MODBUS_METERS, MODBUS_PREFIX = 20, "SIM"
+MODBUS_PORT, MODBUS_CONTROL_PORT, MODBUS_GATEWAY = 5020, 5019, "gw-demo"
+OPCUA_METERS, OPCUA_PORT, OPCUA_SEED, OPCUA_GATEWAY = 10, 4840, 0, "gw-demo-opcua"
+GATEWAY_METRICS_PORT, OPCUA_GATEWAY_METRICS_PORT = 9108, 9109
+# The simulators' --accelerate scales simulated time, and with it the consumption per real
+# second: at 60 a 2 MW feeder would add 120 MWh per real hour while its kW register still read
+# 2 MW. Real time keeps every register increment plausible; the load profile follows the clock.
+ACCELERATE = 1.0
+# Modbus poll and OPC UA update interval, and so each meter's expected interval (completeness).
+INTERVAL_S = 5
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    enterprise_id: str
+    name: str
+    industry_code: str  # GB/T 4754-2017 class
+    sites: tuple[tuple[str, str], ...]  # (site id, name)
+
+
+ENTERPRISES = (
+    Enterprise(
+        "demo-steel", "Huaxin Steel Works", "3120",
+        (("demo-steel-melt", "Melt shop"), ("demo-steel-mill", "Rolling mill")),
+    ),
+    Enterprise(
+        "demo-chem", "Donghe Chemicals", "2614",
+        (("demo-chem-reactors", "Reactor hall"), ("demo-chem-utilities", "Utilities")),
+    ),
+    Enterprise(
+        "demo-food", "Jiahe Foods", "1411",
+        (("demo-food-bakery", "Bakery line"), ("demo-food-cold", "Cold store")),
+    ),
+)  # fmt: skip
+
+_CARRIER = {
+    Simulated.ELECTRICITY: Accounted.ELECTRICITY,
+    Simulated.GAS: Accounted.NATURAL_GAS,
+    Simulated.STEAM: Accounted.STEAM,
+    Simulated.WATER: Accounted.WATER,
+    Simulated.PRODUCTION: Accounted.PRODUCTION_OUTPUT,
+}
+# Emission-source category (clause 6.3.1) of a carrier's accounted register.
+_CATEGORY = {
+    Accounted.ELECTRICITY: "purchased_electricity",
+    Accounted.NATURAL_GAS: "stationary_combustion",
+    Accounted.STEAM: "purchased_heat",
+}
+# The simulators know no accuracy class: plausible classes that meet GB 17167 table 3 at the
+# unit level, with the table row they are checked against (accounting/data/gb17167_accuracy.csv).
+_ACCURACY: dict[Accounted, tuple[str, str | None]] = {
+    Accounted.ELECTRICITY: ("0.5S", "user_class_II"),
+    Accounted.NATURAL_GAS: ("1.5", "flow"),
+    Accounted.STEAM: ("1.5", "flow"),
+    Accounted.WATER: ("2.0", "dn_le_250"),
+    Accounted.PRODUCTION_OUTPUT: ("1.0", None),
+}
+
+
+def _category(carrier: Accounted, unit: str, cumulative: bool) -> str:
+    """A counter whose unit converts to its carrier's canonical unit is accounted; everything
+    else (power, voltage, kvarh, flow rates, and gas in m3 at metering conditions, which the
+    accounting refuses until corrected to Nm3) is recorded as activity only."""
+    if not cumulative or carrier not in _CATEGORY:
+        return "activity_only"
+    try:
+        conversion_factor(unit, CANONICAL_UNIT[carrier], carrier)
+    except UnitError:
+        return "activity_only"
+    return _CATEGORY[carrier]
+
+
+def _owner(index: int) -> tuple[str, str]:
+    """(enterprise, site) of the ``index``-th simulated meter: spread over the enterprises."""
+    enterprise = ENTERPRISES[index % len(ENTERPRISES)]
+    site_id, _ = enterprise.sites[(index // len(ENTERPRISES)) % len(enterprise.sites)]
+    return enterprise.enterprise_id, site_id
+
+
+def _rollover(point: MapPoint, ratio: float) -> float | None:
+    """Where an integer counter wraps, in the value the gateway sends (after its ratio)."""
+    if not point.cumulative or point.data_type.startswith("float"):
+        return None
+    return float(1 << (16 * point.data_type.words)) * point.scale * ratio
+
+
+def gateway_multiplier(point: MapPoint, ct_ratio: float) -> float:
+    """The ratio the farm's gateway config applies (``ModbusFarm.gateway_config``)."""
+    return ct_ratio if point.ct else 1.0
+
+
+def modbus_meters() -> list[Meter]:
+    """One row per point of every simulated Modbus meter, as the gateway names it."""
+    rows = []
+    park = make_park(MODBUS_METERS, prefix=MODBUS_PREFIX)
+    for index, (device, sim_carrier, ct) in enumerate(park):
+        carrier = _CARRIER[sim_carrier]
+        enterprise_id, site_id = _owner(index)
+        accuracy, category = _ACCURACY[carrier]
+        for point in REGISTER_MAPS[sim_carrier]:
+            applied = gateway_multiplier(point, ct)
+            rows.append(
+                Meter(
+                    meter_id=f"{device}.{point.name}",
+                    enterprise_id=enterprise_id,
+                    site_id=site_id,
+                    name=f"{device} {point.name}, {sim_carrier} meter behind CT {ct:g}/1",
+                    carrier=carrier,
+                    unit=point.unit,
+                    register_kind="cumulative" if point.cumulative else "instantaneous",
+                    # The CT ratio counts once: the gateway already multiplies CT-side points
+                    # by it, so their readings arrive on the primary side.
+                    multiplier=(ct if point.ct else 1.0) / applied,
+                    rollover=_rollover(point, applied),
+                    expected_interval_s=INTERVAL_S,
+                    accuracy_class=accuracy,
+                    accuracy_category=category,
+                    source_category=_category(carrier, point.unit, point.cumulative),
+                )
+            )
+    return rows
+
+
+def opcua_park() -> Park:
+    return Park.build(OPCUA_METERS, seed=OPCUA_SEED)
+
+
+def opcua_meters() -> list[Meter]:
+    """One row per point of the simulated OPC UA park (meter ids as ``gateway_entry`` sends)."""
+    rows = []
+    devices: dict[str, int] = {}
+    for point in opcua_park().points:
+        index = devices.setdefault(point.device, len(devices))
+        carrier = _CARRIER[point.carrier]
+        enterprise_id, site_id = _owner(index)
+        accuracy, category = _ACCURACY[carrier]
+        rows.append(
+            Meter(
+                meter_id=point.meter_id,
+                enterprise_id=enterprise_id,
+                site_id=site_id,
+                name=f"{point.name} (OPC UA), CT {point.ct_ratio:g}/1",
+                carrier=carrier,
+                unit=point.unit,
+                register_kind=point.kind,
+                # Park.step: energy registers count the CT secondary side, power is primary;
+                # the OPC UA gateway applies no ratio, so the registry's multiplier does.
+                multiplier=point.ct_ratio if point.cumulative else 1.0,
+                expected_interval_s=INTERVAL_S,
+                accuracy_class=accuracy,
+                accuracy_category=category,
+                source_category=_category(carrier, point.unit, point.cumulative),
+            )
+        )
+    return rows
+
+
+def demo_meters() -> list[Meter]:
+    return modbus_meters() + opcua_meters()
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    created: dict[str, int]  # table -> rows created by this run
+    existing: dict[str, int]  # table -> rows that were there already
+
+
+def seed(conn: psycopg.Connection[Any], *, actor: str = ACTOR) -> SeedResult:
+    """Create the demo park, its enterprises, sites and meters; rows that exist are skipped."""
+    created = dict.fromkeys(("park", "enterprise", "site", "meter"), 0)
+    existing = dict(created)
+
+    def have(table: str, key: str, value: str) -> bool:
+        query = psycopg.sql.SQL("SELECT 1 FROM {} WHERE {} = %s").format(
+            psycopg.sql.Identifier(table), psycopg.sql.Identifier(key)
+        )
+        found = conn.execute(query, (value,)).fetchone() is not None
+        (existing if found else created)[table] += 1
+        return found
+
+    if not have("park", "park_id", PARK_ID):
+        add_park(conn, park_id=PARK_ID, name=PARK_NAME, timezone=PARK_TIMEZONE, actor=actor)
+    for ent in ENTERPRISES:
+        if not have("enterprise", "enterprise_id", ent.enterprise_id):
+            add_enterprise(
+                conn,
+                enterprise_id=ent.enterprise_id,
+                park_id=PARK_ID,
+                name=ent.name,
+                industry_code=ent.industry_code,
+                actor=actor,
+            )
+        for site_id, name in ent.sites:
+            if not have("site", "site_id", site_id):
+                add_site(
+                    conn, site_id=site_id, enterprise_id=ent.enterprise_id, name=name, actor=actor
+                )
+    for meter in demo_meters():
+        if not have("meter", "meter_id", meter.meter_id):
+            add_meter(conn, meter=meter, actor=actor, reason="demo park: simulated meter")
+    return SeedResult(created, existing)
+
+
+# --- the demo's processes (argv after `parkcarbon`; deploy/platform.py starts them) ---------
+
+
+def modbus_simulator_args(state: Path, config: Path) -> list[str]:
+    """The Modbus farm, writing the gateway YAML for it to ``config`` once it listens."""
+    return [
+        "simulate", "modbus",
+        "--meters", str(MODBUS_METERS), "--prefix", MODBUS_PREFIX,
+        "--port", str(MODBUS_PORT), "--control-port", str(MODBUS_CONTROL_PORT),
+        "--accelerate", f"{ACCELERATE:g}", "--poll-interval", str(INTERVAL_S),
+        "--gateway-id", MODBUS_GATEWAY, "--metrics-port", str(GATEWAY_METRICS_PORT),
+        "--buffer-path", str(state / "gateway-buffer.sqlite3"),
+        "--state-file", str(state / "demo-modbus-registers.json"),
+        "--write-config", str(config),
+    ]  # fmt: skip
+
+
+def opcua_simulator_args(state: Path, config: Path) -> list[str]:
+    """The OPC UA server, writing a gateway YAML for it to ``config`` once it listens."""
+    return [
+        "demo", "opcua",
+        "--port", str(OPCUA_PORT), "--metrics-port", str(OPCUA_GATEWAY_METRICS_PORT),
+        "--buffer-path", str(state / "gateway-opcua-buffer.sqlite3"),
+        "--state-file", str(state / "demo-opcua-registers.json"),
+        "--write-config", str(config),
+    ]  # fmt: skip
+
+
+def opcua_gateway_config(endpoint_entry: dict[str, Any], *, buffer_path: str, metrics_port: int,
+                         kafka_bootstrap: str) -> dict[str, Any]:  # fmt: skip
+    """A whole gateway config around the OPC UA server's ``gateway_entry``."""
+    return {
+        "gateway_id": OPCUA_GATEWAY,
+        "kafka": {"bootstrap": kafka_bootstrap},
+        "buffer": {"path": buffer_path},
+        "metrics": {"port": metrics_port},
+        "opcua_servers": [endpoint_entry],
+    }

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from accounting.gwp import GwpSet
+from store.registry import Meter
+from store.windows import WindowKey, WindowSums
+from stream.emissions import EmissionCalculator
+
+START = datetime(2026, 3, 1, 8, tzinfo=UTC)
+
+
+def _meter(**changes: object) -> Meter:
+    fields: dict[str, object] = {
+        "meter_id": "E-1",
+        "enterprise_id": "e",
+        "carrier": "electricity",
+        "unit": "MWh",
+        "register_kind": "cumulative",
+        "source_category": "purchased_electricity",
+    }
+    fields.update(changes)
+    return Meter(**fields)  # type: ignore[arg-type]
+
+
+def _sums(quantity: float) -> WindowSums:
+    return WindowSums(WindowKey("E-1", 3600, START), quantity, 4.0, 0, False)
+
+
+def test_activity_is_converted_to_the_canonical_unit_before_the_factor() -> None:
+    result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(2.0), _meter())
+    # 2 MWh = 2000 kWh x 0.5306 kgCO2/kWh (MEE/NBS 2023 national average) = 1.0612 t.
+    assert (result.activity, result.activity_unit) == (2000.0, "kWh")
+    assert result.tco2e == pytest.approx(1.0612, rel=1e-12)
+    assert result.factor_versions == ("grid_avg.CN@2023-01-01",)
+    assert result.completeness == 1.0  # 4 readings expected at 900 s in an hour
+
+
+def test_a_unit_that_cannot_be_converted_gets_no_factor() -> None:
+    # Gas at metering conditions (plain m3) is not Nm3: the factor per Nm3 must not apply.
+    meter = _meter(carrier="natural_gas", unit="m3", source_category="stationary_combustion")
+    result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(100.0), meter)
+    assert (result.activity, result.activity_unit, result.tco2e) == (100.0, "m3", 0.0)
+    assert result.factor_versions == ()
+
+
+def test_an_activity_only_meter_has_no_emissions() -> None:
+    meter = _meter(carrier="water", unit="m3", source_category="activity_only")
+    result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(7.0), meter)
+    assert (result.activity, result.tco2e, result.gwp_set) == (7.0, 0.0, None)
