@@ -9,6 +9,7 @@ delivered: replays, restarts and late readings all end in the same totals.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,6 +118,14 @@ ON CONFLICT (meter_id, width_s, window_start) DO UPDATE SET
 """  # noqa: S608 - constant column list
 
 
+@functools.lru_cache(maxsize=1024)
+def _text_array(items: tuple[str, ...]) -> str:
+    """A text[] literal for COPY: thousands of windows share a few factor-version tuples, and
+    psycopg's list dumper per row was a third of the upsert's time."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items)
+    return "{" + ",".join(quoted) + "}"
+
+
 def upsert_windows(conn: psycopg.Connection[Any], results: Sequence[WindowResult]) -> None:
     """Write window results; a recomputed window replaces its earlier figures."""
     if not results:
@@ -143,7 +152,7 @@ def upsert_windows(conn: psycopg.Connection[Any], results: Sequence[WindowResult
                             orjson.dumps(r.gases).decode(),
                             r.tco2e,
                             r.gwp_set,
-                            list(r.factor_versions),
+                            _text_array(tuple(r.factor_versions)),
                             r.readings_present,
                             r.readings_expected,
                             r.completeness,

@@ -18,7 +18,7 @@ import orjson
 import psycopg
 
 from accounting.meter import MeterProfile, MeterState
-from stream.records import Rejection, ValidBatch, decode_batch, encode_rejections
+from stream.records import Decoded, Rejection, ValidBatch, decode_batch, encode_rejections
 from stream.sink import store_readings, store_rejections
 from stream.validate import validate_message
 
@@ -36,13 +36,12 @@ class Intake:
     replayed_intervals: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _meters_named(raws: Sequence[bytes], known: Mapping[str, MeterProfile]) -> list[str]:
+def _meters_named(decoded: Sequence[Decoded], known: Mapping[str, MeterProfile]) -> list[str]:
     names: set[str] = set()
-    for raw in raws:
-        batch = decode_batch(raw).batch
-        if batch is not None:
-            names.update(r.meter_id for r in batch.readings if r.meter_id in known)
-    return sorted(names)
+    for d in decoded:
+        if d.batch is not None:
+            names.update(r.meter_id for r in d.batch.readings)
+    return sorted(names & known.keys())
 
 
 async def _lock_states(
@@ -92,14 +91,17 @@ async def intake(
 ) -> Intake:
     """Validate ``(key, value, kafka_timestamp_ms)`` messages in order and store the outcome."""
     out = Intake()
+    # Each message is decoded once: for the meters to lock, then for validation.
+    decoded = [decode_batch(v) for _, v, _ in messages]
     async with conn.transaction():
-        states = await _lock_states(conn, _meters_named([v for _, v, _ in messages], profiles))
-        for key, value, now_ms in messages:
+        states = await _lock_states(conn, _meters_named(decoded, profiles))
+        for (key, value, now_ms), message in zip(messages, decoded, strict=True):
             outcome = validate_message(
                 value,
                 now_ms=now_ms,
                 profiles=profiles,
                 state_of=lambda m: states.get(m, MeterState()),
+                decoded=message,
             )
             states.update(outcome.states)
             if outcome.valid is not None:

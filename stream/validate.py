@@ -18,6 +18,7 @@ from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import QUARANTINE_MASK, reason_names
 from accounting.validation import validate
 from stream.records import (
+    Decoded,
     Quality,
     RawReading,
     Rejection,
@@ -58,8 +59,11 @@ def validate_message(
     now_ms: int,
     profiles: Mapping[str, MeterProfile],
     state_of: Callable[[str], MeterState],
+    decoded: Decoded | None = None,
 ) -> Outcome:
-    decoded = decode_batch(raw)
+    """``decoded`` is ``decode_batch(raw)`` when the caller has decoded the message already."""
+    if decoded is None:
+        decoded = decode_batch(raw)
     rejections = list(decoded.rejections)
     batch = decoded.batch
     if batch is None:
@@ -86,11 +90,12 @@ def validate_message(
             )
             continue
         usable = [r for r in readings if r.quality is not Quality.BAD]
-        rejections.extend(
-            _reject(r, StreamReason.BAD_QUALITY, "the collector marked this value bad", info)
-            for r in readings
-            if r.quality is Quality.BAD
-        )
+        if len(usable) < len(readings):
+            rejections.extend(
+                _reject(r, StreamReason.BAD_QUALITY, "the collector marked this value bad", info)
+                for r in readings
+                if r.quality is Quality.BAD
+            )
         if not usable:
             continue
         result = validate(
@@ -110,9 +115,12 @@ def validate_message(
         intervals = meter_intervals(profile, result)
         # The first accepted reading of a new meter opens the first interval and closes none.
         offset = len(result.accepted_index) - len(intervals.quantity)
-        for k, i in enumerate(result.accepted_index):
+        # Plain Python numbers once per meter: indexing numpy arrays per reading is slow.
+        reasons = result.reasons.tolist()
+        starts: list[int | None] = [None] * offset + intervals.start_ms.tolist()
+        quantities: list[float | None] = [None] * offset + intervals.quantity.tolist()
+        for k, i in enumerate(result.accepted_index.tolist()):
             r = usable[i]
-            j = k - offset
             accepted.append(
                 ValidReading(
                     r.meter_id,
@@ -120,9 +128,9 @@ def validate_message(
                     r.value,
                     r.unit,
                     r.seq,
-                    int(result.reasons[i]),
-                    int(intervals.start_ms[j]) if j >= 0 else None,
-                    float(intervals.quantity[j]) if j >= 0 else None,
+                    int(reasons[i]),
+                    starts[k],
+                    quantities[k],
                 )
             )
     valid = (

@@ -7,6 +7,7 @@ database is down it retries and keeps the due windows, so nothing is skipped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -45,10 +46,21 @@ class WindowSink:
         intervals: Sequence[tuple[str, int, int]] = (),
     ) -> None:
         """Mark the windows of new readings, and of ``(meter, start_ms, end_ms)`` intervals."""
+        # A meter's accepted readings chain: each interval starts where the previous one ended.
+        # Touching each contiguous run once marks the same windows as touching every interval.
+        runs: dict[str, list[list[int]]] = {}
         for batch in batches:
             for r in batch.readings:
-                if r.interval_start_ms is not None:
-                    self.tracker.touch(r.meter_id, r.interval_start_ms, r.ts_ms, now_ms)
+                if r.interval_start_ms is None:
+                    continue
+                mine = runs.setdefault(r.meter_id, [])
+                if mine and mine[-1][0] <= r.interval_start_ms <= mine[-1][1]:
+                    mine[-1][1] = max(mine[-1][1], r.ts_ms)
+                else:
+                    mine.append([r.interval_start_ms, r.ts_ms])
+        for meter_id, spans in runs.items():
+            for start_ms, end_ms in spans:
+                self.tracker.touch(meter_id, start_ms, end_ms, now_ms)
         for meter_id, start_ms, end_ms in intervals:
             self.tracker.touch(meter_id, start_ms, end_ms, now_ms)
 
@@ -122,6 +134,10 @@ class WindowSink:
         return results
 
 
+# Thousands of meters share each window's start and end: format each instant once.
+_iso = functools.lru_cache(maxsize=4096)(ms_to_iso)
+
+
 def encode_window(r: WindowResult) -> bytes:
     """An ``emissions.windows`` message (keyed by meter id)."""
     return orjson.dumps(
@@ -132,8 +148,8 @@ def encode_window(r: WindowResult) -> bytes:
             "source_category": r.source_category,
             "iso_category": r.iso_category,
             "width_s": r.key.width_s,
-            "window_start": ms_to_iso(int(r.key.window_start.timestamp() * 1000)),
-            "window_end": ms_to_iso(int(r.window_end.timestamp() * 1000)),
+            "window_start": _iso(int(r.key.window_start.timestamp() * 1000)),
+            "window_end": _iso(int(r.window_end.timestamp() * 1000)),
             "activity": r.activity,
             "activity_unit": r.activity_unit,
             "gases_t": r.gases,
