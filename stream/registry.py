@@ -71,11 +71,25 @@ class RegistryCache:
         self.profiles: dict[str, MeterProfile] = {}
         self.meters: dict[str, Meter] = {}
         self.regions: dict[str, str] = {}  # enterprise -> emission-factor region of its park
+        self._lock = asyncio.Lock()  # a caller arriving during a load waits for it
+        self._loaded = asyncio.Event()  # set once the first load succeeded
+
+    async def ready(self) -> None:
+        """Wait for the first successful load: validating against an empty registry would
+        quarantine every reading as UNKNOWN_METER."""
+        while not self._loaded.is_set():
+            await self.refresh(force=True)
+            if not self._loaded.is_set():
+                await asyncio.sleep(1.0)
 
     async def refresh(self, *, force: bool = False) -> None:
-        if not force and time.monotonic() - self._checked < self._min_interval:
-            return
-        self._checked = time.monotonic()
+        async with self._lock:
+            if not force and time.monotonic() - self._checked < self._min_interval:
+                return
+            self._checked = time.monotonic()
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         try:
             # Registry reads are rare and small: a thread keeps them off the event loop.
             loaded = await asyncio.to_thread(self._load)
@@ -88,6 +102,7 @@ class RegistryCache:
             self.meters, self.regions = loaded
             self.profiles = to_profiles(list(self.meters.values()))
             log.info("meter registry loaded: %d meters", len(self.profiles))
+        self._loaded.set()
 
     def _load(self) -> tuple[dict[str, Meter], dict[str, str]] | None:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:

@@ -68,15 +68,18 @@ class WindowSink:
         """Touch the windows of recently stored readings that no window has counted yet.
 
         A worker that dies loses its pending windows; whichever worker runs this next finds the
-        readings stored after their hour window was last computed, and queues them again.
+        readings stored after their hour window was last computed, and queues them again. Only
+        hours that ended longer ago than the silent-meter wait count: a window still open or
+        still waiting is not missing.
         """
+        settle_s = self.tracker.max_wait_ms / 1000 + 60
         async with self._lock:
-            rows = await asyncio.to_thread(self._uncounted, lookback_s)
+            rows = await asyncio.to_thread(self._uncounted, lookback_s, settle_s)
         for meter_id, start_ms, end_ms in rows:
             self.tracker.touch(meter_id, start_ms, end_ms, now_ms)
         return len(rows)
 
-    def _uncounted(self, lookback_s: int) -> list[tuple[str, int, int]]:
+    def _uncounted(self, lookback_s: int, settle_s: float) -> list[tuple[str, int, int]]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
         rows = self._conn.execute(
@@ -85,13 +88,15 @@ class WindowSink:
                FROM reading r
                WHERE r.received_at > now() - make_interval(secs => %s)
                  AND r.interval_start IS NOT NULL
+                 AND date_bin('1 hour', r.ts - interval '1 millisecond', timestamptz 'epoch')
+                     < now() - interval '1 hour' - make_interval(secs => %s)
                  AND NOT EXISTS (
                      SELECT 1 FROM emission_window w
                      WHERE w.meter_id = r.meter_id AND w.width_s = 3600
                        AND w.window_start = date_bin('1 hour', r.ts - interval '1 millisecond',
                                                      timestamptz 'epoch')
                        AND w.computed_at >= r.received_at)""",
-            (lookback_s,),
+            (lookback_s, settle_s),
         ).fetchall()
         return [(str(m), int(s), int(e)) for m, s, e in rows]
 

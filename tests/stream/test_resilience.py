@@ -215,3 +215,27 @@ async def test_a_database_outage_loses_nothing(
         )
     assert len(rows) == 8
     assert sum(q for (q,) in rows[1:]) == 7.0
+
+
+def test_a_backlog_waiting_before_the_worker_starts_is_validated_against_the_registry(
+    isolated: tuple[str, str, str], kafka_bootstrap: str
+) -> None:
+    url, prefix, state = isolated
+    asyncio.run(_send(kafka_bootstrap, topic_name(Topic.READINGS_RAW, prefix), _messages(0, 8)))
+    worker, _ = spawn_worker(
+        database_url=url,
+        kafka_bootstrap=kafka_bootstrap,
+        app_id=f"backlog-{prefix}",
+        state=Path(state),
+        PARKCARBON_TOPIC_PREFIX=prefix,
+    )
+    try:
+        with psycopg.connect(url) as db:
+            rows = _wait_rows(db, "SELECT 1 FROM reading", (), METERS * 8)
+            unknown = db.execute(
+                "SELECT count(*) FROM rejected_reading WHERE reason = 'UNKNOWN_METER'"
+            ).fetchone()
+    finally:
+        stop_worker(worker)
+    assert len(rows) == METERS * 8
+    assert unknown == (0,)
