@@ -7,9 +7,14 @@ broker answers on the configured bootstrap), warms up, then measures for ``--sec
 gateway's own /metrics and /proc. Prints one JSON line.
 
     .venv/bin/python -m bench.gateway [--meters 1000] [--seconds 60] [--sim-procs 3]
+        [--opcua-items 10000] [--opcua-seconds 30]
 
-``opcua_items_per_s`` comes from the OPC UA half of the benchmark (``opcua_items_per_s`` hook
-below); it is null until that half is wired in.
+Then the OPC UA half (``bench.opcua.measure_opcua``): an OPC UA simulator process with
+``--opcua-items`` items changing every interval and the collector subscribed to all of them,
+measured for ``--opcua-seconds`` after the Modbus half has stopped, so neither half's load
+skews the other's figures; its ``opcua_*`` figures (items/s, share of notifications on time,
+the collector's CPU and resident memory, the simulator's CPU) join the same JSON line.
+``--opcua-items 0`` skips it (the ``opcua_*`` figures are then null).
 """
 
 from __future__ import annotations
@@ -109,9 +114,50 @@ def _wait_for_metrics(port: int, gateway: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the gateway did not come up; see its log")
 
 
-def opcua_items_per_s() -> float | None:
-    """Hook for the OPC UA half of the benchmark (10,000 monitored items at 1 s)."""
-    return None
+OPCUA_FIGURES = (
+    "opcua_items",
+    "opcua_items_per_s",
+    "opcua_notifications_on_time_pct",
+    "opcua_gateway_cpu_pct",
+    "opcua_gateway_rss_mb",
+    "opcua_simulator_cpu_pct",
+)
+
+
+def opcua_items_per_s(items: int, interval_s: float, seconds: float) -> dict[str, Any]:
+    """The OPC UA half of the benchmark (10,000 monitored items at 1 s by default): the
+    ``opcua_*`` figures of ``bench.opcua.measure_opcua``, all null when skipped or failed (the
+    failure is named in ``opcua_error``, and the Modbus figures still print).
+
+    ``measure_opcua`` runs in a fresh process (``python -m bench.opcua``): its collector's CPU
+    and resident memory are then its own, not this process's (which holds the Modbus half's
+    config and scrapes)."""
+    figures: dict[str, Any] = dict.fromkeys(OPCUA_FIGURES)
+    if items <= 0:
+        return figures
+    command = [sys.executable, "-m", "bench.opcua", "--items", str(items)]
+    command += ["--interval", str(interval_s), "--seconds", str(seconds)]
+    try:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    except OSError as exc:
+        figures["opcua_error"] = f"{type(exc).__name__}: {exc}"
+        return figures
+    try:  # bounded: a simulator that never comes up must not hold the run past its budget
+        out, _ = proc.communicate(timeout=seconds + 180)
+        if proc.returncode != 0:
+            raise ValueError(f"bench.opcua exited {proc.returncode}")
+        figures.update(json.loads(out.strip().splitlines()[-1]))
+    except (subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        figures["opcua_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    finally:
+        if proc.poll() is None:  # SIGINT: bench.opcua's cleanup stops its simulator too
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return figures
 
 
 def main() -> None:
@@ -121,6 +167,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=12.0)
     parser.add_argument("--sim-procs", type=int, default=3)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--opcua-items", type=int, default=10_000, help="0 skips the OPC UA half")
+    parser.add_argument("--opcua-seconds", type=float, default=30.0)
     args = parser.parse_args()
 
     bootstrap = load(CommonSettings).kafka_bootstrap
@@ -206,6 +254,7 @@ def main() -> None:
                 proc.kill()
         stack.close()
     elapsed = t1 - t0
+    opcua = opcua_items_per_s(args.opcua_items, args.interval, args.opcua_seconds)
 
     def delta(name: str, **match: str) -> float:
         return _sum(after, name, **match) - _sum(before, name, **match)
@@ -219,7 +268,7 @@ def main() -> None:
         "seconds": round(elapsed, 1),
         "modbus_cycles_on_time_pct": round(100 * on_time / cycles, 2) if cycles else None,
         "modbus_points_per_s": round(delta("gateway_modbus_points_total") / elapsed, 1),
-        "opcua_items_per_s": opcua_items_per_s(),
+        "opcua_items_per_s": opcua.pop("opcua_items_per_s"),
         "p99_read_latency_ms": (p99 := _p99_ms(before, after)) and round(p99, 2),
         "gateway_cpu_pct": round(100 * (cpu1 - cpu0) / elapsed, 1),
         "gateway_rss_mb": round(rss, 1),
@@ -231,6 +280,7 @@ def main() -> None:
         "buffer_batches_at_end": _sum(after, "gateway_buffer_batches"),
         "read_failures": delta("gateway_modbus_reads_total")
         - delta("gateway_modbus_reads_total", result="ok"),
+        **opcua,
         "cpus": os.cpu_count(),
     }  # fmt: skip
     print(json.dumps(result), flush=True)

@@ -1,9 +1,11 @@
 """The durable store-and-forward buffer: SQLite in WAL mode, one row per batch, oldest first.
 
 ``put`` returns only after the batch is committed with ``synchronous=FULL``, so it survives a
-kill -9 and a power cut. Concurrent puts share one commit (group commit): a thousand devices
-polling each second cost a few fsyncs, not a thousand. All SQLite calls run on one worker
-thread so the event loop never blocks on disk.
+kill -9 and a power cut. Concurrent puts share one commit (group commit): a commit starts at
+most every ``commit_interval_ms`` (at once when the previous one is older), and the puts that
+arrive meanwhile wait for the next one, so a thousand devices polling each second cost about
+a hundred fsyncs, not a thousand. All SQLite calls run on one worker thread so the event loop
+never blocks on disk.
 
 Full policy. The size bound counts payload bytes (and optionally readings). The default,
 ``drop_oldest``, deletes the oldest batches to make room: the newest readings are what the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -27,9 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
+
 from ingest.config import BufferConfig, FullPolicy
 from ingest.metrics import GatewayMetrics
-from stream.records import ReadingBatch, encode_batch
+from stream.records import WIRE_VERSION, ReadingBatch, ms_to_iso
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,6 +53,37 @@ CREATE TABLE IF NOT EXISTS seq_high_water (
     seq INTEGER NOT NULL
 );
 """
+
+
+def encode_payload(batch: ReadingBatch) -> bytes:
+    """``stream.records.encode_batch``, byte for byte (tests/ingest/test_buffer.py checks it),
+    formatting each distinct timestamp once: a poll cycle's readings share one."""
+    iso: dict[int, str] = {}
+    readings = []
+    for r in batch.readings:
+        ts = iso.get(r.ts_ms)
+        if ts is None:
+            ts = iso[r.ts_ms] = ms_to_iso(r.ts_ms)
+        value = r.value
+        readings.append(
+            {
+                "meter_id": r.meter_id,
+                "ts": ts,
+                "value": None if math.isnan(value) else value,
+                "unit": r.unit,
+                "seq": r.seq,
+                "quality": r.quality.value,
+            }
+        )
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "source": batch.source.value,
+            "gateway_id": batch.gateway_id,
+            "source_key": batch.source_key,
+            "readings": readings,
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +112,7 @@ class ReadingBuffer:
         self._writer: asyncio.Task[None] | None = None
         self._batches = self._readings = self._bytes = 0
         self._full = False
+        self._next_commit = 0.0  # loop time before which no commit starts (group commit)
         self.changed = asyncio.Event()  # set after every commit; the forwarder waits on it
 
     async def open(self) -> ReadingBuffer:
@@ -114,11 +151,17 @@ class ReadingBuffer:
         self._pending.append((batch, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._commit_pending())
-        # Shielded: a collector cancelled mid-put must not abandon a commit others wait on.
-        await asyncio.shield(future)
+        # Each put waits on its own future: a collector cancelled mid-put cancels only that
+        # future; its batch is already queued and is committed with the others all the same.
+        await future
 
     async def _commit_pending(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
+            wait = self._next_commit - loop.time()
+            if wait > 0:  # the previous commit was a moment ago: let more puts join this one
+                await asyncio.sleep(wait)
+            self._next_commit = loop.time() + self._config.commit_interval_ms / 1000
             items, self._pending = self._pending, []
             try:
                 written: _Written = await self._run(self._write, [b for b, _ in items])
@@ -138,29 +181,35 @@ class ReadingBuffer:
         assert self._conn is not None
         conn, now_ms = self._conn, int(time.time() * 1000)
         dropped_batches = dropped_readings = 0
+        refuse = self._config.full_policy is FullPolicy.REFUSE_NEWEST
+        rows: list[tuple[str, int, int, int, bytes]] = []
+        high_water: dict[str, int] = {}  # each source's highest seq among the stored batches
         conn.execute("BEGIN IMMEDIATE")
         try:
             for batch in batches:
-                payload = encode_batch(batch)
+                payload = encode_payload(batch)
                 n = len(batch.readings)
-                if self._config.full_policy is FullPolicy.REFUSE_NEWEST and self._over(
-                    len(payload), n
-                ):
+                if refuse and self._over(len(payload), n):
                     dropped_batches, dropped_readings = dropped_batches + 1, dropped_readings + n
                     continue
-                conn.execute(
-                    "INSERT INTO batches (source_key, created_ms, readings, bytes, payload)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (batch.source_key, now_ms, n, len(payload), payload),
-                )
+                key = batch.source_key
+                rows.append((key, now_ms, n, len(payload), payload))
                 self._batches, self._readings = self._batches + 1, self._readings + n
                 self._bytes += len(payload)
                 if batch.readings:
-                    conn.execute(
-                        "INSERT INTO seq_high_water (source_key, seq) VALUES (?, ?)"
-                        " ON CONFLICT (source_key) DO UPDATE SET seq = max(seq, excluded.seq)",
-                        (batch.source_key, max(r.seq for r in batch.readings)),
-                    )
+                    seq = max(r.seq for r in batch.readings)
+                    if seq > high_water.get(key, -1):
+                        high_water[key] = seq
+            conn.executemany(  # in put order: ids (the forwarding order) follow it
+                "INSERT INTO batches (source_key, created_ms, readings, bytes, payload)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(
+                "INSERT INTO seq_high_water (source_key, seq) VALUES (?, ?)"
+                " ON CONFLICT (source_key) DO UPDATE SET seq = max(seq, excluded.seq)",
+                high_water.items(),
+            )
             while self._config.full_policy is FullPolicy.DROP_OLDEST and self._over(0, 0):
                 gone = conn.execute(
                     "DELETE FROM batches WHERE id = (SELECT min(id) FROM batches)"
@@ -265,7 +314,10 @@ class ReadingBuffer:
             raise
 
     async def oldest_age_s(self) -> float:
-        row = await self._run(self._query_one, "SELECT min(created_ms) FROM batches", ())
+        # The first stored batch (by id: the primary key, no scan) is the oldest waiting one.
+        row = await self._run(
+            self._query_one, "SELECT created_ms FROM batches ORDER BY id LIMIT 1", ()
+        )
         oldest = row[0] if row else None
         return 0.0 if not isinstance(oldest, int) else max(0.0, time.time() - oldest / 1000)
 

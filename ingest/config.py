@@ -57,6 +57,9 @@ class BufferConfig(_Model):
     max_bytes: int = Field(default=1_000_000_000, ge=1_000)
     max_readings: int | None = Field(default=None, ge=1)
     full_policy: Annotated[FullPolicy, _LOOSE] = FullPolicy.DROP_OLDEST
+    commit_interval_ms: float = Field(
+        default=10.0, ge=0, le=1_000, description="group commit: at most one commit per interval"
+    )
 
 
 class MetricsConfig(_Model):

@@ -20,14 +20,15 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from ingest.config import ModbusDevice
-from ingest.metrics import GatewayMetrics
-from ingest.registers import Block, Function, decode, plan_blocks, split_block
+from ingest.metrics import GatewayMetrics, MetricKey
+from ingest.registers import Block, Function, block_decoder, plan_blocks, split_block
 from ingest.sink import ReadingSink
 from stream.records import Quality, RawReading, ReadingBatch, Source
 
@@ -36,6 +37,14 @@ log = logging.getLogger(__name__)
 ILLEGAL_DATA_ADDRESS = 2
 # Read latency histogram bounds, seconds (Prometheus histogram over all devices).
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+# Series keys resolved once: an observation adds 1 to the buckets from the first bound >= it.
+_BUCKET = "gateway_modbus_read_seconds_bucket"
+_BUCKET_KEYS = tuple(
+    GatewayMetrics.key(_BUCKET, le=bound)
+    for bound in (*(f"{b:g}" for b in LATENCY_BUCKETS), "+Inf")
+)
+_SUM_KEY = GatewayMetrics.key("gateway_modbus_read_seconds_sum")
+_COUNT_KEY = GatewayMetrics.key("gateway_modbus_read_seconds_count")
 
 
 class _CycleAbortedError(Exception):
@@ -43,12 +52,23 @@ class _CycleAbortedError(Exception):
 
 
 def observe_latency(metrics: GatewayMetrics, seconds: float) -> None:
-    for bound in LATENCY_BUCKETS:
-        if seconds <= bound:
-            metrics.inc("gateway_modbus_read_seconds_bucket", le=f"{bound:g}")
-    metrics.inc("gateway_modbus_read_seconds_bucket", le="+Inf")
-    metrics.inc("gateway_modbus_read_seconds_sum", seconds)
-    metrics.inc("gateway_modbus_read_seconds_count")
+    metrics.add_each(_BUCKET_KEYS[bisect_left(LATENCY_BUCKETS, seconds) :])
+    metrics.add(_SUM_KEY, seconds)
+    metrics.add(_COUNT_KEY)
+
+
+class _Point:
+    """What turning one span's raw value into a reading needs, looked up once per device."""
+
+    __slots__ = ("meter_id", "multiplier", "offset", "scale", "unit")
+
+    def __init__(self, meter_id: str, unit: str, scale: float, offset: float, mult: float) -> None:
+        self.meter_id, self.unit = meter_id, unit
+        self.scale, self.offset, self.multiplier = scale, offset, mult
+
+
+# A block, the decoder of its registers and its points' conversions, in ``block.spans`` order.
+_BlockPlan = tuple[Block, Callable[[Sequence[int]], list[float]], list[_Point]]
 
 
 class ModbusCollector:
@@ -75,7 +95,17 @@ class ModbusCollector:
         self._failures = 0
         self._retry_at = 0.0
         self._problems: dict[tuple[Function, int], str] = {}
-        self._name = device.name
+        self._name = name = device.name
+        # Per-poll series, resolved once (see GatewayMetrics.key).
+        self._k_cycle: dict[bool, MetricKey] = {
+            True: metrics.key("gateway_modbus_cycles_total", on_time="true", device=name),
+            False: metrics.key("gateway_modbus_cycles_total", on_time="false", device=name),
+        }
+        self._k_points = metrics.key("gateway_modbus_points_total", device=name)
+        self._k_read_ok = metrics.key("gateway_modbus_reads_total", result="ok", device=name)
+        # Each block's decoder, built on first use (blocks are replaced when split); the entry
+        # keeps its block alive, so an id is never reused while its entry exists.
+        self._decoders: dict[int, _BlockPlan] = {}
         metrics.set("gateway_modbus_connected", 0, device=self._name)
 
     async def run(self) -> None:
@@ -96,10 +126,7 @@ class ModbusCollector:
                     self._disconnect("unexpected error")
                 due += interval
                 now = loop.time()
-                on_time = ok and now <= due
-                self._metrics.inc(
-                    "gateway_modbus_cycles_total", on_time=str(on_time).lower(), device=self._name
-                )
+                self._metrics.add(self._k_cycle[ok and now <= due])
                 if now > due:  # overran: skip the missed slots instead of bursting to catch up
                     missed = int((now - due) // interval) + 1
                     self._metrics.inc(
@@ -123,7 +150,7 @@ class ModbusCollector:
         if readings:
             batch = ReadingBatch(Source.MODBUS, self._gateway_id, self.source_key, tuple(readings))
             await self._sink.put(batch)
-            self._metrics.inc("gateway_modbus_points_total", len(readings), device=self._name)
+            self._metrics.add(self._k_points, len(readings))
         return complete
 
     async def _connect(self) -> bool:
@@ -179,22 +206,23 @@ class ModbusCollector:
     async def _read(self, block: Block) -> list[RawReading] | None:
         """Readings of one block, or None when the device did not deliver them."""
         assert self._client is not None
-        d, started = self.device, time.perf_counter()
+        started = time.perf_counter()
         read = (
             self._client.read_holding_registers
             if block.function is Function.HOLDING
             else self._client.read_input_registers
         )
-        where = f"{block.function.value} {block.start}+{block.count}"
         try:
-            async with asyncio.timeout(d.timeout_s + 0.5):
-                response = await read(block.start, count=block.count, device_id=d.unit_id)
+            # pymodbus bounds every request by the device's timeout_s itself (retries=0: one
+            # wait_for on the response, also when the connection drops mid-request) and raises
+            # ModbusIOException when it expires, so no second timer per request is armed here.
+            response = await read(block.start, count=block.count, device_id=self.device.unit_id)
         except (TimeoutError, ModbusIOException, ConnectionException, OSError) as exc:
             self._metrics.inc("gateway_modbus_reads_total", result="timeout", device=self._name)
-            self._disconnect(f"no answer to {where} ({type(exc).__name__})")
+            self._disconnect(f"no answer to {_where(block)} ({type(exc).__name__})")
             raise _CycleAbortedError from exc
         except ModbusException as exc:  # a frame pymodbus could not make sense of
-            self._count("malformed", block, f"malformed response to {where}: {exc}")
+            self._count("malformed", block, f"malformed response to {_where(block)}: {exc}")
             self._disconnect("malformed frame")
             raise _CycleAbortedError from exc
         observe_latency(self._metrics, time.perf_counter() - started)
@@ -203,13 +231,18 @@ class ModbusCollector:
             if code == ILLEGAL_DATA_ADDRESS and len(block.spans) > 1:
                 return await self._split(block)
             self._metrics.inc("gateway_modbus_exceptions_total", code=str(code), device=self._name)
-            self._count("exception", block, f"exception {code} for {where}")
+            self._count("exception", block, f"exception {code} for {_where(block)}")
             return None
-        registers = list(getattr(response, "registers", ()))
+        registers = getattr(response, "registers", ())
+        if not isinstance(registers, list):
+            registers = list(registers)
         if len(registers) < block.count:
-            self._count("malformed", block, f"{len(registers)} registers for {where}")
+            self._count("malformed", block, f"{len(registers)} registers for {_where(block)}")
             return None
-        self._count("ok", block, None)
+        if self._problems:
+            self._count("ok", block, None)
+        else:  # the usual case: nothing to log as recovered
+            self._metrics.add(self._k_read_ok)
         return self._decode(block, registers)
 
     async def _split(self, block: Block) -> list[RawReading] | None:
@@ -241,28 +274,43 @@ class ModbusCollector:
             log.warning("device %s: %s", self.device.name, problem)
             self._problems[key] = problem
 
+    def _decoder(self, block: Block) -> _BlockPlan:
+        plan = self._decoders.get(id(block))
+        if plan is None or plan[0] is not block:
+            points = self.device.points
+            layouts = [(points[s.index].data_type, points[s.index].order) for s in block.spans]
+            plan = (
+                block,
+                block_decoder(block, layouts),
+                [
+                    _Point(p.meter_id, p.unit, p.scale, p.offset, p.multiplier)
+                    for p in (points[s.index] for s in block.spans)
+                ],
+            )
+            live = {id(b) for b in self.blocks}  # forget the plans of blocks split since
+            self._decoders = {k: v for k, v in self._decoders.items() if k in live}
+            self._decoders[id(block)] = plan
+        return plan
+
     def _decode(self, block: Block, registers: list[int]) -> list[RawReading]:
         ts_ms = int(self._clock() * 1000)
+        _, decode_block, points = self._decoder(block)
+        seq, isfinite = self._seq, math.isfinite
         readings = []
-        for span in block.spans:
-            p = self.device.points[span.index]
-            value = (
-                decode(block.words_of(span, registers), p.data_type, p.order) * p.scale + p.offset
-            ) * p.multiplier
+        for p, raw in zip(points, decode_block(registers), strict=True):
+            value = (raw * p.scale + p.offset) * p.multiplier
             # A float register holding NaN/inf is a device fault: flag it, never pass a number.
-            quality = Quality.GOOD if math.isfinite(value) else Quality.BAD
-            readings.append(
-                RawReading(
-                    p.meter_id,
-                    ts_ms,
-                    value if quality is Quality.GOOD else math.nan,
-                    p.unit,
-                    self._seq,
-                    quality,
-                )
-            )
-            self._seq += 1
+            if isfinite(value):
+                readings.append(RawReading(p.meter_id, ts_ms, value, p.unit, seq, Quality.GOOD))
+            else:
+                readings.append(RawReading(p.meter_id, ts_ms, math.nan, p.unit, seq, Quality.BAD))
+            seq += 1
+        self._seq = seq
         return readings
+
+
+def _where(block: Block) -> str:
+    return f"{block.function.value} {block.start}+{block.count}"
 
 
 async def run_modbus_collector(

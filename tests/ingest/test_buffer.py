@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import sqlite3
@@ -9,10 +10,17 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ingest.buffer import ReadingBuffer
+from ingest.buffer import ReadingBuffer, encode_payload
 from ingest.config import BufferConfig, FullPolicy
 from ingest.metrics import GatewayMetrics
-from stream.records import RawReading, ReadingBatch, Source, decode_batch
+from stream.records import (
+    Quality,
+    RawReading,
+    ReadingBatch,
+    Source,
+    decode_batch,
+    encode_batch,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,3 +149,19 @@ def test_every_acknowledged_put_survives_kill_9(tmp_path: Path) -> None:
         high_water = conn.execute("SELECT seq FROM seq_high_water").fetchone()[0]
     assert set(acknowledged) <= stored
     assert high_water >= max(acknowledged)
+
+
+def test_the_stored_payload_is_the_wire_contract_byte_for_byte() -> None:
+    readings = (
+        RawReading("E-1.kwh", 1_767_225_600_123, 123456.7, "kWh", 7),
+        RawReading("E-1.kw", 1_767_225_600_123, -0.0, "kW", 8, Quality.UNCERTAIN),
+        RawReading("E-1.pf", 1_767_225_600_123, math.nan, "1", 9, Quality.BAD),
+        RawReading("E-2.kwh", 1_767_225_601_000, 1e300, "kWh", 10),
+        RawReading("E-1.kwh", 1_767_225_600_123, 5.0, "kWh", 11),
+    )
+    for batch in (
+        ReadingBatch(Source.MODBUS, "gw", "gw/d1", readings),
+        ReadingBatch(Source.OPCUA, "gw", "gw/opc", readings[::-1]),
+        ReadingBatch(Source.MODBUS, "gw", "gw/empty", ()),
+    ):
+        assert encode_payload(batch) == encode_batch(batch)

@@ -10,6 +10,7 @@ from ingest.registers import (
     Function,
     Order,
     Span,
+    block_decoder,
     decode,
     encode,
     plan_blocks,
@@ -161,3 +162,30 @@ def test_a_refused_block_splits_into_halves_that_skip_the_gap_between_them() -> 
     assert [(b.start, b.count, len(b.spans)) for b in halves] == [(0, 3, 2), (10, 4, 2)]
     single = split_block(halves[0])[0]
     assert split_block(single) == [single]  # one point cannot split further
+
+
+def test_a_whole_block_decodes_as_each_point_would_on_its_own() -> None:
+    # Every type in every order side by side, with gaps, two points over the same registers and
+    # a word past 16 bits (kept to its low 16 bits, as ``decode`` does).
+    layouts = [(t, o) for t, _, by_order in CASES for o in by_order]
+    spans, address = [], 3
+    for i, (data_type, _) in enumerate(layouts):
+        spans.append(Span(i, Function.HOLDING, address, data_type.words))
+        address += data_type.words + (i % 3 == 0)
+    spans.append(Span(len(spans), Function.HOLDING, 3, 2))  # overlaps the first points
+    layouts.append((DataType.FLOAT32, Order.DCBA))
+    [block] = plan_blocks(spans, max_gap=1)
+    registers = [(0x9E37 * (k + 1) + 0x79B9) & 0xFFFF for k in range(block.count)]
+    registers[5] |= 0x10000
+    ordered = [layouts[s.index] for s in block.spans]
+    got = block_decoder(block, ordered)(registers)
+    want = [decode(block.words_of(s, registers), *ordered[k]) for k, s in enumerate(block.spans)]
+    assert len(got) == len(want) == len(layouts)
+    for g, w in zip(got, want, strict=True):
+        assert g == w or (math.isnan(g) and math.isnan(w))
+
+
+def test_a_block_decoder_refuses_a_layout_that_does_not_fit_its_span() -> None:
+    [block] = plan_blocks(_spans((0, 2)))
+    with pytest.raises(ValueError, match="needs 1 registers"):
+        block_decoder(block, [(DataType.UINT16, Order.ABCD)])
