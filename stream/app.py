@@ -50,35 +50,24 @@ def create_app(settings: WorkerSettings) -> faust.App:
         producer_linger=0.01,
         web_enabled=False,
     )
-    raw = app.topic(
-        topic_name(Topic.READINGS_RAW, settings.topic_prefix),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
+
+    def topic(which: Topic) -> faust.TopicT:
+        # Every contract topic carries orjson bytes keyed by bytes; decoding is ours, strictly.
+        return app.topic(
+            topic_name(which, settings.topic_prefix),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    raw, valid, rejected = (
+        topic(Topic.READINGS_RAW),
+        topic(Topic.READINGS_VALID),
+        topic(Topic.READINGS_REJECTED),
     )
-    valid = app.topic(
-        topic_name(Topic.READINGS_VALID, settings.topic_prefix),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    rejected = app.topic(
-        topic_name(Topic.READINGS_REJECTED, settings.topic_prefix),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
+    windows_out, alerts_out = topic(Topic.EMISSIONS_WINDOWS), topic(Topic.ALERTS)
     registry = RegistryCache(settings.database_url)
-    windows_out = app.topic(
-        topic_name(Topic.EMISSIONS_WINDOWS, settings.topic_prefix),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
     window_sink = WindowSink(
         settings.database_url,
         registry,
@@ -86,13 +75,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
         max_wait_ms=int(settings.window_max_wait_s * 1000),
     )
 
-    alerts_out = app.topic(
-        topic_name(Topic.ALERTS, settings.topic_prefix),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
     deviations = DeviationStage(settings.database_url, registry)
     deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
 
