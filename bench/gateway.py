@@ -20,6 +20,7 @@ the collector's CPU and resident memory, the simulator's CPU) join the same JSON
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -35,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiokafka.admin import AIOKafkaAdminClient
 
 from config.settings import CommonSettings, load
+from stream.topics import Topic, create_topics, topic_name
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -160,6 +163,15 @@ def opcua_items_per_s(items: int, interval_s: float, seconds: float) -> dict[str
     return figures
 
 
+async def _delete_topics(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic_name(t, prefix) for t in Topic])
+    finally:
+        await admin.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=1000)
@@ -173,6 +185,10 @@ def main() -> None:
 
     bootstrap = load(CommonSettings).kafka_bootstrap
     kafka = _port_open(bootstrap)
+    # The bench's readings go to a topic of their own, never to the platform's readings.raw.
+    bench_prefix = f"bench{os.getpid()}."
+    if kafka:
+        asyncio.run(create_topics(bootstrap, partitions=6, replication=1, prefix=bench_prefix))
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     sims: list[subprocess.Popen[bytes]] = []
     gateway: subprocess.Popen[bytes] | None = None
@@ -222,7 +238,10 @@ def main() -> None:
         metrics_port = _free_port()
         config = {
             "gateway_id": "gw-bench",
-            "kafka": {"bootstrap": bootstrap if kafka else f"127.0.0.1:{_free_port()}"},
+            "kafka": {
+                "bootstrap": bootstrap if kafka else f"127.0.0.1:{_free_port()}",
+                "topic": topic_name(Topic.READINGS_RAW, bench_prefix),
+            },
             "buffer": {"path": str(tmp / "buffer.sqlite3"), "max_bytes": 4_000_000_000},
             "metrics": {"port": metrics_port},
             "modbus_devices": devices,
@@ -253,6 +272,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         stack.close()
+        if kafka:
+            asyncio.run(_delete_topics(bootstrap, bench_prefix))
     elapsed = t1 - t0
     opcua = opcua_items_per_s(args.opcua_items, args.interval, args.opcua_seconds)
 
