@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from functools import partial
 from typing import cast
 
@@ -78,8 +77,14 @@ def create_app(settings: WorkerSettings) -> faust.App:
     deviations = DeviationStage(settings.database_url, registry)
     deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
 
-    async def flush_windows(unknown: Sequence[tuple[str, int]] = ()) -> None:
+    # UNKNOWN_METER readings waiting for the next deviation evaluation.
+    unknown_readings: list[tuple[str, int]] = []
+    background: set[asyncio.Task[None]] = set()
+
+    async def flush_windows() -> None:
         now_ms = int(time.time() * 1000)
+        unknown = unknown_readings[:]
+        unknown_readings.clear()
         results = await window_sink.flush(now_ms)
         for result in results:
             await windows_out.send(key=result.key.meter_id.encode(), value=encode_window(result))
@@ -134,13 +139,22 @@ def create_app(settings: WorkerSettings) -> faust.App:
             window_sink.touch(
                 [b for _, b in result.valid], int(time.time() * 1000), result.replayed_intervals
             )
-            await flush_windows(
-                [
-                    (r.meter_id, r.ts_ms)
-                    for _, _, rejections in result.rejected
-                    for r in rejections
-                    if r.reason == StreamReason.UNKNOWN_METER and r.meter_id and r.ts_ms
-                ]
+            unknown_readings.extend(
+                (r.meter_id, r.ts_ms)
+                for _, _, rejections in result.rejected
+                for r in rejections
+                if r.reason == StreamReason.UNKNOWN_METER and r.meter_id and r.ts_ms
             )
+            # Windows are computed from what is already stored, so the next intake need not
+            # wait for them: one flush runs beside intake, the next starts when it is done.
+            if not background:
+                task = asyncio.create_task(flush_windows())
+                background.add(task)
+                task.add_done_callback(_flush_done)
+
+    def _flush_done(task: asyncio.Task[None]) -> None:
+        background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("window flush failed; the timer retries", exc_info=task.exception())
 
     return app
