@@ -1,7 +1,7 @@
 """Real ``parkcarbon worker`` processes for benchmarks, and what /proc says about them.
 
-A copy of the spawn logic of ``tests/conftest.py`` without pytest, so a benchmark does not
-depend on the test suite. Only processes started here are ever signalled, by their own id.
+Shared by the benchmarks and the integration tests (``tests/conftest.py``), without pytest.
+Only processes started here are ever signalled, by their own id.
 """
 
 from __future__ import annotations

@@ -8,9 +8,7 @@ database so migrations are exercised from empty every time.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.workers import Worker, start_worker, stop_workers, wait_ready
 from config.settings import StackSettings
 from deploy import stack as local_stack
 from stream.topics import Topic, create_topics, topic_name
@@ -100,43 +99,19 @@ def spawn_worker(
     *, database_url: str, kafka_bootstrap: str, app_id: str, state: Path, **extra_env: str
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start a real `parkcarbon worker` process and wait until it has joined and loaded."""
-    log_path = state / f"{app_id}-{uuid.uuid4().hex[:6]}.log"
-    env = dict(os.environ)
-    env.update(
-        PARKCARBON_DATABASE_URL=database_url,
-        PARKCARBON_KAFKA_BOOTSTRAP=kafka_bootstrap,
-        PARKCARBON_APP_ID=app_id,
-        PARKCARBON_STATE_DIR=str(state),
-        **extra_env,
+    worker = start_worker(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        app_id=app_id,
+        state=state,
+        extra_env=extra_env,
     )
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "parkcarbon"), "worker", "-l", "info"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 120
-    while not all(m in log_path.read_bytes() for m in (b"meter registry loaded", b"Ready")):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"worker did not become ready:\n{tail}")
-        time.sleep(0.3)
-    return proc, log_path
+    wait_ready([worker])
+    return worker.proc, worker.log
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    stop_workers([Worker(proc, Path())])
 
 
 @dataclass(frozen=True)
