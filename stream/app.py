@@ -23,7 +23,7 @@ from config.settings import WorkerSettings
 from stream.alerts import alert_key, encode_alert
 from stream.deviations import DeviationStage
 from stream.intake import intake
-from stream.records import encode_rejections, encode_valid
+from stream.records import decode_batch, encode_rejections, encode_valid
 from stream.registry import RegistryCache
 from stream.sink import Database
 from stream.topics import Topic, topic_name
@@ -124,11 +124,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
             settings.intake_batch, within=0.2
         ):
             messages = [(e.key, e.value, int(e.message.timestamp * 1000)) for e in events]
-            if any(registry.missing(v) for _, v, _ in messages):
+            decoded = [decode_batch(v) for _, v, _ in messages]
+            if registry.missing(decoded):
                 await registry.refresh()  # a meter added a moment ago should not be rejected
             # Stored (readings, quarantine, meter state) before anything is sent or acked.
             result = await database.run(
-                partial(intake, messages=messages, profiles=registry.profiles)
+                partial(intake, messages=messages, profiles=registry.profiles, decoded=decoded)
             )
             for key, batch in result.valid:
                 await valid.send(key=key, value=encode_valid(batch))

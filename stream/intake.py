@@ -88,11 +88,16 @@ async def intake(
     conn: psycopg.AsyncConnection[Any],
     messages: Sequence[tuple[bytes | None, bytes, int]],
     profiles: Mapping[str, MeterProfile],
+    decoded: Sequence[Decoded] | None = None,
 ) -> Intake:
-    """Validate ``(key, value, kafka_timestamp_ms)`` messages in order and store the outcome."""
+    """Validate ``(key, value, kafka_timestamp_ms)`` messages in order and store the outcome.
+
+    ``decoded``, when the caller has already decoded the messages, is used as it is: each
+    message is decoded once, for the registry check, the meters to lock and validation.
+    """
     out = Intake()
-    # Each message is decoded once: for the meters to lock, then for validation.
-    decoded = [decode_batch(v) for _, v, _ in messages]
+    if decoded is None:
+        decoded = [decode_batch(v) for _, v, _ in messages]
     async with conn.transaction():
         states = await _lock_states(conn, _meters_named(decoded, profiles))
         for (key, value, now_ms), message in zip(messages, decoded, strict=True):

@@ -11,16 +11,17 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 
-import orjson
 import psycopg
 
 from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
 from store.registry import Meter, all_meters, enterprise_regions, registry_version
+from stream.records import Decoded
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +115,11 @@ class RegistryCache:
             self._version = version
             return meters, regions
 
-    def missing(self, raw: bytes) -> bool:
-        """Cheap check whether a message names a meter we do not know (before a reload)."""
-        try:
-            readings = orjson.loads(raw).get("readings", [])
-            return any(
-                r.get("meter_id") not in self.profiles for r in readings if isinstance(r, dict)
-            )
-        except (orjson.JSONDecodeError, AttributeError):
-            return False
+    def missing(self, decoded: Sequence[Decoded]) -> bool:
+        """Whether these decoded messages name a meter this cache does not know."""
+        return any(
+            r.meter_id not in self.profiles
+            for d in decoded
+            if d.batch is not None
+            for r in d.batch.readings
+        )
