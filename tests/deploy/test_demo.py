@@ -164,8 +164,20 @@ def _sh(name: str, script: str, log: Path, **files: Path) -> Child:
 def test_a_child_starts_only_after_the_file_it_needs(tmp_path: Path) -> None:
     config, seen = tmp_path / "gw.yaml", tmp_path / "seen"
     config.write_text("stale")  # from a last run: removed before the writer starts
-    writer = _sh("sim", f"sleep 0.5; echo new > {config}; sleep 30", tmp_path / "a", writes=config)
-    reader = _sh("gw", f"cat {config} > {seen}; sleep 30", tmp_path / "b", needs=config)
+    # Like the simulators, the writer renames a complete file into place.
+    writer = _sh(
+        "sim",
+        f"sleep 0.5; echo new > {config}.tmp; mv {config}.tmp {config}; sleep 30",
+        tmp_path / "a",
+        writes=config,
+    )
+    # The reader renames its copy too, so the test never sees a half-written one.
+    reader = _sh(
+        "gw",
+        f"cat {config} > {seen}.tmp; mv {seen}.tmp {seen}; sleep 30",
+        tmp_path / "b",
+        needs=config,
+    )
     try:
         start_children([writer, reader], file_wait_s=10)
         assert reader.proc is not None
