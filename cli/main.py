@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cli.api_commands import register as register_api_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
 from config.settings import CommonSettings, ConfigError, StackSettings, load
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 register_gateway_commands(app)  # gateway, simulate modbus
 register_demo_commands(app)  # demo seed, demo opcua
+register_api_commands(app)  # api, api-key create
 
 
 def _fail(message: str) -> None:

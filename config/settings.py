@@ -114,6 +114,59 @@ class WorkerSettings(CommonSettings):
     )
 
 
+class ApiSettings(CommonSettings):
+    """The HTTP API: EMS push, queries, alerts and tickets, webhooks, the live feed."""
+
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    api_max_body_bytes: int = Field(
+        default=5_000_000,
+        ge=1_000,
+        le=100_000_000,
+        description="Largest request body accepted; larger ones get 413.",
+    )
+    api_max_readings: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="Most readings in one EMS push request; more get 413.",
+    )
+    api_kafka_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long an EMS push waits for Kafka to acknowledge before answering 503.",
+    )
+    api_consume_alerts: bool = Field(
+        default=True,
+        description="Run the alerts consumer that stores alerts and opens tickets in this "
+        "process (one API process per park should).",
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook endpoints on loopback and private addresses (link-local "
+        "and cloud metadata addresses are always refused).",
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="Timeout of one webhook delivery attempt."
+    )
+    webhook_max_attempts: int = Field(
+        default=12,
+        ge=1,
+        le=50,
+        description="Delivery attempts of one webhook message before it is marked failed.",
+    )
+    webhook_backoff_base_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=600,
+        description="First retry delay of a webhook delivery; doubles per attempt, with jitter.",
+    )
+    webhook_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two webhook delivery attempts."
+    )
+
+
 S = TypeVar("S", bound=CommonSettings)
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from config.settings import CommonSettings, StackSettings, WorkerSettings
+from config.settings import CommonSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _fields() -> set[str]:
+    # Every process kind's settings class, including ones added later.
     names: set[str] = set()
-    for kind in (CommonSettings, StackSettings, WorkerSettings):
+    kinds: list[type[CommonSettings]] = [CommonSettings]
+    while kinds:
+        kind = kinds.pop()
         names |= {f"PARKCARBON_{name.upper()}" for name in kind.model_fields}
+        kinds.extend(kind.__subclasses__())
     return names
 
 

@@ -1,0 +1,115 @@
+"""The FastAPI app: routers, error handling, and the process's lifetime (pool, producer,
+background tasks). ``create_app(settings)`` builds one; ``parkcarbon api`` serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.routing import Match
+
+from api import errors
+from api.producer import RawProducer
+from api.queries.views import router as queries_router
+from api.readings.views import router as readings_router
+from api.registry.views import router as registry_router
+from api.routes.health import router as health_router
+from api.routes.keys import router as keys_router
+from api.state import AppState
+from api.tickets import consumer as alerts_consumer
+from api.tickets.views import router as tickets_router
+from api.webhooks import dispatcher as webhook_dispatcher
+from api.webhooks.views import router as webhooks_router
+from config.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+
+Background = Callable[[AppState], Coroutine[Any, Any, None]]
+
+
+def _background(settings: ApiSettings) -> list[tuple[str, Background]]:
+    tasks: list[tuple[str, Background]] = [("webhooks", webhook_dispatcher.run)]
+    if settings.api_consume_alerts:
+        tasks.append(("alerts", alerts_consumer.run))
+    return tasks
+
+
+def _route_name(request: Request) -> str:
+    # The route's path template, so metrics do not get one label per meter id.
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "other"))
+    return "unmatched"
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=10,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        # Do not wait for the database: the API starts, /healthz says what is down.
+        await pool.open(wait=False)
+        state = AppState(
+            settings=settings,
+            pool=pool,
+            producer=RawProducer(settings.kafka_bootstrap, timeout_s=settings.api_kafka_timeout_s),
+        )
+        app.state.parkcarbon = state
+        for name, run in _background(settings):
+            state.tasks.append(asyncio.create_task(run(state), name=name))
+        try:
+            yield
+        finally:
+            for task in state.tasks:
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+            await state.producer.stop()
+            await pool.close()
+
+    app = FastAPI(
+        title="parkcarbon API",
+        version="1",
+        summary="Energy readings, CO2e, deviation alerts and corrective-action tickets of a park",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.api_max_body_bytes)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        state: AppState | None = getattr(request.app.state, "parkcarbon", None)
+        if state is not None:
+            route = _route_name(request)
+            state.metrics.requests.labels(route, str(response.status_code)).inc()
+            state.metrics.latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    for router in (
+        health_router,
+        keys_router,
+        registry_router,
+        readings_router,
+        queries_router,
+        tickets_router,
+        webhooks_router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,71 @@
+"""The API's one Kafka producer: EMS batches to ``readings.raw`` with acks=all.
+
+It starts with the app but the app does not need Kafka to start: while the broker is
+unreachable, a push gets ``KafkaUnavailable`` (the route answers 503 with Retry-After) and the
+next push tries to connect again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+
+class KafkaUnavailable(Exception):  # noqa: N818 - reads as the condition it reports
+    """Kafka did not acknowledge in time; nothing can be assumed stored."""
+
+
+class RawProducer:
+    def __init__(self, bootstrap: str, *, timeout_s: float) -> None:
+        self._bootstrap = bootstrap
+        self._timeout_s = timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                request_timeout_ms=int(self._timeout_s * 1000),
+                max_request_size=16 * 1024 * 1024,
+            )
+            try:
+                await asyncio.wait_for(producer.start(), self._timeout_s)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                await producer.stop()
+                raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+            self._producer = producer
+            return producer
+
+    async def send(self, topic: str, *, key: bytes, value: bytes) -> None:
+        """Send one message and wait for all in-sync replicas to acknowledge it."""
+        producer = await self._ensure()
+        try:
+            await asyncio.wait_for(
+                producer.send_and_wait(topic, value=value, key=key), self._timeout_s
+            )
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise KafkaUnavailable(f"Kafka did not acknowledge within {self._timeout_s} s") from exc
+
+    async def ready(self) -> bool:
+        try:
+            await self._ensure()
+        except KafkaUnavailable:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        async with self._lock:
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None

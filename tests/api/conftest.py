@@ -1,0 +1,174 @@
+"""API fixtures: one real API server (uvicorn on a loopback port) for the whole run, against the
+run's test database and the real broker, and keys of every role.
+
+Tests share the server and the database: each creates its own objects with unique ids
+(the ``unique`` fixture) and never assumes it is alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from psycopg import AsyncConnection
+
+from api import key_store
+from api.app import create_app
+from api.keys import Role
+from config.settings import ApiSettings
+from stream.topics import create_topics
+
+# Enterprises of the API tests' park: "a" and "b" are tenants that must never see each other.
+PARK = "apitest"
+ENTERPRISE_A = "apitest-ent-a"
+ENTERPRISE_B = "apitest-ent-b"
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    url: str
+    settings: ApiSettings
+    database_url: str
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+async def api_park(database_url: str) -> str:
+    """A park with two enterprises (tenants A and B), created once per run."""
+    async with await AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO park (park_id, name, timezone) VALUES (%s, 'API test park',"
+            " 'Asia/Shanghai') ON CONFLICT DO NOTHING",
+            (PARK,),
+        )
+        for ent in (ENTERPRISE_A, ENTERPRISE_B):
+            await conn.execute(
+                "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (ent, PARK, ent),
+            )
+    return PARK
+
+
+@pytest.fixture(scope="session")
+async def api_server(
+    database_url: str, kafka_bootstrap: str, api_park: str
+) -> AsyncIterator[ApiServer]:
+    """The API served by uvicorn on 127.0.0.1 with topics of its own (a per-run prefix)."""
+    prefix = f"api{uuid.uuid4().hex[:8]}."
+    await create_topics(kafka_bootstrap, partitions=6, replication=1, prefix=prefix)
+    settings = ApiSettings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=prefix,
+        api_port=_free_port(),
+        webhook_allow_private_targets=True,
+        webhook_backoff_base_s=0.2,
+        webhook_backoff_max_s=2.0,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    assert server.started, "the API server did not start within 10 s"
+    yield ApiServer(f"http://127.0.0.1:{settings.api_port}", settings, database_url)
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 15)
+
+
+MakeKey = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def make_key(api_server: ApiServer) -> MakeKey:
+    """``await make_key(Role.OPERATOR)`` / ``make_key(Role.ENTERPRISE, enterprise_id=...)``:
+    a fresh key's token, created the way ``parkcarbon api-key create`` does."""
+
+    async def make(
+        role: Role, *, enterprise_id: str | None = None, scopes: list[str] | None = None, **kw: Any
+    ) -> str:
+        async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as c:
+            _, token = await key_store.create_key(
+                c,
+                name=f"test-{role}",
+                role=role,
+                enterprise_id=enterprise_id,
+                scopes=scopes,
+                expires_at=kw.get("expires_at"),
+                actor="test",
+            )
+        return token
+
+    return make
+
+
+def _client(server: ApiServer, token: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+async def admin(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(api_server, await make_key(Role.ADMIN)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def operator(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(api_server, await make_key(Role.OPERATOR)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def auditor(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(api_server, await make_key(Role.AUDITOR)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def tenant_a(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[httpx.AsyncClient]:
+    """An enterprise key of enterprise A."""
+    token = await make_key(Role.ENTERPRISE, enterprise_id=ENTERPRISE_A)
+    async with _client(api_server, token) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def tenant_b(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[httpx.AsyncClient]:
+    """An enterprise key of enterprise B."""
+    token = await make_key(Role.ENTERPRISE, enterprise_id=ENTERPRISE_B)
+    async with _client(api_server, token) as client:
+        yield client
+
+
+@pytest.fixture
+async def anonymous(api_server: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with _client(api_server, None) as client:
+        yield client
