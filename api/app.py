@@ -14,7 +14,6 @@ from fastapi import FastAPI, Request, Response
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
-from starlette.routing import Match
 
 from api import errors
 from api.producer import RawProducer
@@ -43,12 +42,9 @@ def _background(settings: ApiSettings) -> list[tuple[str, Background]]:
 
 
 def _route_name(request: Request) -> str:
-    # The route's path template, so metrics do not get one label per meter id.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+    # The matched route's path template, so metrics do not get one label per meter id.
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
