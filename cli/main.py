@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.api_commands import register as register_api_commands
+from cli.backfill_commands import register as register_backfill_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
 from config.settings import CommonSettings, ConfigError, StackSettings, load
@@ -25,6 +26,7 @@ app.add_typer(topics_app, name="topics")
 register_gateway_commands(app)  # gateway, simulate modbus
 register_demo_commands(app)  # demo seed, demo opcua
 register_api_commands(app)  # api, api-key create
+register_backfill_commands(app)  # backfill
 
 
 def _fail(message: str) -> None:
