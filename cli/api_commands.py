@@ -8,9 +8,39 @@ from typing import Annotated
 
 import typer
 
+from api.keys import Role
 from config.settings import ApiSettings, load
 
 api_key_app = typer.Typer(no_args_is_help=True, help="API keys.")
+
+
+def create_key(
+    settings: ApiSettings,
+    role: Role,
+    *,
+    name: str,
+    enterprise: str | None = None,
+    expires: datetime | None = None,
+) -> str:
+    """Create a key directly in the database (bootstrap: no key exists yet) and return it."""
+    from psycopg import AsyncConnection
+
+    from api import key_store
+
+    async def create() -> str:
+        async with await AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
+            _, token = await key_store.create_key(
+                conn,
+                name=name,
+                role=role,
+                enterprise_id=enterprise,
+                scopes=None,
+                expires_at=expires,
+                actor="cli",
+            )
+            return token
+
+    return asyncio.run(create())
 
 
 def serve() -> None:
@@ -42,11 +72,9 @@ def api_key_create(
     ] = None,
 ) -> None:
     """Create an API key and print it (once: only its hash is stored)."""
-    from psycopg import AsyncConnection
     from psycopg import errors as pg_errors
 
-    from api import key_store
-    from api.keys import KeyRequestError, Role
+    from api.keys import KeyRequestError
 
     settings = load(ApiSettings)
     try:
@@ -56,21 +84,8 @@ def api_key_create(
         raise typer.Exit(2) from None
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
 
-    async def create() -> str:
-        async with await AsyncConnection.connect(settings.database_url, autocommit=True) as conn:
-            _, token = await key_store.create_key(
-                conn,
-                name=name,
-                role=parsed_role,
-                enterprise_id=enterprise,
-                scopes=None,
-                expires_at=expires,
-                actor="cli",
-            )
-            return token
-
     try:
-        token = asyncio.run(create())
+        token = create_key(settings, parsed_role, name=name, enterprise=enterprise, expires=expires)
     except KeyRequestError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None

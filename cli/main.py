@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 
+from api.keys import Role
+from cli.api_commands import create_key
 from cli.api_commands import register as register_api_commands
 from cli.backfill_commands import register as register_backfill_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
-from config.settings import CommonSettings, ConfigError, StackSettings, load
+from config.settings import ApiSettings, CommonSettings, ConfigError, StackSettings, load
 from deploy import stack as local_stack
 from deploy.process import StackError
 
@@ -142,11 +145,23 @@ def up(
     demo_seed()
     topics_create(None)
     children = platform.default_children(settings)
+    api = load(ApiSettings)
+    api_url = f"http://{api.api_host}:{api.api_port}"
+    # A key for whoever runs the demo: operators read the park and work alerts and tickets.
+    operator_key = create_key(
+        api,
+        Role.OPERATOR,
+        name="demo operator (make up)",
+        expires=datetime.now(UTC) + timedelta(days=7),
+    )
     failed = False
     try:
         platform.start_children(children)
         typer.echo(
             "\nparkcarbon is up:\n"
+            f"  live page   {api_url}/\n"
+            f"  API docs    {api_url}/docs\n"
+            f"  operator key (7 days)  {operator_key}\n"
             f"  Kafka       {settings.kafka_bootstrap}\n"
             f"  PostgreSQL  {settings.database_url}\n"
             + "".join(f"  {c.name:11} log {c.log}\n" for c in children)

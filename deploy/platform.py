@@ -106,12 +106,13 @@ def stop_children(children: list[Child]) -> None:
 
 
 def default_children(settings: StackSettings) -> list[Child]:
-    """The stream worker, and the demo park: its simulators and a gateway for each."""
+    """The stream worker, the API, and the demo park: its simulators and a gateway for each."""
     state = settings.state_dir.resolve()
     logs = state / "logs"
     modbus_yaml, opcua_yaml = state / "gateway.yaml", state / "gateway-opcua.yaml"
     return [
         Child("worker", parkcarbon("worker", "-l", "info"), logs / "worker.log"),
+        Child("api", parkcarbon("api"), logs / "api.log"),
         Child(
             "modbus-sim",
             parkcarbon(*demo.modbus_simulator_args(state, modbus_yaml)),
