@@ -46,19 +46,26 @@ _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 
 
 async def get_principal(
-    conn: DbDep,
+    state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, from its API key. Holds a pooled connection only for the lookup, so a
+    long-lived response (the live feed) does not keep one."""
     if credentials is None:
         raise ApiError(401, "send an API key: Authorization: Bearer pck_...", headers=_UNAUTHORIZED)
     parsed = parse_token(credentials.credentials)
     if parsed is None:
         raise ApiError(401, "malformed API key", headers=_UNAUTHORIZED)
     key_id, secret = parsed
-    found = await key_store.active_key(conn, key_id)
+    try:
+        async with state.pool.connection(timeout=5) as conn:
+            found = await key_store.active_key(conn, key_id)
+            if found is not None and secret_matches(secret, found[1]):
+                await key_store.touch(conn, key_id)
+    except (OperationalError, TimeoutError) as exc:
+        raise ApiError(503, f"database unavailable: {exc}", headers={"Retry-After": "5"}) from exc
     if found is None or not secret_matches(secret, found[1]):
         raise ApiError(401, "unknown, revoked or expired API key", headers=_UNAUTHORIZED)
-    await key_store.touch(conn, key_id)
     return key_store.principal_of(found[0])
 
 
