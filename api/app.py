@@ -22,6 +22,7 @@ from api.readings.views import router as readings_router
 from api.registry.views import router as registry_router
 from api.routes.health import router as health_router
 from api.routes.keys import router as keys_router
+from api.routes.live import router as live_router
 from api.state import AppState
 from api.tickets import consumer as alerts_consumer
 from api.tickets.views import router as tickets_router
@@ -106,6 +107,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         queries_router,
         tickets_router,
         webhooks_router,
+        live_router,
     ):
         app.include_router(router)
     return app

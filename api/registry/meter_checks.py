@@ -1,0 +1,71 @@
+"""Checks a meter's registry row must pass before it is stored (clause 9.1 c, GB 17167).
+
+The row is checked whole (after a PATCH, the merged row), with the same function the stream
+worker uses to load it (``stream.registry.to_profile``), so the API never stores a meter the
+worker cannot validate readings of.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from accounting.carriers import CANONICAL_UNIT, Carrier
+from accounting.factor_rows import Series
+from accounting.factors import load_catalogue
+from accounting.units import UnitError, conversion_factor
+from api.errors import ApiError
+from api.registry.enums import MeterSourceCategory
+from store.registry import Meter
+from stream.registry import to_profile
+
+_FIELDS = frozenset(Meter.__dataclass_fields__)
+
+
+@cache
+def series_by_carrier() -> dict[Series, frozenset[Carrier]]:
+    """Each factor series of the packaged catalogue and the carriers it has factors for."""
+    found: dict[Series, set[Carrier]] = {}
+    for row in load_catalogue().rows:
+        found.setdefault(row.series, set()).add(row.carrier)
+    return {series: frozenset(carriers) for series, carriers in found.items()}
+
+
+def _check_factor_key(key: str, carrier: Carrier) -> None:
+    """``factor_key`` names the catalogue series the worker uses instead of the carrier's
+    default (stream/emissions.py); a series without factors for the carrier is refused."""
+    series = {s.value: s for s in series_by_carrier()}
+    if key not in series:
+        row = next((r for r in load_catalogue().rows if r.key == key), None)
+        hint = f" ({key!r} is an entry of series {row.series.value!r})" if row else ""
+        raise ApiError(
+            422,
+            f"factor_key {key!r} is not a factor series of the catalogue{hint}",
+            known=sorted(series),
+        )
+    if carrier not in series_by_carrier()[series[key]]:
+        raise ApiError(422, f"factor series {key!r} has no factor for carrier '{carrier}'")
+
+
+def check_meter(row: dict[str, Any]) -> None:
+    """Raise a 422 ``ApiError`` naming the field when the row cannot be used as it stands."""
+    carrier = Carrier(row["carrier"])
+    accounted = row["source_category"] != MeterSourceCategory.ACTIVITY_ONLY
+    if accounted:
+        # CO2e needs the activity in the carrier's canonical unit; a unit that does not convert
+        # (kW, m3 of gas at line conditions) is recorded as activity only.
+        try:
+            conversion_factor(row["unit"], CANONICAL_UNIT[carrier], carrier)
+        except UnitError as exc:
+            raise ApiError(
+                422,
+                f"unit {row['unit']!r}: {exc}; a meter in this unit is source_category"
+                " 'activity_only'",
+                field="unit",
+            ) from exc
+    if row.get("factor_key") is not None:
+        _check_factor_key(row["factor_key"], carrier)
+    try:
+        to_profile(Meter(**{k: v for k, v in row.items() if k in _FIELDS}))
+    except (ValueError, KeyError) as exc:
+        raise ApiError(422, f"meter {row['meter_id']}: {exc}") from exc
