@@ -82,6 +82,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version="1",
         summary="Energy readings, CO2e, deviation alerts and corrective-action tickets of a park",
         lifespan=lifespan,
+        # Any route may meet a database or broker outage, or a body over the size limit.
+        responses=errors.problems(413, 503),
     )
     errors.install(app)
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.api_max_body_bytes)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg import DataError
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -96,5 +97,10 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return problem_response(exc.status_code, str(exc.detail), headers=headers)
 
+    async def on_data_error(_: Request, exc: Exception) -> JSONResponse:
+        # A value PostgreSQL refuses (a NUL byte, an out-of-range time) is the caller's error.
+        return problem_response(422, f"value refused by the database: {exc}".strip())
+
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DataError, on_data_error)
