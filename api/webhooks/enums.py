@@ -1,0 +1,29 @@
+"""Webhook event types, delivery states and attempt outcomes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """What a subscription can ask for; ``ping`` is what ``POST /v1/webhooks/{id}/ping`` sends."""
+
+    ALERT_OPENED = "alert.opened"  # clause 9.1 b: a deviation needs attention
+    ALERT_RESOLVED = "alert.resolved"
+    TICKET_TRANSITIONED = "ticket.transitioned"  # clauses 9.4, 10.1: corrective action moved on
+    TICKET_OVERDUE = "ticket.overdue"
+    PING = "ping"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # due now or at next_attempt_at
+    DELIVERED = "delivered"  # a 2xx answer
+    FAILED = "failed"  # attempts exhausted, or the receiver answered 410 Gone
+
+
+class AttemptOutcome(StrEnum):
+    DELIVERED = "delivered"
+    HTTP_ERROR = "http_error"  # any answer but 2xx and 410 (3xx too: redirects are not followed)
+    NETWORK_ERROR = "network_error"  # refused, reset, timed out, name did not resolve
+    GONE = "gone"  # 410: the receiver wants no more; the endpoint is disabled
+    TARGET_REFUSED = "target_refused"  # the host now resolves to a forbidden address
