@@ -1,0 +1,128 @@
+"""Query responses. Numbers are decimal strings (exact, rounded in PostgreSQL as numeric), each
+with its unit named beside it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from api.queries.enums import Bucket, CalibrationStatus, GroupBy
+
+DecimalStr = str  # a decimal number as a string, e.g. "12.345000"
+
+
+class Quantity(BaseModel):
+    value: DecimalStr
+    unit: str
+
+
+class Page(BaseModel):
+    limit: int
+    offset: int
+    next: str | None = Field(description="The next page's URL, or null on the last page")
+
+
+class EmissionRow(BaseModel):
+    bucket_start: datetime
+    bucket_end: datetime
+    group: dict[str, str | None] = Field(description="The value of each group_by dimension")
+    tco2e: DecimalStr | None = Field(description="tCO2e; null when grouped by gas")
+    mass_t: DecimalStr | None = Field(description="Tonnes of the gas; only when grouped by gas")
+    activity: list[Quantity] = Field(description="Activity summed per unit (never across units)")
+    completeness: DecimalStr | None = Field(description="Readings present / expected, 0..1")
+    windows: int = Field(description="Stored windows summed into this row")
+
+
+class Emissions(Page):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    bucket: Bucket
+    width_s: int = Field(description="Width of the stored windows summed")
+    group_by: list[GroupBy]
+    unit: str = "tCO2e"
+    items: list[EmissionRow]
+
+
+class OutputIntensity(BaseModel):
+    output: Quantity
+    intensity: Quantity | None = Field(description="tCO2e per output unit; null without output")
+
+
+class EnterpriseIntensity(BaseModel):
+    enterprise_id: str
+    tco2e: Quantity
+    outputs: list[OutputIntensity]
+
+
+class IntensityPage(Page):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    items: list[EnterpriseIntensity]
+
+
+class BaselineRef(BaseModel):
+    baseline_id: int
+    method: str
+    period_kind: str
+    value: Quantity
+    projected_share: DecimalStr | None = Field(
+        description="Projected tCO2e / baseline, when the baseline's period kind is the target's"
+    )
+
+
+class LimitProgress(BaseModel):
+    limit: Quantity
+    actual: Quantity | None = Field(description="Period to date; an intensity needs output")
+    used_share: DecimalStr | None = Field(description="actual / limit")
+    projected: Quantity | None = Field(description="Linear end-of-period figure")
+    on_track: bool | None
+
+
+class TargetProgress(BaseModel):
+    target_id: int
+    subject_kind: str
+    subject_id: str
+    period_kind: str
+    period_start: date
+    period_end: date
+    timezone: str
+    elapsed_share: DecimalStr
+    absolute: LimitProgress | None
+    intensity: LimitProgress | None
+    baseline: BaselineRef | None
+
+
+class ProgressPage(Page):
+    as_of: datetime
+    items: list[TargetProgress]
+
+
+class MeterQuality(BaseModel):
+    meter_id: str
+    enterprise_id: str
+    status: str
+    completeness: DecimalStr | None = Field(description="Readings present / expected in windows")
+    windows: int = Field(description="Hour windows stored in the range")
+    rejected: dict[str, int] = Field(description="Quarantined readings by reason")
+    calibration_due: date | None
+    calibration: CalibrationStatus
+
+
+class EnterpriseQuality(BaseModel):
+    enterprise_id: str
+    meters: int
+    completeness: DecimalStr | None
+    calibration_overdue: int
+    calibration_due_soon: int
+    rejected: dict[str, int]
+
+
+class QualityPage(Page):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    enterprises: list[EnterpriseQuality]
+    unattributed_rejected: dict[str, int] | None = Field(
+        description="Rejects naming no registered meter (park-wide keys only; null otherwise)"
+    )
+    meters: list[MeterQuality] = Field(description="Paginated by limit/offset, by meter_id")

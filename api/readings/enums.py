@@ -1,0 +1,23 @@
+"""Outcomes and reason codes of an EMS push, per reading (clause 8.4: nothing dropped silently)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # acknowledged by Kafka (acks=all) on readings.raw
+    DUPLICATE = "duplicate"  # this (meter, time, value) was accepted before: not sent again
+    REJECTED = "rejected"  # not sent; ``reason`` says why
+
+
+class RejectReason(StrEnum):
+    # A meter missing from the registry, or another tenant's (never revealed as such): a scope
+    # deviation (clause 4.3), the worker's UNKNOWN_METER.
+    UNKNOWN_METER = "UNKNOWN_METER"
+    UNIT_MISMATCH = "UNIT_MISMATCH"  # not the registry's unit of the meter
+    METER_RETIRED = "METER_RETIRED"  # read at or after the meter's retirement
+    FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
+    TOO_OLD = "TOO_OLD"
+    # The same (meter, time) with another value: accepted before, or earlier in this batch.
+    CONFLICTING_VALUE = "CONFLICTING_VALUE"
