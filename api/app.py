@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import errors
+from api import errors, live_windows
 from api.producer import RawProducer
 from api.queries.views import router as queries_router
 from api.readings.views import router as readings_router
@@ -37,7 +37,10 @@ Background = Callable[[AppState], Coroutine[Any, Any, None]]
 
 
 def _background(settings: ApiSettings) -> list[tuple[str, Background]]:
-    tasks: list[tuple[str, Background]] = [("webhooks", webhook_dispatcher.run)]
+    tasks: list[tuple[str, Background]] = [
+        ("webhooks", webhook_dispatcher.run),
+        ("live-windows", live_windows.run),
+    ]
     if settings.api_consume_alerts:
         tasks.append(("alerts", alerts_consumer.run))
     return tasks
@@ -87,7 +90,20 @@ def create_app(settings: ApiSettings) -> FastAPI:
         responses=errors.problems(413, 503),
     )
     errors.install(app)
+    # Streamed bodies are counted by Starlette's limiter; a declared Content-Length over the
+    # limit is refused up front, as a problem document like every other error.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.api_max_body_bytes)
+
+    @app.middleware("http")
+    async def declared_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.api_max_body_bytes:
+            return errors.problem_response(
+                413, f"the body is larger than {settings.api_max_body_bytes} bytes"
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def measure(

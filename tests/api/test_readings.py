@@ -416,9 +416,10 @@ async def test_a_body_over_the_byte_limit_is_413(
 ) -> None:
     body = b"meter_id,ts,value,unit\n" + b"x" * api_server.settings.api_max_body_bytes
     r = await tenant_a.post("/v1/readings", content=body, headers={"Content-Type": "text/csv"})
-    # Refused from its Content-Length by the body-limit middleware in api/app.py, before the
-    # route runs (its reply is text/plain: reported to the foundation's owner).
+    # Refused from its Content-Length before the route runs, as a problem document.
     assert r.status_code == 413
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 413
 
 
 async def test_the_same_idempotency_key_replays_the_reply_and_another_body_is_422(
