@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import errors, live_windows
+from api import errors
 from api.producer import RawProducer
 from api.queries.views import router as queries_router
 from api.readings.views import router as readings_router
@@ -37,10 +37,7 @@ Background = Callable[[AppState], Coroutine[Any, Any, None]]
 
 
 def _background(settings: ApiSettings) -> list[tuple[str, Background]]:
-    tasks: list[tuple[str, Background]] = [
-        ("webhooks", webhook_dispatcher.run),
-        ("live-windows", live_windows.run),
-    ]
+    tasks: list[tuple[str, Background]] = [("webhooks", webhook_dispatcher.run)]
     if settings.api_consume_alerts:
         tasks.append(("alerts", alerts_consumer.run))
     return tasks
