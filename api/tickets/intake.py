@@ -1,0 +1,190 @@
+"""One alert step into the database: the alert row, its ticket and its occurrence (9.1 b, 10.1).
+
+Called by the alerts consumer inside one transaction per message. Idempotent: a step is
+identified by (alert, state, window), and a step already attached to a ticket changes nothing,
+so at-least-once delivery with offsets committed after the transaction stores each step once.
+A step attaches to the ticket being worked for its (rule, subject) (the partial unique index
+``ticket_one_active_idx`` keeps it to one); with none, a step of an alert already seen goes to
+that alert's last ticket, and a new alert opens a ticket. A RESOLVED step records that the
+condition cleared but never closes the ticket - closing needs the effectiveness review (10.1 d).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from accounting.alerting import AlertState
+from api import audit
+from api.live import LiveEvent
+from api.tickets.enums import CONSUMER_ACTOR, HistoryEvent, WebhookEvent
+from api.tickets.history import append as history
+from api.webhooks import outbox
+
+# The worker's own upsert (store.targets): one definition of "a later step supersedes".
+from store.targets import _UPSERT as ALERT_UPSERT
+from store.targets import _params as alert_params
+from stream.alerts import Alert
+
+_STEP_SEEN = """
+SELECT 1 FROM ticket_occurrence
+WHERE alert_id = %(alert_id)s AND alert_state = %(state)s AND window_start = %(window_start)s
+"""
+_ACTIVE = """
+SELECT * FROM ticket WHERE rule = %(rule)s AND subject_kind = %(subject_kind)s
+  AND subject_id = %(subject_id)s AND state NOT IN ('closed', 'dismissed')
+FOR UPDATE
+"""
+# A later step of an alert whose ticket was closed or dismissed meanwhile is recorded on that
+# ticket: only a new alert (a new RAISED) opens a new ticket, so dismissing a false positive
+# that still holds does not bring it back every window.
+_HOLDER = """
+SELECT t.* FROM ticket t JOIN ticket_occurrence o USING (ticket_id)
+WHERE o.alert_id = %(alert_id)s ORDER BY t.ticket_id DESC LIMIT 1 FOR UPDATE OF t
+"""
+_OPEN = """
+INSERT INTO ticket (rule, subject_kind, subject_id, enterprise_id, title, suggested_cause,
+                    opened_at, updated_at)
+VALUES (%(rule)s, %(subject_kind)s, %(subject_id)s, %(enterprise_id)s, %(title)s, %(cause)s,
+        now(), now())
+ON CONFLICT (rule, subject_kind, subject_id) WHERE state NOT IN ('closed', 'dismissed')
+DO NOTHING
+RETURNING *
+"""
+_ATTACH = """
+INSERT INTO ticket_occurrence (ticket_id, alert_id, alert_state, width_s, window_start,
+    window_end, measured, expected, unit, cause, message, raised_at)
+VALUES (%(ticket_id)s, %(alert_id)s, %(state)s, %(width_s)s, %(window_start)s, %(window_end)s,
+    %(measured)s, %(expected)s, %(unit)s, %(cause)s, %(message)s, %(raised_at)s)
+"""
+_HAS = """
+SELECT count(*), count(*) FILTER (WHERE alert_state = 'RESOLVED') FROM ticket_occurrence
+WHERE alert_id = %s
+"""
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """The alert as webhook and live-feed payloads carry it."""
+    p = alert_params(alert)
+    del p["order"]
+    p["first_raised_at"] = p.pop("raised_at")
+    return p
+
+
+async def ingest(conn: AsyncConnection[Any], *, alert: Alert) -> list[LiveEvent]:
+    """Store one alert step in the caller's transaction; the live events to publish after it
+    commits (none when the step was seen before)."""
+    params = alert_params(alert)
+    await _upsert_alert(conn, alert=alert, params=params)
+    if await (await conn.execute(_STEP_SEEN, params)).fetchone() is not None:
+        return []
+    counts = await (await conn.execute(_HAS, (alert.alert_id,))).fetchone()
+    seen_before, resolved_before = (counts[0], counts[1]) if counts else (0, 0)
+    resolved = alert.state is AlertState.RESOLVED
+    ticket = await _one(conn, _ACTIVE, params)
+    if ticket is None and seen_before:
+        ticket = await _one(conn, _HOLDER, params)
+    events: list[LiveEvent] = []
+    opened = ticket is None
+    if ticket is None:
+        ticket = await _open(conn, alert=alert, params=params)
+        events.append(
+            await history(
+                conn,
+                ticket=ticket,
+                event=HistoryEvent.OPENED,
+                actor=CONSUMER_ACTOR,
+                to_state="open",
+                detail={"alert_id": alert.alert_id},
+            )
+        )
+    tid = ticket["ticket_id"]
+    await conn.execute(_ATTACH, {**params, "ticket_id": tid})
+    step = {
+        "alert_id": alert.alert_id,
+        "alert_state": alert.state.value,
+        "window_start": params["window_start"],
+        "measured": alert.measured,
+        "expected": alert.expected,
+        "unit": alert.unit,
+    }
+    events.append(
+        await history(
+            conn, ticket=ticket, event=HistoryEvent.OCCURRENCE, actor=CONSUMER_ACTOR, detail=step
+        )
+    )
+    body = {"alert": alert_json(alert), "ticket_id": tid, "ticket_opened": opened}
+    ent = alert.enterprise_id
+    if resolved:
+        await conn.execute(
+            "UPDATE ticket SET condition_cleared_at = %s, updated_at = now() WHERE ticket_id = %s",
+            (params["raised_at"], tid),
+        )
+        events.append(
+            await history(
+                conn,
+                ticket=ticket,
+                event=HistoryEvent.CONDITION_CLEARED,
+                actor=CONSUMER_ACTOR,
+                detail={"alert_id": alert.alert_id},
+            )
+        )
+        if not resolved_before:
+            await outbox.enqueue(
+                conn, event_type=WebhookEvent.ALERT_RESOLVED.value, payload=body, enterprise_id=ent
+            )
+    else:
+        # The condition is back (or still there): it is no longer cleared.
+        await conn.execute(
+            "UPDATE ticket SET condition_cleared_at = NULL, updated_at = now()"
+            " WHERE ticket_id = %s",
+            (tid,),
+        )
+        if not seen_before:
+            await outbox.enqueue(
+                conn, event_type=WebhookEvent.ALERT_OPENED.value, payload=body, enterprise_id=ent
+            )
+    events.append(LiveEvent("alert", ent, {**body["alert"], "ticket_id": tid}))
+    return events
+
+
+async def _upsert_alert(
+    conn: AsyncConnection[Any], *, alert: Alert, params: dict[str, Any]
+) -> None:
+    # The worker usually stored the step already (then this changes nothing); when it did not,
+    # the change of state is audited as the worker would (7.3).
+    row = await (await conn.execute(ALERT_UPSERT, params)).fetchone()
+    if row is None:
+        return
+    before, after = row
+    if before != after and (before is None or after == AlertState.RESOLVED):
+        await audit.record(
+            conn,
+            actor=CONSUMER_ACTOR,
+            action="raise" if before is None else "resolve",
+            entity="alert",
+            entity_id=alert.alert_id,
+            before=None if before is None else {"state": before},
+            after={"state": after, "message": alert.message},
+        )
+
+
+async def _one(
+    conn: AsyncConnection[Any], sql: str, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchone()
+
+
+async def _open(
+    conn: AsyncConnection[Any], *, alert: Alert, params: dict[str, Any]
+) -> dict[str, Any]:
+    title = f"{alert.rule.value} on {alert.subject_kind.value} {alert.subject_id}"
+    ticket = await _one(conn, _OPEN, {**params, "title": title})
+    if ticket is None:  # another consumer opened it between our look and our insert
+        ticket = await _one(conn, _ACTIVE, params)
+    assert ticket is not None
+    return ticket
