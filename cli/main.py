@@ -15,6 +15,7 @@ from cli.api_commands import register as register_api_commands
 from cli.backfill_commands import register as register_backfill_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
+from cli.grafana_commands import register as register_grafana_commands
 from cli.report_commands import register as register_report_commands
 from config.settings import ApiSettings, CommonSettings, ConfigError, StackSettings, load
 from deploy import stack as local_stack
@@ -31,6 +32,7 @@ register_gateway_commands(app)  # gateway, simulate modbus
 register_demo_commands(app)  # demo seed, demo opcua
 register_api_commands(app)  # api, api-key create
 register_report_commands(app)  # report inventory, report review
+register_grafana_commands(app)  # grafana build, grafana push
 register_backfill_commands(app)  # backfill
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -203,3 +203,34 @@ def load(kind: type[S], **overrides: Any) -> S:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings ({where}): {problems}") from exc
+
+
+class GrafanaSettings(CommonSettings):
+    """`parkcarbon grafana push`: the Grafana to upload to, and how it reaches the database."""
+
+    grafana_url: str = Field(
+        default="http://127.0.0.1:3000", description="Base URL of the Grafana to push to."
+    )
+    grafana_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Grafana service-account token (preferred); empty uses user and password.",
+    )
+    grafana_user: str = Field(default="admin", description="Grafana user for basic auth.")
+    grafana_password: SecretStr = Field(
+        default=SecretStr(""), description="Grafana password for basic auth."
+    )
+    grafana_db_host: str = Field(
+        default="",
+        description="host:port of the database as Grafana reaches it; empty takes the host "
+        "of database_url.",
+    )
+    grafana_db_password: SecretStr = Field(
+        default=SecretStr(""),
+        description="Password of the read-only role parkcarbon_reader, given to Grafana's "
+        "datasource.",
+    )
+    grafana_prometheus_url: str = Field(
+        default="",
+        description="A Prometheus scraping the gateways' metrics; empty pushes no Prometheus "
+        "datasource.",
+    )
