@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -114,6 +115,20 @@ def create_app(settings: ApiSettings) -> FastAPI:
             state.metrics.requests.labels(route, str(response.status_code)).inc()
             state.metrics.latency.labels(route).observe(time.perf_counter() - started)
         return response
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_validation_errors(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    summary=app.summary,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     for router in (
         health_router,

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import DataError
 from pydantic import BaseModel, ConfigDict
@@ -86,6 +87,22 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def document_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every operation's 422 a problem document, as the handler below answers it."""
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            if "422" in responses:
+                responses["422"] = {"description": _DESCRIPTIONS[422], "content": problem}
+    components = schema.get("components", {}).get("schemas", {})
+    if "Problem" not in components:
+        components["Problem"] = Problem.model_json_schema()
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
 def install(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -101,6 +118,27 @@ def install(app: FastAPI) -> None:
         # A value PostgreSQL refuses (a NUL byte, an out-of-range time) is the caller's error.
         return problem_response(422, f"value refused by the database: {exc}".strip())
 
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        # The same problem shape as every other error; the offending input is not echoed back
+        # (it may not even be encodable, e.g. a lone surrogate).
+        assert isinstance(exc, RequestValidationError)
+        found: list[dict[str, Any]] = [
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        detail = "invalid request"
+        if found:
+            loc, msg = ".".join(found[0]["loc"]), found[0]["msg"]
+            detail = f"{loc}: {msg}" if loc else msg
+        if len(found) > 1:
+            detail += f" (and {len(found) - 1} more)"
+        return problem_response(422, detail, errors=found)
+
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(DataError, on_data_error)

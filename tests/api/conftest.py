@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from api.app import create_app
 from api.keys import Role
 from config.settings import ApiSettings
 from stream.topics import create_topics
+from tests.conftest import RunningWorker
 
 # Enterprises of the API tests' park: "a" and "b" are tenants that must never see each other.
 PARK = "apitest"
@@ -66,10 +66,11 @@ async def api_park(database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 async def api_server(
-    database_url: str, kafka_bootstrap: str, api_park: str
+    database_url: str, kafka_bootstrap: str, api_park: str, worker: RunningWorker
 ) -> AsyncIterator[ApiServer]:
-    """The API served by uvicorn on 127.0.0.1 with topics of its own (a per-run prefix)."""
-    prefix = f"api{uuid.uuid4().hex[:8]}."
+    """The API served by uvicorn on 127.0.0.1, on the same topics as the run's stream worker:
+    pushed readings reach the worker and the worker's alerts reach the API, as in production."""
+    prefix = worker.prefix
     await create_topics(kafka_bootstrap, partitions=6, replication=1, prefix=prefix)
     settings = ApiSettings(
         database_url=database_url,
