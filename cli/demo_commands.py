@@ -98,5 +98,46 @@ def demo_opcua(
     asyncio.run(serve())
 
 
+@demo_app.command("unknown-meter")
+def demo_unknown_meter(
+    meter_id: Annotated[str, typer.Option(help="A meter id the registry does not have.")] = (
+        "UNREGISTERED-01"
+    ),
+) -> None:
+    """Inject a fault: a gateway reports a meter the registry does not know (a scope deviation,
+    clause 4.3). The worker quarantines it as UNKNOWN_METER and raises an alert within seconds;
+    the API opens a corrective-action ticket for it."""
+    import time
+
+    from aiokafka import AIOKafkaProducer
+
+    from stream.records import RawReading, ReadingBatch, Source, encode_batch
+    from stream.topics import Topic, topic_name
+
+    settings = load(CommonSettings)
+    now_ms = int(time.time() * 1000)
+    batch = ReadingBatch(
+        Source.MODBUS,
+        "demo-gateway",
+        f"demo-gateway/{meter_id}",
+        (RawReading(meter_id=meter_id, ts_ms=now_ms, value=1.0, unit="kWh", seq=now_ms),),
+    )
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                topic_name(Topic.READINGS_RAW, settings.topic_prefix),
+                encode_batch(batch),
+                key=batch.source_key.encode(),
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    typer.echo(f"sent a reading of unregistered meter {meter_id}: watch the live page's alerts")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(demo_app, name="demo")

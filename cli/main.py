@@ -163,7 +163,7 @@ def up(
         platform.start_children(children)
         typer.echo(
             "\nparkcarbon is up:\n"
-            f"  live page   {api_url}/\n"
+            f"  live page   {api_url}/#key={operator_key}\n"
             f"  API docs    {api_url}/docs\n"
             f"  operator key (7 days)  {operator_key}\n"
             f"  Kafka       {settings.kafka_bootstrap}\n"
@@ -173,6 +173,7 @@ def up(
             f" :{demo.OPCUA_GATEWAY_METRICS_PORT}/metrics (gateway-ua)\n"
             f"  faults      127.0.0.1:{demo.MODBUS_CONTROL_PORT}, one line each:"
             " fault METER KIND [SECONDS] | clear METER | list\n"
+            "              or `parkcarbon demo unknown-meter`: an alert and its ticket in seconds\n"
             f"  state       {settings.state_dir.resolve()}\n"
             "Press Ctrl-C to stop."
         )
