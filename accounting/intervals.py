@@ -171,3 +171,76 @@ def _aggregate(pieces: _Pieces, width_ms: int, origin_ms: int) -> Windows:
         sums, ors = sums[used], ors[used]
     interpolated = (ors & _U(Reason.INTERPOLATED)) != 0
     return Windows(keys * width_ms + origin_ms, sums, interpolated, ors)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedWindows:
+    """Figures of requested windows (one entry per requested window, in request order)."""
+
+    quantity: NDArray[np.float64]  # sum of interval quantity x share of the interval inside
+    present: NDArray[np.float64]  # sum of the shares: interval-weighted readings present
+    flags: NDArray[np.uint32]  # OR of the flags of the intervals that overlap the window
+    interpolated: NDArray[np.bool_]  # an interval crosses the window's boundary
+
+
+_GROUP_SHIFT = 40  # 2**40 ms is 34 years: group and time share one sortable int64 key
+
+
+def keyed_window_sums(
+    group: NDArray[np.int64],
+    start_ms: NDArray[np.int64],
+    end_ms: NDArray[np.int64],
+    quantity: NDArray[np.float64],
+    flags: NDArray[np.uint32],
+    window_group: NDArray[np.int64],
+    window_start_ms: NDArray[np.int64],
+    window_end_ms: NDArray[np.int64],
+) -> KeyedWindows:
+    """Sums of intervals over given windows [start, end) of their group (e.g. their meter).
+
+    The intervals must be sorted by (group, end) and, within a group, not overlap (a meter's
+    intervals chain: each starts where the previous one ended). Each interval counts by its
+    share of time inside the window, ``quantity * overlap / duration``, so a window's sum is
+    exact however the interval is split; shares are in seconds, as the database computes them.
+    Windows may be of any widths, overlap each other and repeat.
+    """
+    n_win = window_group.shape[0]
+    quantity_sum = np.zeros(n_win)
+    present = np.zeros(n_win)
+    ors = np.zeros(n_win, dtype=_U)
+    crossed = np.zeros(n_win, dtype=np.bool_)
+    if n_win == 0 or start_ms.shape[0] == 0:
+        return KeyedWindows(quantity_sum, present, ors, crossed)
+    origin = min(int(start_ms.min()), int(window_start_ms.min()))
+    span = max(int(end_ms.max()), int(window_end_ms.max())) - origin
+    groups = max(int(group.max()), int(window_group.max()))
+    if span >= 1 << _GROUP_SHIFT or groups >= 1 << (62 - _GROUP_SHIFT):
+        raise ValueError("times or groups out of range for one sort key")
+    g = group.astype(np.int64) << _GROUP_SHIFT
+    wg = window_group.astype(np.int64) << _GROUP_SHIFT
+    key_end = g + (end_ms - origin)
+    key_start = g + (start_ms - origin)
+    # First interval ending after the window's start, and the end of those starting before
+    # the window's end: the overlapping ones lie between (none overlap within a group).
+    lo = np.searchsorted(key_end, wg + (window_start_ms - origin), side="right")
+    hi = np.searchsorted(key_start, wg + (window_end_ms - origin), side="left")
+    counts = np.maximum(hi - lo, 0)
+    total = int(counts.sum())
+    if total == 0:
+        return KeyedWindows(quantity_sum, present, ors, crossed)
+    window = np.repeat(np.arange(n_win), counts)
+    first = np.cumsum(counts) - counts
+    interval = lo[window] + (np.arange(total) - first[window])
+    s, e = start_ms[interval], end_ms[interval]
+    ws, we = window_start_ms[window], window_end_ms[window]
+    overlap = (np.minimum(e, we) - np.maximum(s, ws)) / 1000.0
+    duration = (e - s) / 1000.0
+    share = overlap / duration
+    quantity_sum = np.bincount(window, quantity[interval] * overlap / duration, n_win).astype(
+        np.float64, copy=False
+    )
+    present = np.bincount(window, share, n_win).astype(np.float64, copy=False)
+    crossed = np.bincount(window, overlap < duration, n_win) > 0
+    nonempty = np.flatnonzero(counts)
+    ors[nonempty] = np.bitwise_or.reduceat(flags[interval].astype(_U), first[nonempty])
+    return KeyedWindows(quantity_sum, present, ors, crossed)

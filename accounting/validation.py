@@ -70,13 +70,16 @@ def validate(
     ts_ms: ArrayLike,
     values: ArrayLike,
     *,
-    now_ms: int,
+    now_ms: int | NDArray[np.int64],
     units: str | Sequence[str] | NDArray[np.str_] | None = None,
     unit_scale: float = 1.0,
     seq: ArrayLike | None = None,
 ) -> ValidationResult:
     """Validate one meter's batch; return per-reading reason masks and the next state.
 
+    ``now_ms`` is one instant for the batch or one per reading (readings that arrived at
+    different times, e.g. several messages of one meter validated together: validating A then
+    B equals validating A+B with each reading's own ``now_ms``).
     ``units`` are the readings' unit labels (one for the batch or one each; None means the
     profile's unit); a label other than ``profile.unit`` is UNIT_MISMATCH. A batch in a unit of
     the same dimension (MWh for a kWh meter) is converted by the caller: pass the factor from
@@ -137,7 +140,7 @@ def _per_reading_reasons(
     ts: NDArray[np.int64],
     v: NDArray[np.float64],
     units: str | Sequence[str] | NDArray[np.str_] | None,
-    now_ms: int,
+    now_ms: int | NDArray[np.int64],
 ) -> NDArray[np.uint32] | None:
     """Quarantine bits that need no other reading; None when every reading passes them."""
     # Clamped to the finite floats so that an infinite value fails even an open range.

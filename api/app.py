@@ -16,7 +16,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
-from api import errors
+from api import errors, live_windows
+from api.page.views import router as page_router
 from api.producer import RawProducer
 from api.queries.views import router as queries_router
 from api.readings.views import router as readings_router
@@ -38,7 +39,10 @@ Background = Callable[[AppState], Coroutine[Any, Any, None]]
 
 
 def _background(settings: ApiSettings) -> list[tuple[str, Background]]:
-    tasks: list[tuple[str, Background]] = [("webhooks", webhook_dispatcher.run)]
+    tasks: list[tuple[str, Background]] = [
+        ("webhooks", webhook_dispatcher.run),
+        ("live-windows", live_windows.run),
+    ]
     if settings.api_consume_alerts:
         tasks.append(("alerts", alerts_consumer.run))
     return tasks
@@ -84,8 +88,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version="1",
         summary="Energy readings, CO2e, deviation alerts and corrective-action tickets of a park",
         lifespan=lifespan,
-        # Any route may meet a database or broker outage, or a body over the size limit.
-        responses=errors.problems(413, 503),
+        # Any route may meet a database or broker outage, a body over the size limit, or a body
+        # that does not parse (FastAPI's 400 "There was an error parsing the body").
+        responses=errors.problems(400, 413, 503),
     )
     errors.install(app)
     # Streamed bodies are counted by Starlette's limiter; a declared Content-Length over the
@@ -140,6 +145,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         webhooks_router,
         live_router,
         reports_router,
+        page_router,
     ):
         app.include_router(router)
     return app

@@ -114,7 +114,7 @@ def scopes_for(role: Role, requested: list[str] | None = None) -> frozenset[Scop
 def check_tenancy(role: Role, enterprise_id: str | None) -> None:
     if role is Role.ENTERPRISE and not enterprise_id:
         raise KeyRequestError("an enterprise key needs the enterprise it belongs to")
-    if role is not Role.ENTERPRISE and enterprise_id:
+    if role is not Role.ENTERPRISE and enterprise_id is not None:
         raise KeyRequestError(f"a {role} key is park-wide: it takes no enterprise")
 
 

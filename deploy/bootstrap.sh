@@ -42,6 +42,10 @@ command -v pkg-config >/dev/null || apt_install pkg-config
 pkg-config --exists libmodbus 2>/dev/null || apt_install libmodbus-dev libmodbus5
 command -v mbpoll >/dev/null || apt_install mbpoll
 
+# Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:
+# Playwright drives /usr/bin/chromium; it never downloads a browser of its own.
+[ -x /usr/bin/chromium ] || apt_install chromium fonts-liberation
+
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 stamp=.venv/.parkcarbon-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)

@@ -21,14 +21,15 @@ import faust
 from accounting.gwp import GwpSet
 from config.settings import WorkerSettings
 from stream.alerts import alert_key, encode_alert
+from stream.columns import decode_columns
 from stream.deviations import DeviationStage
 from stream.intake import intake
-from stream.records import decode_batch, encode_rejections, encode_valid
+from stream.records import encode_rejections
 from stream.registry import RegistryCache
 from stream.sink import Database
 from stream.topics import Topic, topic_name
 from stream.validate import StreamReason
-from stream.window_sink import WindowSink, encode_window
+from stream.window_sink import WindowSink
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ def create_app(settings: WorkerSettings) -> faust.App:
         now_ms = int(time.time() * 1000)
         unknown = unknown_readings[:]
         unknown_readings.clear()
-        results = await window_sink.flush(now_ms)
-        for result in results:
-            await windows_out.send(key=result.key.meter_id.encode(), value=encode_window(result))
+        flushed = await window_sink.flush(now_ms)
+        results = flushed.results
+        # One message per enterprise and flush (wire version 2), not one per window.
+        for key, value in flushed.messages:
+            await windows_out.send(key=key, value=value)
         if not results and not unknown:
             return
         async with deviations_lock:
@@ -124,22 +127,20 @@ def create_app(settings: WorkerSettings) -> faust.App:
             settings.intake_batch, within=0.2
         ):
             messages = [(e.key, e.value, int(e.message.timestamp * 1000)) for e in events]
-            decoded = [decode_batch(v) for _, v, _ in messages]
+            decoded = [decode_columns(v) for _, v, _ in messages]
             if registry.missing(decoded):
                 await registry.refresh()  # a meter added a moment ago should not be rejected
             # Stored (readings, quarantine, meter state) before anything is sent or acked.
             result = await database.run(
                 partial(intake, messages=messages, profiles=registry.profiles, decoded=decoded)
             )
-            for key, batch in result.valid:
-                await valid.send(key=key, value=encode_valid(batch))
+            for key, value in result.valid:
+                await valid.send(key=key, value=value)
             for key, now_ms, rejections in result.rejected:
                 await rejected.send(
                     key=key, value=encode_rejections(rejections, rejected_at_ms=now_ms)
                 )
-            window_sink.touch(
-                [b for _, b in result.valid], int(time.time() * 1000), result.replayed_intervals
-            )
+            window_sink.touch([*result.spans, *result.replayed_intervals], int(time.time() * 1000))
             unknown_readings.extend(
                 (r.meter_id, r.ts_ms)
                 for _, _, rejections in result.rejected

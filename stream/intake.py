@@ -18,9 +18,10 @@ import orjson
 import psycopg
 
 from accounting.meter import MeterProfile, MeterState
-from stream.records import Decoded, Rejection, ValidBatch, decode_batch, encode_rejections
-from stream.sink import store_readings, store_rejections
-from stream.validate import validate_message
+from stream.columns import DecodedColumns, ValidColumns, decode_columns
+from stream.records import Rejection, encode_rejections
+from stream.sink import store_rejections, store_valid
+from stream.validate import validate_batch
 
 _REPLAY_REASONS = {"DUPLICATE_TIMESTAMP", "OUT_OF_ORDER"}
 
@@ -29,18 +30,24 @@ _REPLAY_REASONS = {"DUPLICATE_TIMESTAMP", "OUT_OF_ORDER"}
 class Intake:
     """The outputs of one transaction, for the topics and the window tracker."""
 
-    valid: list[tuple[bytes | None, ValidBatch]] = field(default_factory=list)
+    # ``readings.valid`` messages (key, value): the accepted readings of each raw message.
+    valid: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     rejected: list[tuple[bytes | None, int, list[Rejection]]] = field(default_factory=list)
+    stored: int = 0  # accepted readings
     replayed: int = 0
-    # Intervals of replayed readings: their windows may not have been computed before a crash.
+    # Stretches of new intervals per meter, and intervals of replayed readings (their windows
+    # may not have been computed before a crash): (meter, start_ms, end_ms) to touch.
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
     replayed_intervals: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _meters_named(decoded: Sequence[Decoded], known: Mapping[str, MeterProfile]) -> list[str]:
+def _meters_named(
+    decoded: Sequence[DecodedColumns], known: Mapping[str, MeterProfile]
+) -> list[str]:
     names: set[str] = set()
     for d in decoded:
         if d.batch is not None:
-            names.update(r.meter_id for r in d.batch.readings)
+            names.update(d.batch.meter_id)
     return sorted(names & known.keys())
 
 
@@ -49,18 +56,33 @@ async def _lock_states(
 ) -> dict[str, MeterState]:
     if not meters:
         return {}
+    # Sorted ids: two workers locking overlapping sets never deadlock. The rows of meters seen
+    # before exist; only a meter's first batch creates its row (then locks it).
+    lock = (
+        "SELECT meter_id, state::text FROM meter_state WHERE meter_id = ANY(%s) "
+        "ORDER BY meter_id FOR UPDATE"
+    )
+    cur = await conn.execute(lock, (meters,))
+    rows = await cur.fetchall()
+    if len(rows) < len(meters):
+        await conn.execute(
+            "INSERT INTO meter_state (meter_id, state) SELECT m, '{}' FROM unnest(%s::text[]) m "
+            "ON CONFLICT DO NOTHING",
+            (meters,),
+        )
+        cur = await conn.execute(lock, (meters,))
+        rows = await cur.fetchall()
+    return {m: MeterState.from_dict(orjson.loads(s)) for m, s in rows}
+
+
+async def _save_states(conn: psycopg.AsyncConnection[Any], states: dict[str, MeterState]) -> None:
+    if not states:
+        return
     await conn.execute(
-        "INSERT INTO meter_state (meter_id, state) SELECT m, '{}' FROM unnest(%s::text[]) m "
-        "ON CONFLICT DO NOTHING",
-        (meters,),
+        "UPDATE meter_state s SET state = u.state::jsonb, updated_at = now() "
+        "FROM unnest(%s::text[], %s::text[]) AS u(meter_id, state) WHERE s.meter_id = u.meter_id",
+        (list(states), [orjson.dumps(s.to_dict()).decode() for s in states.values()]),
     )
-    # Sorted ids: two workers locking overlapping sets never deadlock.
-    cur = await conn.execute(
-        "SELECT meter_id, state FROM meter_state WHERE meter_id = ANY(%s) "
-        "ORDER BY meter_id FOR UPDATE",
-        (meters,),
-    )
-    return {m: MeterState.from_dict(s) if s else MeterState() for m, s in await cur.fetchall()}
 
 
 async def _stored(
@@ -88,7 +110,7 @@ async def intake(
     conn: psycopg.AsyncConnection[Any],
     messages: Sequence[tuple[bytes | None, bytes, int]],
     profiles: Mapping[str, MeterProfile],
-    decoded: Sequence[Decoded] | None = None,
+    decoded: Sequence[DecodedColumns] | None = None,
 ) -> Intake:
     """Validate ``(key, value, kafka_timestamp_ms)`` messages in order and store the outcome.
 
@@ -97,38 +119,32 @@ async def intake(
     """
     out = Intake()
     if decoded is None:
-        decoded = [decode_batch(v) for _, v, _ in messages]
+        decoded = [decode_columns(v) for _, v, _ in messages]
     async with conn.transaction():
         states = await _lock_states(conn, _meters_named(decoded, profiles))
-        for (key, value, now_ms), message in zip(messages, decoded, strict=True):
-            outcome = validate_message(
-                value,
-                now_ms=now_ms,
-                profiles=profiles,
-                state_of=lambda m: states.get(m, MeterState()),
-                decoded=message,
-            )
-            states.update(outcome.states)
-            if outcome.valid is not None:
-                out.valid.append((key, outcome.valid))
-            if outcome.rejections:
-                out.rejected.append((key, now_ms, outcome.rejections))
+        outcome = validate_batch(
+            decoded,
+            [now_ms for _, _, now_ms in messages],
+            profiles=profiles,
+            state_of=lambda m: states.get(m, MeterState()),
+        )
+        states.update(outcome.states)
+        valid = outcome.valid
+        rejected = [
+            (key, now_ms, rejections)
+            for (key, _, now_ms), rejections in zip(messages, outcome.rejections, strict=True)
+            if rejections
+        ]
         candidates = [
             r
-            for _, _, rs in out.rejected
+            for _, _, rs in rejected
             for r in rs
             if r.reason in _REPLAY_REASONS and r.meter_id and r.ts_ms is not None
         ]
         stored = await _stored(conn, candidates)
         # A duplicate of a reading accepted earlier in this same transaction is a replay too.
-        for _, batch in out.valid:
-            for accepted in batch.readings:
-                stored.setdefault(
-                    (accepted.meter_id, accepted.ts_ms),
-                    (accepted.value, accepted.interval_start_ms),
-                )
-        kept: list[tuple[bytes | None, int, list[Rejection]]] = []
-        for key, now_ms, rejections in out.rejected:
+        _add_accepted(stored, valid, candidates)
+        for key, now_ms, rejections in rejected:
             fresh: list[Rejection] = []
             for r in rejections:
                 seen = stored.get((r.meter_id or "", r.ts_ms or 0))
@@ -140,21 +156,37 @@ async def intake(
                 else:
                     fresh.append(r)
             if fresh:
-                kept.append((key, now_ms, fresh))
-        out.rejected = kept
-        await store_readings(conn, [b for _, b in out.valid])
+                out.rejected.append((key, now_ms, fresh))
+        await store_valid(conn, valid)
         items = [
             (ms_iso, r)
             for _, now_ms, rs in out.rejected
             for ms_iso, r in _rejection_items(now_ms, rs)
         ]
         await store_rejections(conn, items)
-        if states:
-            await conn.cursor().executemany(
-                "UPDATE meter_state SET state = %s, updated_at = now() WHERE meter_id = %s",
-                [(orjson.dumps(s.to_dict()).decode(), m) for m, s in states.items()],
-            )
+        await _save_states(conn, states)
+    out.stored = len(valid)
+    out.spans = outcome.spans
+    for k, (key, _, _) in enumerate(messages):
+        value = valid.encode(k)
+        if value is not None:
+            out.valid.append((key, value))
     return out
+
+
+def _add_accepted(
+    stored: dict[tuple[str, int], tuple[float, int | None]],
+    valid: ValidColumns,
+    candidates: Sequence[Rejection],
+) -> None:
+    """Accepted readings of this batch that the candidates may duplicate, into ``stored``."""
+    meters = {r.meter_id for r in candidates if (r.meter_id or "", r.ts_ms or 0) not in stored}
+    if not meters:
+        return
+    for i, meter_id in enumerate(valid.meter_id):
+        if meter_id in meters:
+            start = int(valid.interval_start_ms[i]) if valid.has_interval[i] else None
+            stored.setdefault((meter_id, int(valid.ts_ms[i])), (float(valid.value[i]), start))
 
 
 def _rejection_items(now_ms: int, rejections: list[Rejection]) -> list[tuple[str, dict[str, Any]]]:

@@ -22,8 +22,10 @@ import orjson
 WIRE_VERSION = 1
 MAX_READINGS_PER_BATCH = 10_000
 _ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+_SOURCE_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT64_MAX = 2**63 - 1
 
 
 class Source(StrEnum):
@@ -130,8 +132,9 @@ def _reading(obj: Any) -> RawReading:
             raise _BadInputError(f"value must be a finite number, got {value!r}")
         value = math.nan
     seq = obj.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise _BadInputError(f"seq must be a non-negative integer, got {seq!r}")
+    # The database keeps it as bigint: a larger one would stop the worker on every delivery.
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= _INT64_MAX:
+        raise _BadInputError(f"seq must be a non-negative integer below 2**63, got {seq!r}")
     return RawReading(
         meter_id=_text(obj, "meter_id", _ID),
         ts_ms=ts_to_ms(ts),
@@ -149,8 +152,16 @@ def _payload(raw: bytes) -> str:
         return "base64:" + base64.b64encode(raw).decode("ascii")
 
 
-def decode_batch(raw: bytes) -> Decoded:
-    """Decode one ``readings.raw`` message; never raises on bad input."""
+@dataclass(frozen=True, slots=True)
+class _Header:
+    source: Source
+    gateway_id: str
+    source_key: str
+    items: list[Any]
+
+
+def _header(raw: bytes) -> _Header | Rejection:
+    """The batch envelope, or the MALFORMED_MESSAGE rejection of a message that is no batch."""
     try:
         try:
             obj = orjson.loads(raw)
@@ -164,7 +175,7 @@ def decode_batch(raw: bytes) -> Decoded:
             )
         source = Source(str(obj.get("source")))
         gateway_id = _text(obj, "gateway_id", _ID)
-        source_key = _text(obj, "source_key", re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$"))
+        source_key = _text(obj, "source_key", _SOURCE_KEY)
         items = obj.get("readings")
         if not isinstance(items, list) or not items:
             raise _BadInputError("readings must be a non-empty list")
@@ -173,12 +184,15 @@ def decode_batch(raw: bytes) -> Decoded:
                 f"{len(items)} readings exceed the batch limit {MAX_READINGS_PER_BATCH}"
             )
     except (_BadInputError, ValueError) as exc:
-        return Decoded(
-            None, [Rejection(DecodeReason.MALFORMED_MESSAGE, str(exc), payload=_payload(raw))]
-        )
+        return Rejection(DecodeReason.MALFORMED_MESSAGE, str(exc), payload=_payload(raw))
+    return _Header(source, gateway_id, source_key, items)
+
+
+def _readings(header: _Header) -> tuple[list[RawReading], list[Rejection]]:
+    """Each item checked on its own: the reference semantics of decoding."""
     good: list[RawReading] = []
     bad: list[Rejection] = []
-    for item in items:
+    for item in header.items:
         try:
             good.append(_reading(item))
         except (_BadInputError, ValueError, TypeError) as exc:
@@ -187,14 +201,27 @@ def decode_batch(raw: bytes) -> Decoded:
                 Rejection(
                     DecodeReason.MALFORMED_READING,
                     str(exc),
-                    source_key=source_key,
-                    source=source.value,
-                    gateway_id=gateway_id,
+                    source_key=header.source_key,
+                    source=header.source.value,
+                    gateway_id=header.gateway_id,
                     meter_id=meter if isinstance(meter, str) else None,
                     payload=item,
                 )
             )
-    batch = ReadingBatch(source, gateway_id, source_key, tuple(good)) if good else None
+    return good, bad
+
+
+def decode_batch(raw: bytes) -> Decoded:
+    """Decode one ``readings.raw`` message; never raises on bad input."""
+    header = _header(raw)
+    if isinstance(header, Rejection):
+        return Decoded(None, [header])
+    good, bad = _readings(header)
+    batch = (
+        ReadingBatch(header.source, header.gateway_id, header.source_key, tuple(good))
+        if good
+        else None
+    )
     return Decoded(batch, bad)
 
 

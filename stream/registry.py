@@ -21,7 +21,7 @@ from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
 from store.registry import Meter, all_meters, enterprise_regions, registry_version
-from stream.records import Decoded
+from stream.columns import DecodedColumns
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +115,10 @@ class RegistryCache:
             self._version = version
             return meters, regions
 
-    def missing(self, decoded: Sequence[Decoded]) -> bool:
+    def missing(self, decoded: Sequence[DecodedColumns]) -> bool:
         """Whether these decoded messages name a meter this cache does not know."""
-        return any(
-            r.meter_id not in self.profiles
-            for d in decoded
-            if d.batch is not None
-            for r in d.batch.readings
-        )
+        named: set[str] = set()
+        for d in decoded:
+            if d.batch is not None:
+                named.update(d.batch.meter_id)
+        return not named <= self.profiles.keys()

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from itertools import chain, repeat
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 import psycopg
 
-from stream.records import ValidBatch
+from stream.columns import ValidColumns
+from stream.records import ValidBatch, ms_to_iso
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,6 +145,116 @@ async def store_readings(conn: psycopg.AsyncConnection[Any], batches: Sequence[V
     if not rows:
         return 0
     return await _copy_upsert(conn, "reading", _READING_COLUMNS, rows, "(meter_id, ts)")
+
+
+def _copy_escape(value: str) -> str:
+    """Escape for COPY's text format (backslash, tab, newline, carriage return)."""
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _text_column(values: list[str]) -> Iterable[str]:
+    """A text column, escaped only if one of its distinct values needs it."""
+    distinct = set(values)
+    if any(c in v for v in distinct for c in "\\\t\n\r"):
+        escaped = {v: _copy_escape(v) for v in distinct}
+        return map(escaped.__getitem__, values)
+    return values
+
+
+def _or_null(texts: Iterable[str], present: np.ndarray[Any, np.dtype[np.bool_]]) -> Iterable[str]:
+    if present.all():
+        return texts
+    return [t if p else "\\N" for t, p in zip(texts, present.tolist(), strict=True)]
+
+
+# Thousands of meters share each instant (a poll cycle's time): format each once.
+_iso = functools.lru_cache(maxsize=16384)(ms_to_iso)
+
+
+def reading_copy_text(valid: ValidColumns) -> str:
+    """COPY text (columns :data:`_READING_COLUMNS`) of every accepted reading.
+
+    Built a column at a time with C-level ``map``/``zip``/``join``: psycopg's ``write_row``
+    dumps each value of each row through its adapters, a tenth of the worker's time.
+    """
+    counts = np.diff(valid.bounds).tolist()
+    sources = chain.from_iterable(
+        repeat(h[0].value, c) for h, c in zip(valid.headers, counts, strict=True) if h and c
+    )
+    gateways = chain.from_iterable(
+        repeat(_copy_escape(h[1]), c) for h, c in zip(valid.headers, counts, strict=True) if h and c
+    )
+    units = list(_text_column(valid.unit))
+    has = valid.has_interval
+    lines = map(
+        "\t".join,
+        zip(
+            _text_column(valid.meter_id),
+            map(_iso, valid.ts_ms.tolist()),
+            map(repr, valid.value.tolist()),
+            units,
+            map(str, valid.flags.tolist()),
+            sources,
+            gateways,
+            map(str, valid.seq.tolist()),
+            _or_null(map(_iso, valid.interval_start_ms.tolist()), has),
+            _or_null(map(repr, valid.quantity.tolist()), has),
+            _or_null(units, has),
+            strict=True,
+        ),
+    )
+    return "\n".join(lines) + "\n"
+
+
+_COPY_READING = "COPY reading (" + ", ".join(_READING_COLUMNS) + ") FROM STDIN"
+
+
+async def store_valid(conn: psycopg.AsyncConnection[Any], valid: ValidColumns) -> int:
+    """Insert accepted readings (columns); returns how many were new (replays insert none).
+
+    Accepted readings are newer than their meter's last accepted one, and the meter states are
+    written in the same transaction as the readings, so they are almost never stored already:
+    COPY goes straight into ``reading`` (half the database time of staging and
+    ``INSERT ... ON CONFLICT``). Should one be there after all (a state reset by hand), the
+    savepoint is rolled back and the batch goes the idempotent way.
+    """
+    if not len(valid):
+        return 0
+    data = reading_copy_text(valid)
+    try:
+        # A savepoint inside the caller's transaction.
+        async with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY_READING) as copy:
+            await copy.write(data)
+        return len(valid)
+    except psycopg.errors.UniqueViolation:
+        log.info("accepted readings already stored; inserting the new ones only")
+    return await _copy_text_upsert(conn, "reading", _READING_COLUMNS, data, "(meter_id, ts)")
+
+
+async def _copy_text_upsert(
+    conn: psycopg.AsyncConnection[Any],
+    table: str,
+    columns: Sequence[str],
+    data: str,
+    conflict: str,
+) -> int:
+    cols = ", ".join(columns)
+    stage = f"{table}_stage"
+    async with conn.transaction():
+        await conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        async with conn.cursor() as cur:
+            async with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                await copy.write(data)
+            await cur.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
+                f"ON CONFLICT {conflict} DO NOTHING"
+            )
+            return cur.rowcount
 
 
 async def store_rejections(

@@ -1,31 +1,33 @@
-"""One ``readings.raw`` message in, accepted readings and quarantined ones out (clause 8.4).
+"""Decoded ``readings.raw`` messages in, accepted readings and quarantined ones out (clause 8.4).
 
 Pure wiring: decoding is ``stream.records``, every rule is ``accounting.validation``. The
-caller passes the meter profiles, each meter's carried state, and ``now_ms`` — the Kafka
-timestamp of the message, so a replay judges FUTURE/TOO_OLD exactly as the first pass did.
+caller passes the meter profiles, each meter's carried state, and for each message ``now_ms`` —
+the Kafka timestamp of the message, so a replay judges FUTURE/TOO_OLD exactly as the first pass
+did.
+
+A batch of messages is validated meter by meter: each meter's readings of every message, in
+message order, in one ``accounting.validation.validate`` call with each reading's own
+``now_ms``. Validation carries a meter's state reading by reading (validating A then B equals
+validating A+B), so this is exactly the outcome of validating the messages one by one, with one
+numpy call per meter instead of one per meter and message, and no Python object per reading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import chain
 
 import numpy as np
+from numpy.typing import NDArray
 
 from accounting.intervals import meter_intervals
 from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import QUARANTINE_MASK, reason_names
 from accounting.validation import validate
-from stream.records import (
-    Decoded,
-    Quality,
-    RawReading,
-    Rejection,
-    ValidBatch,
-    ValidReading,
-    decode_batch,
-)
+from stream.columns import DecodedColumns, ReadingColumns, ValidColumns
+from stream.records import Rejection
 
 
 class StreamReason(StrEnum):
@@ -33,109 +35,174 @@ class StreamReason(StrEnum):
     BAD_QUALITY = "BAD_QUALITY"  # the collector marked the value bad (e.g. OPC UA StatusCode)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    valid: ValidBatch | None
-    rejections: list[Rejection]
+@dataclass
+class BatchOutcome:
+    valid: ValidColumns
+    # Per message: its decoding rejections, then its quarantined readings in message order.
+    rejections: list[list[Rejection]]
     states: dict[str, MeterState] = field(default_factory=dict)
+    # Per meter, the stretch its new intervals cover: (meter, first interval start, last ts).
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def _reject(reading: RawReading, reason: str, detail: str, batch_info: dict[str, str]) -> Rejection:
+def _empty_valid(k: int) -> ValidColumns:
+    return ValidColumns(
+        headers=[None] * k,
+        bounds=np.zeros(k + 1, dtype=np.intp),
+        meter_id=[],
+        ts_ms=np.zeros(0, np.int64),
+        value=np.zeros(0, np.float64),
+        unit=[],
+        seq=np.zeros(0, np.int64),
+        flags=np.zeros(0, np.uint32),
+        interval_start_ms=np.zeros(0, np.int64),
+        quantity=np.zeros(0, np.float64),
+        has_interval=np.zeros(0, np.bool_),
+    )
+
+
+def _codes(labels: list[str]) -> tuple[dict[str, int], NDArray[np.intp]]:
+    index: dict[str, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(x, len(index)) for x in labels), dtype=np.intp, count=len(labels)
+    )
+    return index, codes
+
+
+def validate_batch(
+    messages: Sequence[DecodedColumns],
+    now_ms: Sequence[int],
+    *,
+    profiles: Mapping[str, MeterProfile],
+    state_of: Callable[[str], MeterState],
+) -> BatchOutcome:
+    """Validate decoded messages (in arrival order), each judged at its own ``now_ms``."""
+    k = len(messages)
+    rejections = [list(m.rejections) for m in messages]
+    parts = [(i, m.batch) for i, m in enumerate(messages) if m.batch is not None]
+    if not parts:
+        return BatchOutcome(_empty_valid(k), rejections)
+    lengths = np.array([len(b) for _, b in parts], dtype=np.intp)
+    message = np.repeat(np.array([i for i, _ in parts], dtype=np.intp), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    position = np.arange(int(lengths.sum()), dtype=np.intp) - np.repeat(offsets, lengths)
+    meter_ids = list(chain.from_iterable(b.meter_id for _, b in parts))
+    units = list(chain.from_iterable(b.unit for _, b in parts))
+    ts = np.concatenate([b.ts_ms for _, b in parts])
+    value = np.concatenate([b.value for _, b in parts])
+    seq = np.concatenate([b.seq for _, b in parts])
+    now = np.repeat(np.array([now_ms[i] for i, _ in parts], dtype=np.int64), lengths)
+    bad: NDArray[np.bool_] | None = None
+    if any(b.bad is not None for _, b in parts):
+        bad = np.concatenate(
+            [b.bad if b.bad is not None else np.zeros(len(b), np.bool_) for _, b in parts]
+        )
+    batches: list[ReadingColumns | None] = [m.batch for m in messages]
+
+    n = len(meter_ids)
+    meter_index, meter_code = _codes(meter_ids)
+    unit_index, unit_code = _codes(units)
+    order = np.argsort(meter_code, kind="stable")
+    counts = np.bincount(meter_code, minlength=len(meter_index))
+    ends = np.cumsum(counts)
+    begins = (ends - counts).tolist()
+    ends_list = ends.tolist()
+
+    flags = np.zeros(n, dtype=np.uint32)
+    accepted = np.zeros(n, dtype=np.bool_)
+    starts = np.zeros(n, dtype=np.int64)
+    quantity = np.zeros(n, dtype=np.float64)
+    has_interval = np.zeros(n, dtype=np.bool_)
+    quarantined: list[tuple[int, str, str]] = []  # (row, reason, detail)
+    states: dict[str, MeterState] = {}
+    spans: list[tuple[str, int, int]] = []
+    quarantine = int(QUARANTINE_MASK)
+
+    for meter_id, code in meter_index.items():
+        rows = order[begins[code] : ends_list[code]]
+        profile = profiles.get(meter_id)
+        if profile is None:
+            detail = f"meter {meter_id} is not in the registry"
+            quarantined.extend((i, StreamReason.UNKNOWN_METER, detail) for i in rows.tolist())
+            continue
+        if bad is not None:
+            marked = bad[rows]
+            if marked.any():
+                quarantined.extend(
+                    (i, StreamReason.BAD_QUALITY, "the collector marked this value bad")
+                    for i in rows[marked].tolist()
+                )
+                rows = rows[~marked]
+                if not rows.shape[0]:
+                    continue
+        own_unit = unit_index.get(profile.unit, -1)
+        mine_units = unit_code[rows]
+        result = validate(
+            profile,
+            state_of(meter_id),
+            ts[rows],
+            value[rows],
+            now_ms=now[rows],
+            units=None if (mine_units == own_unit).all() else [units[i] for i in rows.tolist()],
+            seq=seq[rows],
+        )
+        states[meter_id] = result.state
+        reasons = result.reasons
+        flags[rows] = reasons
+        for j in np.flatnonzero(reasons & QUARANTINE_MASK).tolist():
+            names = reason_names(int(reasons[j]) & quarantine)
+            quarantined.append((int(rows[j]), names[0], "validation: " + ", ".join(names)))
+        taken = rows[result.accepted_index]
+        accepted[taken] = True
+        intervals = meter_intervals(profile, result)
+        closed = intervals.quantity.shape[0]
+        if closed:
+            # The first accepted reading of a new meter opens the first interval, closes none.
+            tail = taken[taken.shape[0] - closed :]
+            starts[tail] = intervals.start_ms
+            quantity[tail] = intervals.quantity
+            has_interval[tail] = True
+            # Accepted readings chain (each interval starts where the last one ended): one
+            # contiguous stretch per meter.
+            spans.append((meter_id, int(intervals.start_ms[0]), int(intervals.end_ms[-1])))
+
+    for i, reason, detail in sorted(quarantined):
+        k_i = int(message[i])
+        batch = batches[k_i]
+        assert batch is not None  # a reading's message has a batch
+        rejections[k_i].append(_reject(batch, int(position[i]), reason, detail))
+
+    picked = np.flatnonzero(accepted)
+    everything = picked.shape[0] == n
+    valid = ValidColumns(
+        headers=[
+            (b.source, b.gateway_id, b.source_key) if b is not None else None for b in batches
+        ],
+        bounds=np.searchsorted(message[picked], np.arange(k + 1)).astype(np.intp),
+        meter_id=meter_ids if everything else [meter_ids[i] for i in picked.tolist()],
+        ts_ms=ts[picked],
+        value=value[picked],
+        unit=units if everything else [units[i] for i in picked.tolist()],
+        seq=seq[picked],
+        flags=flags[picked],
+        interval_start_ms=starts[picked],
+        quantity=quantity[picked],
+        has_interval=has_interval[picked],
+    )
+    return BatchOutcome(valid, rejections, states, spans)
+
+
+def _reject(batch: ReadingColumns, i: int, reason: str, detail: str) -> Rejection:
+    reading = batch.reading(i)
     return Rejection(
         reason,
         detail,
+        source_key=batch.source_key,
+        source=batch.source.value,
+        gateway_id=batch.gateway_id,
         meter_id=reading.meter_id,
         ts_ms=reading.ts_ms,
         value=None if np.isnan(reading.value) else reading.value,
         unit=reading.unit,
         seq=reading.seq,
-        **batch_info,
     )
-
-
-def validate_message(
-    raw: bytes,
-    *,
-    now_ms: int,
-    profiles: Mapping[str, MeterProfile],
-    state_of: Callable[[str], MeterState],
-    decoded: Decoded | None = None,
-) -> Outcome:
-    """``decoded`` is ``decode_batch(raw)`` when the caller has decoded the message already."""
-    if decoded is None:
-        decoded = decode_batch(raw)
-    rejections = list(decoded.rejections)
-    batch = decoded.batch
-    if batch is None:
-        return Outcome(None, rejections)
-    info = {
-        "source_key": batch.source_key,
-        "source": batch.source.value,
-        "gateway_id": batch.gateway_id,
-    }
-    by_meter: dict[str, list[RawReading]] = {}
-    for reading in batch.readings:
-        by_meter.setdefault(reading.meter_id, []).append(reading)
-
-    accepted: list[ValidReading] = []
-    states: dict[str, MeterState] = {}
-    for meter_id, readings in by_meter.items():
-        profile = profiles.get(meter_id)
-        if profile is None:
-            rejections.extend(
-                _reject(
-                    r, StreamReason.UNKNOWN_METER, f"meter {meter_id} is not in the registry", info
-                )
-                for r in readings
-            )
-            continue
-        usable = [r for r in readings if r.quality is not Quality.BAD]
-        if len(usable) < len(readings):
-            rejections.extend(
-                _reject(r, StreamReason.BAD_QUALITY, "the collector marked this value bad", info)
-                for r in readings
-                if r.quality is Quality.BAD
-            )
-        if not usable:
-            continue
-        result = validate(
-            profile,
-            state_of(meter_id),
-            np.fromiter((r.ts_ms for r in usable), np.int64, len(usable)),
-            np.fromiter((r.value for r in usable), np.float64, len(usable)),
-            now_ms=now_ms,
-            units=[r.unit for r in usable],
-            seq=np.fromiter((r.seq for r in usable), np.int64, len(usable)),
-        )
-        states[meter_id] = result.state
-        quarantine = int(QUARANTINE_MASK)
-        for i in np.flatnonzero(result.reasons & QUARANTINE_MASK):
-            names = reason_names(int(result.reasons[i]) & quarantine)
-            rejections.append(_reject(usable[i], names[0], "validation: " + ", ".join(names), info))
-        intervals = meter_intervals(profile, result)
-        # The first accepted reading of a new meter opens the first interval and closes none.
-        offset = len(result.accepted_index) - len(intervals.quantity)
-        # Plain Python numbers once per meter: indexing numpy arrays per reading is slow.
-        reasons = result.reasons.tolist()
-        starts: list[int | None] = [None] * offset + intervals.start_ms.tolist()
-        quantities: list[float | None] = [None] * offset + intervals.quantity.tolist()
-        for k, i in enumerate(result.accepted_index.tolist()):
-            r = usable[i]
-            accepted.append(
-                ValidReading(
-                    r.meter_id,
-                    r.ts_ms,
-                    r.value,
-                    r.unit,
-                    r.seq,
-                    int(reasons[i]),
-                    starts[k],
-                    quantities[k],
-                )
-            )
-    valid = (
-        ValidBatch(batch.source, batch.gateway_id, batch.source_key, tuple(accepted))
-        if accepted
-        else None
-    )
-    return Outcome(valid, rejections, states)

@@ -1,0 +1,89 @@
+"""Emission windows into the live feed: ``emissions.windows`` -> one ``window`` event per
+(enterprise, width, window start) of each message, with the summed tCO2e of its meters.
+
+Every API process reads every partition from the latest offset, with no consumer group: the
+feed is a view of what happens now, not a record (the record is the ``emission_window`` table),
+so nothing is committed and a restart simply resumes with new windows. Only the 1-minute (live),
+15-minute and hourly widths are sent; the 5-minute panes are internal to the rolling hour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from api.live import LiveEvent
+from api.state import AppState
+from stream.topics import Topic, topic_name
+from stream.window_sink import decode_windows
+
+log = logging.getLogger(__name__)
+
+FEED_WIDTHS_S = frozenset({60, 900, 3600})
+_BACKOFF_MAX_S = 30.0
+
+
+def window_events(windows: list[dict[str, Any]]) -> list[LiveEvent]:
+    """Sum a message's windows per (enterprise, width, start); malformed items are skipped."""
+    sums: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for w in windows:
+        try:
+            width, tco2e = int(w["width_s"]), float(w["tco2e"])
+            key = (str(w["enterprise_id"]), width, str(w["window_start"]))
+            end = str(w["window_end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if width not in FEED_WIDTHS_S or not math.isfinite(tco2e):
+            continue
+        entry = sums.setdefault(
+            key,
+            {
+                "enterprise_id": key[0],
+                "width_s": width,
+                "window_start": key[2],
+                "window_end": end,
+                "tco2e": 0.0,
+                "meters": 0,
+            },
+        )
+        entry["tco2e"] += tco2e
+        entry["meters"] += 1
+    return [LiveEvent("window", data["enterprise_id"], data) for data in sums.values()]
+
+
+async def run(state: AppState) -> None:
+    """Feed window events to the hub for the app's lifetime; reconnect when Kafka is away."""
+    delay = 0.5
+    while True:
+        consumer = AIOKafkaConsumer(
+            topic_name(Topic.EMISSIONS_WINDOWS, state.settings.topic_prefix),
+            bootstrap_servers=state.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        try:
+            await consumer.start()
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                for messages in batches.values():
+                    for message in messages:
+                        try:
+                            windows = decode_windows(message.value or b"")
+                        except ValueError as exc:
+                            log.warning("live feed: skipped an emissions.windows message: %s", exc)
+                            continue
+                        for event in window_events(windows):
+                            state.hub.publish(event)
+                delay = 0.5
+        except (KafkaError, OSError) as exc:
+            log.warning("live feed: %r; reconnecting in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+        finally:
+            await consumer.stop()

@@ -1,0 +1,183 @@
+// The live page: the key from the address's fragment (#key=pck_..., never sent to the server)
+// or the form, kept in sessionStorage; figures from the query API; the live feed tells which
+// parts to read again (debounced), so the page always shows the API's own numbers.
+import { ApiFailure, client } from "./api.js";
+import { $ } from "./dom.js";
+import { openFeed } from "./feed.js";
+import * as render from "./render.js";
+
+const KEY = "parkcarbon.key";
+const PARK = "parkcarbon.park";
+const MINUTE = 60_000;
+const app = { get: null, ctx: null, park: null, ticketId: null, stopFeed: null, runs: {} };
+
+function takeFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.get("key")) sessionStorage.setItem(KEY, params.get("key"));
+  if (params.get("park")) sessionStorage.setItem(PARK, params.get("park"));
+  // Out of the address bar, the history and any screenshot: the key stays in this tab only.
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+}
+
+function showError(err) {
+  const box = $("#error");
+  if (!err) { box.hidden = true; return; }
+  box.hidden = false;
+  box.textContent = err instanceof ApiFailure && err.status === 401
+    ? "The API refused this key (unknown, revoked or expired): enter another."
+    : `Could not read the API: ${err.message}`;
+  if (err instanceof ApiFailure && err.status === 401) forget();
+}
+
+// One refresh per part at a time; an event during a run asks for one more run after it.
+function schedule(name, fn, delayMs) {
+  const run = (app.runs[name] ??= { timer: null, busy: false, again: false });
+  if (run.timer) return;
+  run.timer = setTimeout(async () => {
+    run.timer = null;
+    if (run.busy) { run.again = true; return; }
+    run.busy = true;
+    try { await fn(); showError(null); } catch (err) { showError(err); }
+    run.busy = false;
+    if (run.again) { run.again = false; schedule(name, fn, delayMs); }
+  }, delayMs);
+}
+
+const enterpriseIds = () => app.park.enterprises.map((e) => e.enterprise_id);
+
+async function loadContext() {
+  app.ctx = await app.get("/page/context");
+  const wanted = sessionStorage.getItem(PARK);
+  app.park = app.ctx.parks.find((p) => p.park_id === wanted) ?? app.ctx.parks[0] ?? null;
+  const select = $("#park-select");
+  select.replaceChildren(...app.ctx.parks.map((p) => new Option(`${p.name} (${p.park_id})`, p.park_id)));
+  if (app.park) select.value = app.park.park_id;
+  $("#park-picker").hidden = app.ctx.parks.length < 2;
+}
+
+async function refreshHour() {
+  const to = new Date(Math.floor(Date.now() / MINUTE) * MINUTE + MINUTE); // the current minute too
+  const from = new Date(to.getTime() - 60 * MINUTE);
+  const body = await app.get("/v1/emissions", {
+    from: from.toISOString(), to: to.toISOString(), bucket: "1m", group_by: "park",
+    park_id: app.park.park_id, limit: 100,
+  });
+  render.hour(body, from, to);
+}
+
+async function refreshToday() {
+  if (Date.now() >= Date.parse(app.park.today_end)) await loadContext(); // a new local day
+  const park = app.park;
+  const ents = enterpriseIds();
+  const day = { from: park.today_start, to: park.today_end };
+  const none = { items: [], enterprises: [] };
+  const subject = app.ctx.enterprise_id
+    ? { subject_kind: "enterprise", subject_id: app.ctx.enterprise_id }
+    : { subject_kind: "park", subject_id: park.park_id };
+  const [parkDay, byEnterprise, intensity, quality, progress] = await Promise.all([
+    app.get("/v1/emissions", { ...day, bucket: "1d", group_by: "park", park_id: park.park_id }),
+    app.get("/v1/emissions", { ...day, bucket: "1d", group_by: "enterprise", park_id: park.park_id }),
+    // No enterprise means "every enterprise" to the API: ask only with the park's own.
+    ents.length ? app.get("/v1/intensity", { ...day, enterprise_id: ents }) : none,
+    ents.length ? app.get("/v1/quality", { ...day, enterprise_id: ents, limit: 1 }) : none,
+    app.get("/v1/progress", subject),
+  ]);
+  render.today(park, parkDay, progress);
+  render.enterprises(park, byEnterprise, intensity);
+  render.quality(park, parkDay, quality);
+}
+
+async function refreshWork() {
+  const per = await Promise.all(enterpriseIds().map((id) => Promise.all([
+    app.get("/v1/alerts", { state: "open", enterprise_id: id, limit: 100 }),
+    app.get("/v1/tickets", { enterprise_id: id, limit: 100 }),
+  ])));
+  const alerts = per.flatMap(([a]) => a.items).sort((a, b) => b.first_raised_at.localeCompare(a.first_raised_at));
+  const tickets = per.flatMap(([, t]) => t.items).sort((a, b) => b.ticket_id - a.ticket_id);
+  render.alerts(alerts);
+  render.tickets(tickets, openTicket);
+  if (app.ticketId !== null) await showTicket(app.ticketId);
+}
+
+async function showTicket(id) {
+  render.ticket(await app.get(`/v1/tickets/${id}`));
+  $("#ticket-view").hidden = false;
+}
+
+async function openTicket(id) {
+  app.ticketId = id;
+  try { await showTicket(id); showError(null); } catch (err) { showError(err); return; }
+  $("#h-history").setAttribute("tabindex", "-1");
+  $("#h-history").focus();
+}
+
+const refreshAll = () => Promise.all([refreshHour(), refreshToday(), refreshWork()]);
+
+function onEvent(kind, data) {
+  const mine = data.enterprise_id && enterpriseIds().includes(data.enterprise_id);
+  if (kind === "window" && mine) {
+    // Day figures come from hour windows, the live hour from 1-minute windows.
+    if (data.width_s === 60) schedule("hour", refreshHour, 300);
+    if (data.width_s === 3600) schedule("today", refreshToday, 1000);
+  } else if ((kind === "alert" || kind === "ticket") && (mine || data.ticket_id === app.ticketId)) {
+    schedule("work", refreshWork, 100);
+  }
+}
+
+function onStatus(status, detail) {
+  const node = $("#feed-status");
+  node.className = `status ${status === "live" ? "live" : "down"}`;
+  node.textContent = {
+    connecting: "Connecting to the live feed…",
+    live: "Live",
+    retry: `Live feed lost; retrying in ${Math.round((detail ?? 0) / 1000)} s`,
+    refused: `Live feed refused (${detail})`,
+  }[status];
+}
+
+async function start() {
+  const key = sessionStorage.getItem(KEY);
+  $("#key-forget").hidden = !key;
+  if (!key) { $("#feed-status").textContent = "Enter an API key to see the park"; return; }
+  app.get = client(key);
+  try {
+    await loadContext();
+    if (!app.park) throw new Error("this key sees no park");
+    await refreshAll();
+    showError(null);
+  } catch (err) { showError(err); return; }
+  $("#dashboard").setAttribute("aria-busy", "false");
+  performance.mark("parkcarbon:data-rendered"); // page load time: navigation start to here
+  document.body.dataset.ready = "true";
+  app.stopFeed?.();
+  app.stopFeed = openFeed({
+    url: "/v1/live?kinds=window&kinds=alert&kinds=ticket", key, onEvent, onStatus,
+    onReconnect: () => schedule("all", refreshAll, 0),
+  });
+}
+
+function forget() {
+  sessionStorage.removeItem(KEY);
+  app.stopFeed?.();
+  app.stopFeed = null;
+  $("#key-forget").hidden = true;
+}
+
+$("#key-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("#key-input");
+  if (!input.value.trim()) return;
+  sessionStorage.setItem(KEY, input.value.trim());
+  input.value = "";
+  start();
+});
+$("#key-forget").addEventListener("click", () => { forget(); location.reload(); });
+$("#park-select").addEventListener("change", (e) => {
+  sessionStorage.setItem(PARK, e.target.value);
+  app.ticketId = null;
+  $("#ticket-view").hidden = true;
+  start();
+});
+
+takeFragment();
+start();

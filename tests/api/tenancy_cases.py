@@ -1,0 +1,291 @@
+"""The objects of the tenancy suite and the checks its route table is made of.
+
+``build_world`` creates, over HTTP as an admin (and through the alerts topic, as the worker
+would), one object of every kind for enterprise A and for enterprise B. The checks say how an
+enterprise key of A must be treated for B's objects (issue 6, tenancy: another tenant's object is
+404, lists are filtered, a missing scope is 403).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from psycopg import AsyncConnection
+
+from api.keys import Role, Scope
+from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, ApiServer, MakeKey
+from tests.api.test_tickets import make_alert, produce, wait_ticket
+
+# B's windows are stored on a day no other test uses, so sums over it are B's alone.
+B_DAY_START = "2025-03-10T00:00:00Z"
+B_DAY_END = "2025-03-11T00:00:00Z"
+B_WINDOW_TCO2E = 0.25  # one stored hour window of B's meter on that day
+
+
+@dataclass(frozen=True)
+class World:
+    """One object of every kind per tenant (``_a``: enterprise A's, ``_b``: enterprise B's)."""
+
+    tag: str
+    site_a: str
+    site_b: str
+    meter_a: str
+    meter_b: str
+    target_a: int
+    target_b: int
+    baseline_a: int
+    baseline_b: int
+    alert_a: str
+    alert_b: str
+    ticket_a: int
+    ticket_b: int
+    action_b: int
+    webhook_b: str
+    key_b: str  # the key id of an enterprise key of B
+
+    def fill(self, template: str) -> str:
+        """A path or a value with ``{meter_b}`` etc. replaced by this world's ids."""
+        return template.format(**{k: getattr(self, k) for k in self.__dataclass_fields__})
+
+
+async def _created(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = await client.post(path, json=body)
+    assert r.status_code in (200, 201, 202), f"{path}: {r.status_code} {r.text}"
+    out: dict[str, Any] = r.json()
+    return out
+
+
+async def _registry(admin: httpx.AsyncClient, tag: str, ent: str, side: str) -> dict[str, Any]:
+    site = (
+        await _created(
+            admin,
+            "/v1/sites",
+            {"site_id": f"ts-{side}-{tag}", "enterprise_id": ent, "name": f"site {side}"},
+        )
+    )["site_id"]
+    meter = f"tm-{side}-{tag}"
+    await _created(
+        admin,
+        "/v1/meters",
+        {
+            "meter_id": meter,
+            "enterprise_id": ent,
+            "site_id": site,
+            "carrier": "electricity",
+            "unit": "kWh",
+            "register_kind": "cumulative",
+            "source_category": "purchased_electricity",
+            "installed_at": "2024-01-01T00:00:00Z",  # in service on B's window day
+        },
+    )
+    target = await _created(
+        admin,
+        "/v1/targets",
+        {
+            "subject_kind": "meter",
+            "subject_id": meter,
+            "period_kind": "year",
+            "period_start": "2026-01-01",
+            "absolute_tco2e": 10.0,
+        },
+    )
+    baseline = await _created(
+        admin,
+        "/v1/baselines",
+        {
+            "subject_kind": "meter",
+            "subject_id": meter,
+            "method": "base_year",
+            "base_year": 2025,
+            "value_tco2e": 8.0,
+            "effective": "2026-01-01",
+        },
+    )
+    return {
+        "site": site,
+        "meter": meter,
+        "target": target["target_id"],
+        "baseline": baseline["baseline_id"],
+    }
+
+
+async def _store_b_window(server: ApiServer, meter_b: str) -> None:
+    """One hour window of B's meter, as the worker stores it, for the query routes."""
+    async with await AsyncConnection.connect(server.database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO emission_window (meter_id, width_s, window_start, window_end,"
+            " enterprise_id, source_category, iso_category, activity, activity_unit, gases,"
+            " tco2e, readings_present, readings_expected, completeness)"
+            " VALUES (%s, 3600, %s::timestamptz + interval '8 hours',"
+            " %s::timestamptz + interval '9 hours', %s, 'purchased_electricity', 'category_2',"
+            " 500.0, 'kWh', '{\"CO2\": 0.25}', %s, 4, 4, 1)",
+            (meter_b, B_DAY_START, B_DAY_START, ENTERPRISE_B, B_WINDOW_TCO2E),
+        )
+
+
+async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: MakeKey) -> World:
+    tag = uuid.uuid4().hex[:8]
+    a = await _registry(admin, tag, ENTERPRISE_A, "a")
+    b = await _registry(admin, tag, ENTERPRISE_B, "b")
+    await _store_b_window(server, b["meter"])
+    alert_a = make_alert(a["meter"], enterprise=ENTERPRISE_A)
+    alert_b = make_alert(b["meter"], enterprise=ENTERPRISE_B)
+    await produce(server, alert_a, alert_b)
+    ticket_a = (await wait_ticket(admin, a["meter"]))["ticket_id"]
+    ticket_b = (await wait_ticket(admin, b["meter"]))["ticket_id"]
+    # B's ticket worked up to a decided action, so the action routes have a real object.
+    for body in (
+        {"to": "contained", "containment": "feeder isolated"},
+        {
+            "to": "cause_identified",
+            "cause_category": "unreliable_measurement_or_statistics",
+            "root_cause": "CT ratio set wrong",
+            "similar_nonconformities": "other feeders checked: none",
+        },
+    ):
+        await _created(admin, f"/v1/tickets/{ticket_b}/transitions", body)
+    action = await _created(
+        admin,
+        f"/v1/tickets/{ticket_b}/actions",
+        {"description": "reset the CT ratio", "owner": "li.na", "due_at": "2030-01-01T00:00:00Z"},
+    )
+    # Subscribed to pings only, and never pinged: no delivery traffic from this endpoint.
+    webhook = await _created(
+        admin,
+        "/v1/webhooks",
+        {
+            "url": "http://127.0.0.1:9/tenancy",
+            "event_types": ["ping"],
+            "enterprise_id": ENTERPRISE_B,
+        },
+    )
+    token_b = await make_key(Role.ENTERPRISE, enterprise_id=ENTERPRISE_B)
+    return World(
+        tag=tag,
+        site_a=a["site"],
+        site_b=b["site"],
+        meter_a=a["meter"],
+        meter_b=b["meter"],
+        target_a=a["target"],
+        target_b=b["target"],
+        baseline_a=a["baseline"],
+        baseline_b=b["baseline"],
+        alert_a=str(alert_a.alert_id),
+        alert_b=str(alert_b.alert_id),
+        ticket_a=int(ticket_a),
+        ticket_b=int(ticket_b),
+        action_b=int(action["action_id"]),
+        webhook_b=str(webhook["endpoint_id"]),
+        key_b=token_b.split("_")[1],
+    )
+
+
+@dataclass(frozen=True)
+class Clients:
+    admin: httpx.AsyncClient  # park-wide: sees both tenants
+    a: httpx.AsyncClient  # the enterprise key of A under test
+    server: ApiServer
+
+
+Check = Callable[[World, Clients], Awaitable[None]]
+
+
+def _request(
+    client: httpx.AsyncClient, w: World, method: str, path: str, body: Any, params: Any
+) -> Awaitable[httpx.Response]:
+    filled = {k: w.fill(v) if isinstance(v, str) else v for k, v in (params or {}).items()}
+    return client.request(method, w.fill(path), json=body, params=filled)
+
+
+def forbidden(method: str, path: str, scope: Scope, body: Any = None) -> Check:
+    """A's role lacks ``scope``: 403 naming it, before anything of B is looked at."""
+
+    async def check(w: World, c: Clients) -> None:
+        r = await _request(c.a, w, method, path, body, None)
+        assert r.status_code == 403, r.text
+        assert r.json()["required"] == scope.value
+
+    return check
+
+
+def hidden(method: str, path: str, body: Any = None, *, proof: str | None = None) -> Check:
+    """B's object is 404 for A (its existence not disclosed), while the admin finds it at
+    ``proof`` (default: the same path) — so the 404 is tenancy, not a missing object. A write
+    leaves B's object as it was."""
+
+    async def check(w: World, c: Clients) -> None:
+        seen = w.fill(proof or path)
+        before = await c.admin.get(seen)
+        assert before.status_code == 200, before.text
+        r = await _request(c.a, w, method, path, body, None)
+        assert r.status_code == 404, r.text
+        # It says what was asked for, and nothing about whose it is.
+        said = r.json()["detail"]
+        for part in w.fill(path).split("/"):
+            said = said.replace(part, "") if len(part) > 3 else said
+        assert ENTERPRISE_B not in said and "tenant" not in said.lower()
+        after = await c.admin.get(seen)
+        assert after.json() == before.json(), "a refused write changed B's object"
+
+    return check
+
+
+def filtered(
+    path: str,
+    items: str,
+    key: str,
+    mine: str,
+    theirs: str,
+    ask_b: bool = True,
+    mine_by: dict[str, str] | None = None,
+    theirs_by: dict[str, str] | None = None,
+    **params: str,
+) -> Check:
+    """A list: A's key lists A's object and never B's, also when it asks for B's by filter
+    (``ask_b``); the admin lists B's (so its absence is tenancy). The database is shared by the
+    whole run, so lists are asked for their largest page, and ``mine_by`` / ``theirs_by``
+    (templates) narrow them to the world's own objects where a page could still overflow."""
+    params = {"limit": "500", **params}
+
+    def ids(r: httpx.Response) -> set[str]:
+        assert r.status_code == 200, r.text
+        body = r.json()
+        rows = body[items] if items else body
+        return {str(row[key]) for row in rows}
+
+    async def check(w: World, c: Clients) -> None:
+        their_id, my_id = w.fill(theirs), w.fill(mine)
+        narrow_theirs = {k: w.fill(v) for k, v in (theirs_by or {}).items()}
+        narrow_mine = {k: w.fill(v) for k, v in (mine_by or {}).items()}
+        assert their_id in ids(
+            await _request(c.admin, w, "GET", path, None, params | narrow_theirs)
+        )
+        assert my_id in ids(await _request(c.a, w, "GET", path, None, params | narrow_mine))
+        assert their_id not in ids(await _request(c.a, w, "GET", path, None, params))
+        if ask_b:
+            asked = params | _b(key)
+            assert their_id not in ids(await _request(c.a, w, "GET", path, None, asked))
+
+    return check
+
+
+def _b(key: str) -> dict[str, str]:
+    """A filter naming B's objects, as the list routes take it."""
+    return {"enterprise_id": ENTERPRISE_B} if key != "enterprise_id" else {}
+
+
+def named_other_tenant(path: str, param: str, **params: str) -> Check:
+    """A query naming enterprise B is 404 for A, as if B did not exist; the admin gets 200."""
+
+    async def check(w: World, c: Clients) -> None:
+        asked = params | {param: ENTERPRISE_B}
+        assert (await _request(c.admin, w, "GET", path, None, asked)).status_code == 200
+        r = await _request(c.a, w, "GET", path, None, asked)
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+
+    return check

@@ -1,0 +1,334 @@
+"""Tenancy of every route (issue 6, tests: "for every route, an enterprise key sees only its own
+data, parametrised over the route table, so a new route without a tenancy test fails").
+
+The route table is read from the app itself. ``CASES`` says, for each (method, path), how the
+enterprise key of A must be treated for enterprise B's objects: 404 for B's object, B's objects
+left out of lists, 403 where A's role lacks the scope. Each case runs over HTTP against the real
+server with real objects of both tenants (``tenancy_cases.build_world``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from psycopg import AsyncConnection
+
+from api.app import create_app
+from api.keys import Scope
+from config.settings import ApiSettings
+from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, PARK, ApiServer, MakeKey
+from tests.api.tenancy_cases import (
+    B_DAY_END,
+    B_DAY_START,
+    B_WINDOW_TCO2E,
+    Check,
+    Clients,
+    World,
+    build_world,
+    filtered,
+    forbidden,
+    hidden,
+    named_other_tenant,
+)
+from tests.api.test_tickets import make_alert, produce
+from tests.api.test_tickets_live import feed
+
+pytestmark = pytest.mark.integration
+
+# Paths outside the tenancy question, each with the reason.
+EXCLUDED = {
+    "/healthz": "liveness probe: no key, no data of any tenant",
+    "/metrics": "Prometheus scrape of process counters: no tenant data, not under /v1",
+    "/": "the live page's HTML shell, served without a key: it holds no data (api/page)",
+    "/static/live/{name}": "the page's packaged JS/CSS: the same files for everyone, no data",
+    "/docs": "Swagger UI: the public API description",
+    "/docs/oauth2-redirect": "Swagger UI helper page",
+    "/openapi.json": "the public API description",
+    "/redoc": "ReDoc: the public API description",
+}
+
+
+def route_table() -> list[tuple[str, str]]:
+    """(method, path) of every API route the app serves, HEAD aside (Starlette adds it to GET)."""
+    app = create_app(ApiSettings())
+    found = set()
+    for ctx in iter_route_contexts(app.routes):
+        path = ctx.path or ""
+        if not isinstance(ctx.original_route, APIRoute) or path in EXCLUDED:
+            continue
+        found |= {(m, path) for m in ctx.methods or () if m != "HEAD"}
+    return sorted(found, key=lambda mp: (mp[1], mp[0]))
+
+
+ROUTES = route_table()
+_DAY = {"from": B_DAY_START, "to": B_DAY_END}
+_TICKET_B = "/v1/tickets/{ticket_b}"
+_REASON = {"reason": "tenancy test"}
+
+
+async def emissions_of_b_hidden(w: World, c: Clients) -> None:
+    """Naming B is 404; filtering on B's meter matches nothing (the admin sees its window)."""
+    await named_other_tenant("/v1/emissions", "enterprise_id", **_DAY)(w, c)
+    by_meter = _DAY | {"meter_id": w.meter_b, "bucket": "1d", "group_by": "meter"}
+    seen = await c.admin.get("/v1/emissions", params=by_meter)
+    assert seen.status_code == 200, seen.text
+    assert [float(i["tco2e"]) for i in seen.json()["items"]] == [B_WINDOW_TCO2E]
+    r = await c.a.get("/v1/emissions", params=by_meter)
+    assert r.status_code == 200 and r.json()["items"] == [], r.text
+
+
+async def quality_of_b_hidden(w: World, c: Clients) -> None:
+    await named_other_tenant("/v1/quality", "enterprise_id", **_DAY)(w, c)
+    mine = (await c.a.get("/v1/quality", params=_DAY | {"meter_id": w.meter_b})).json()
+    assert mine["meters"] == [] and mine["unattributed_rejected"] is None
+    assert {e["enterprise_id"] for e in mine["enterprises"]} <= {ENTERPRISE_A}
+    park = (await c.admin.get("/v1/quality", params=_DAY | {"meter_id": w.meter_b})).json()
+    assert [m["meter_id"] for m in park["meters"]] == [w.meter_b]
+
+
+async def intensity_of_b_hidden(w: World, c: Clients) -> None:
+    await named_other_tenant("/v1/intensity", "enterprise_id", **_DAY)(w, c)
+    r = await c.a.get("/v1/intensity", params=_DAY)
+    assert {i["enterprise_id"] for i in r.json()["items"]} <= {ENTERPRISE_A}
+
+
+async def progress_of_b_hidden(w: World, c: Clients) -> None:
+    as_of = {"as_of": "2026-06-01T00:00:00Z"}
+    await named_other_tenant("/v1/progress", "enterprise_id", **as_of)(w, c)
+    await filtered(
+        "/v1/progress", "items", "target_id", "{target_a}", "{target_b}", False, **as_of
+    )(w, c)
+
+
+async def push_to_b_rejected(w: World, c: Clients) -> None:
+    """A reading for B's meter is UNKNOWN_METER for A (as for a meter that does not exist), and
+    nothing of it is stored."""
+    ts = (datetime.now(UTC) - timedelta(minutes=5)).replace(microsecond=0).isoformat()
+    body = {"readings": [{"meter_id": w.meter_b, "ts": ts, "value": 1.0, "unit": "kWh"}]}
+    r = await c.a.post("/v1/readings", json=body)
+    assert r.status_code == 422, r.text
+    [result] = r.json()["results"]
+    assert (result["outcome"], result["reason"]) == ("rejected", "UNKNOWN_METER")
+    async with await AsyncConnection.connect(c.server.database_url) as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM ems_reading WHERE meter_id = %s", (w.meter_b,)
+        )
+        assert await cur.fetchone() == (0,)
+
+
+async def live_of_b_hidden(w: World, c: Clients) -> None:
+    """B's alert reaches the park-wide feed and never A's; A's own marker alert, sent after
+    B's had arrived, shows A's feed was live all along."""
+    theirs, mine = f"live-b-{w.tag}", f"live-a-{w.tag}"
+    async with feed(c.admin) as park, feed(c.a) as a:
+        await produce(c.server, make_alert(theirs, enterprise=ENTERPRISE_B))
+        await park.wait_for(theirs, "alert")
+        await produce(c.server, make_alert(mine, enterprise=ENTERPRISE_A))
+        await a.wait_for(mine, "alert")
+        await asyncio.sleep(0.2)
+        assert [d for _, d in a.events if d.get("enterprise_id") == ENTERPRISE_B] == []
+
+
+async def factors_are_park_wide(w: World, c: Clients) -> None:
+    """The factor catalogue belongs to the park, not to a tenant: A reads what the admin reads."""
+    for path in ("/v1/factors", "/v1/factor-overrides"):
+        mine, park = await c.a.get(path), await c.admin.get(path)
+        assert mine.status_code == park.status_code == 200
+        assert mine.json() == park.json()
+
+
+async def page_context_of_b_hidden(w: World, c: Clients) -> None:
+    """The page's context: A's key sees its own park with only its own enterprise in it."""
+
+    def enterprises(r: httpx.Response) -> set[str]:
+        assert r.status_code == 200, r.text
+        return {e["enterprise_id"] for p in r.json()["parks"] for e in p["enterprises"]}
+
+    assert {ENTERPRISE_A, ENTERPRISE_B} <= enterprises(await c.admin.get("/page/context"))
+    mine = await c.a.get("/page/context")
+    assert enterprises(mine) == {ENTERPRISE_A}
+    assert mine.json()["enterprise_id"] == ENTERPRISE_A
+    assert [p["park_id"] for p in mine.json()["parks"]] == [PARK]
+
+
+_W = Scope.REGISTRY_WRITE
+_METER_BODY = {"name": "renamed by A"}
+CASES: dict[tuple[str, str], Check] = {
+    # API keys and the audit log: admin and auditor only.
+    ("POST", "/v1/api-keys"): forbidden(
+        "POST",
+        "/v1/api-keys",
+        Scope.KEYS_ADMIN,
+        {"name": "x", "role": "enterprise", "enterprise_id": ENTERPRISE_B},
+    ),
+    ("GET", "/v1/api-keys"): forbidden("GET", "/v1/api-keys", Scope.KEYS_ADMIN),
+    ("DELETE", "/v1/api-keys/{key_id}"): forbidden(
+        "DELETE", "/v1/api-keys/{key_b}", Scope.KEYS_ADMIN
+    ),
+    ("GET", "/v1/audit"): forbidden("GET", "/v1/audit", Scope.AUDIT_READ),
+    # Organisation tree: read own, written by admins only.
+    ("POST", "/v1/enterprises"): forbidden(
+        "POST", "/v1/enterprises", _W, {"enterprise_id": "x", "park_id": "apitest", "name": "x"}
+    ),
+    ("GET", "/v1/enterprises"): filtered(
+        "/v1/enterprises", "items", "enterprise_id", ENTERPRISE_A, ENTERPRISE_B
+    ),
+    ("GET", "/v1/enterprises/{enterprise_id}"): hidden("GET", f"/v1/enterprises/{ENTERPRISE_B}"),
+    ("PATCH", "/v1/enterprises/{enterprise_id}"): forbidden(
+        "PATCH", f"/v1/enterprises/{ENTERPRISE_B}", _W, {"name": "x"}
+    ),
+    ("POST", "/v1/sites"): forbidden(
+        "POST", "/v1/sites", _W, {"site_id": "x", "enterprise_id": ENTERPRISE_B, "name": "x"}
+    ),
+    ("GET", "/v1/sites"): filtered("/v1/sites", "items", "site_id", "{site_a}", "{site_b}"),
+    ("GET", "/v1/sites/{site_id}"): hidden("GET", "/v1/sites/{site_b}"),
+    ("PATCH", "/v1/sites/{site_id}"): forbidden("PATCH", "/v1/sites/{site_b}", _W, {"name": "x"}),
+    # Meters.
+    ("POST", "/v1/meters"): forbidden("POST", "/v1/meters", _W, {"meter_id": "x"}),
+    ("GET", "/v1/meters"): filtered(
+        "/v1/meters",
+        "items",
+        "meter_id",
+        "{meter_a}",
+        "{meter_b}",
+        mine_by={"site_id": "{site_a}"},
+        theirs_by={"site_id": "{site_b}"},
+    ),
+    ("GET", "/v1/meters/{meter_id}"): hidden("GET", "/v1/meters/{meter_b}"),
+    ("PATCH", "/v1/meters/{meter_id}"): forbidden("PATCH", "/v1/meters/{meter_b}", _W, _METER_BODY),
+    ("POST", "/v1/meters/{meter_id}/retire"): forbidden(
+        "POST", "/v1/meters/{meter_b}/retire", _W, _REASON
+    ),
+    ("POST", "/v1/meters/{meter_id}/replacements"): forbidden(
+        "POST", "/v1/meters/{meter_b}/replacements", _W, {}
+    ),
+    ("GET", "/v1/meters/{meter_id}/replacements"): hidden(
+        "GET", "/v1/meters/{meter_b}/replacements"
+    ),
+    # Factors: the park's catalogue, the same for every reader.
+    ("POST", "/v1/factor-overrides"): forbidden("POST", "/v1/factor-overrides", _W, {}),
+    ("GET", "/v1/factor-overrides"): factors_are_park_wide,
+    ("GET", "/v1/factors"): factors_are_park_wide,
+    # Targets and baselines (subjects: B's meter).
+    ("POST", "/v1/targets"): forbidden("POST", "/v1/targets", _W, {}),
+    ("GET", "/v1/targets"): filtered(
+        "/v1/targets", "items", "target_id", "{target_a}", "{target_b}"
+    ),
+    ("GET", "/v1/targets/{target_id}"): hidden("GET", "/v1/targets/{target_b}"),
+    ("POST", "/v1/baselines"): forbidden("POST", "/v1/baselines", _W, {}),
+    ("POST", "/v1/baselines/{baseline_id}/restatements"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/restatements", _W, {}
+    ),
+    ("GET", "/v1/baselines"): filtered(
+        "/v1/baselines", "items", "baseline_id", "{baseline_a}", "{baseline_b}"
+    ),
+    ("GET", "/v1/baselines/{baseline_id}"): hidden("GET", "/v1/baselines/{baseline_b}"),
+    # Readings and the stored windows.
+    ("POST", "/v1/readings"): push_to_b_rejected,
+    ("GET", "/v1/emissions"): emissions_of_b_hidden,
+    ("GET", "/v1/intensity"): intensity_of_b_hidden,
+    ("GET", "/v1/progress"): progress_of_b_hidden,
+    ("GET", "/v1/quality"): quality_of_b_hidden,
+    # Alerts: read own; acknowledging is the operators' (alerts:write).
+    ("GET", "/v1/alerts"): filtered(
+        "/v1/alerts", "items", "alert_id", "{alert_a}", "{alert_b}", subject_kind="meter"
+    ),
+    ("GET", "/v1/alerts/{alert_id}"): hidden("GET", "/v1/alerts/{alert_b}"),
+    ("POST", "/v1/alerts/{alert_id}/ack"): forbidden(
+        "POST", "/v1/alerts/{alert_b}/ack", Scope.ALERTS_WRITE
+    ),
+    # Tickets: an enterprise key works its own; B's are 404 and stay as they were.
+    ("GET", "/v1/tickets"): filtered(
+        "/v1/tickets", "items", "ticket_id", "{ticket_a}", "{ticket_b}"
+    ),
+    ("GET", "/v1/tickets/{ticket_id}"): hidden("GET", _TICKET_B),
+    ("GET", "/v1/tickets/{ticket_id}/history"): hidden("GET", _TICKET_B + "/history"),
+    ("POST", "/v1/tickets/{ticket_id}/transitions"): hidden(
+        "POST", _TICKET_B + "/transitions", {"to": "action_in_progress"}, proof=_TICKET_B
+    ),
+    ("POST", "/v1/tickets/{ticket_id}/actions"): hidden(
+        "POST",
+        _TICKET_B + "/actions",
+        {"description": "x", "owner": "x", "due_at": "2030-01-01T00:00:00Z"},
+        proof=_TICKET_B,
+    ),
+    ("PATCH", "/v1/tickets/{ticket_id}/actions/{action_id}"): hidden(
+        "PATCH", _TICKET_B + "/actions/{action_b}", {"done": True}, proof=_TICKET_B
+    ),
+    ("POST", "/v1/tickets/{ticket_id}/comments"): hidden(
+        "POST", _TICKET_B + "/comments", {"body": "from A"}, proof=_TICKET_B
+    ),
+    ("POST", "/v1/tickets/{ticket_id}/links"): hidden(
+        "POST", _TICKET_B + "/links", {"url": "https://example.com/a"}, proof=_TICKET_B
+    ),
+    # Webhooks: the operators' (webhooks:admin); B's endpoint exists, A's key cannot reach it.
+    ("POST", "/v1/webhooks"): forbidden(
+        "POST",
+        "/v1/webhooks",
+        Scope.WEBHOOKS_ADMIN,
+        {"url": "http://127.0.0.1:9/x", "event_types": ["ping"]},
+    ),
+    ("GET", "/v1/webhooks"): forbidden("GET", "/v1/webhooks", Scope.WEBHOOKS_ADMIN),
+    ("GET", "/v1/webhooks/{endpoint_id}"): forbidden(
+        "GET", "/v1/webhooks/{webhook_b}", Scope.WEBHOOKS_ADMIN
+    ),
+    ("PATCH", "/v1/webhooks/{endpoint_id}"): forbidden(
+        "PATCH", "/v1/webhooks/{webhook_b}", Scope.WEBHOOKS_ADMIN, {"description": "x"}
+    ),
+    ("DELETE", "/v1/webhooks/{endpoint_id}"): forbidden(
+        "DELETE", "/v1/webhooks/{webhook_b}", Scope.WEBHOOKS_ADMIN
+    ),
+    ("POST", "/v1/webhooks/{endpoint_id}/rotate-secret"): forbidden(
+        "POST", "/v1/webhooks/{webhook_b}/rotate-secret", Scope.WEBHOOKS_ADMIN
+    ),
+    ("POST", "/v1/webhooks/{endpoint_id}/ping"): forbidden(
+        "POST", "/v1/webhooks/{webhook_b}/ping", Scope.WEBHOOKS_ADMIN
+    ),
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): forbidden(
+        "GET", "/v1/webhooks/{webhook_b}/deliveries", Scope.WEBHOOKS_ADMIN
+    ),
+    # No delivery of B's endpoint is made (it is never pinged): the scope check comes first.
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"): forbidden(
+        "POST", "/v1/webhooks/deliveries/1/redeliver", Scope.WEBHOOKS_ADMIN
+    ),
+    # The live page's context (parks and enterprises the key sees).
+    ("GET", "/page/context"): page_context_of_b_hidden,
+    # The live feed and the reports.
+    ("GET", "/v1/live"): live_of_b_hidden,
+    ("GET", "/v1/reports/inventory"): named_other_tenant(
+        "/v1/reports/inventory", "enterprise", period="2025"
+    ),
+    ("GET", "/v1/reports/review"): named_other_tenant(
+        "/v1/reports/review", "enterprise", period="2025"
+    ),
+}
+
+
+def test_every_route_has_a_tenancy_case_and_every_case_a_route() -> None:
+    missing = sorted(set(ROUTES) - set(CASES))
+    stale = sorted(set(CASES) - set(ROUTES))
+    assert not missing, f"routes without a tenancy case (add one to CASES): {missing}"
+    assert not stale, f"cases for routes the app no longer has: {stale}"
+
+
+@pytest.fixture(scope="module")
+async def world(api_server: ApiServer, admin: httpx.AsyncClient, make_key: MakeKey) -> World:
+    return await build_world(api_server, admin, make_key)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+async def test_an_enterprise_key_sees_only_its_own_enterprise(
+    method: str,
+    path: str,
+    world: World,
+    api_server: ApiServer,
+    admin: httpx.AsyncClient,
+    tenant_a: httpx.AsyncClient,
+) -> None:
+    case = CASES.get((method, path))
+    assert case is not None, f"{method} {path} has no tenancy case in CASES"
+    await case(world, Clients(admin=admin, a=tenant_a, server=api_server))
