@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -11,7 +12,11 @@ from psycopg import AsyncConnection
 def _json(value: dict[str, Any] | None) -> str | None:
     if value is None:
         return None
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the standard library writes any integer.
+        return json.dumps(value, default=str)
 
 
 async def record(

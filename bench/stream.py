@@ -605,20 +605,31 @@ def _bucket(frames: list[Frame], main: bool) -> str | None:
         if _on(frames, "stream/deviations.py"):
             return "deviation rules incl. their SQL (thread)"
         if _on(frames, "stream/window_sink.py", "WindowSink._compute", "WindowSink._uncounted"):
-            if waiting or leaf_func in ("PGconn.consume_input", "wait_c"):
+            in_db = waiting or "psycopg" in leaf_file or leaf_func in ("wait_c",)
+            if _on(frames, "stream/window_sink.py", "window_sums"):
+                if in_db:
+                    return "window intervals: binary COPY out, waiting on PostgreSQL (thread)"
+                return "window sums: numpy + WindowSums objects (thread)"
+            if _on(frames, "stream/window_sink.py", "upsert_windows"):
+                if in_db:
+                    return "window upsert: COPY, waiting on PostgreSQL (thread)"
+                return "window upsert: COPY text in Python (thread)"
+            if in_db:
                 return "window SQL: waiting on PostgreSQL (thread)"
-            return "window sums/CO2e/upsert in Python (thread)"
+            return "CO2e results + emissions.windows encoding (thread)"
         return None  # idle pool threads, mode's service threads
     if leaf_func == "EpollSelector.select":
         return "idle: event loop awaiting DB, Kafka or the window thread"
-    if _on(frames, "stream/records.py", "decode_batch"):
-        return "JSON decode + reading parse (records.py)"
+    if _on(frames, "stream/columns.py", "decode_columns") or _on(
+        frames, "stream/records.py", "decode_batch"
+    ):
+        return "JSON decode into columns (columns.py)"
     if _on(frames, "accounting/"):
         return "validation + intervals (accounting, numpy)"
     if _on(frames, "stream/validate.py"):
-        return "validate_message wiring (Python per reading)"
-    if _on(frames, "stream/sink.py", "store_readings", "store_rejections", "_copy_upsert"):
-        return "reading rows + COPY (sink.py)"
+        return "validate_batch wiring (grouping by meter, rejections)"
+    if _on(frames, "stream/sink.py", "store_valid", "store_rejections", "_copy_upsert"):
+        return "reading COPY text + COPY (sink.py)"
     if _on(frames, "stream/intake.py"):
         return "intake: state lock/update, replay check"
     if _on(frames, "stream/windows.py") or _on(frames, "stream/window_sink.py", "WindowSink.touch"):

@@ -209,3 +209,27 @@ async def test_an_enterprise_key_reads_only_its_own_baselines(
     assert (await tenant_b.get(f"/v1/baselines/{created['baseline_id']}")).status_code == 404
     listed = await tenant_b.get("/v1/baselines", params={"subject_id": meter})
     assert listed.json()["total"] == 0
+
+
+async def test_a_regression_with_huge_coefficients_is_stored_and_audited(
+    admin: httpx.AsyncClient, auditor: httpx.AsyncClient, unique: str
+) -> None:
+    # PostgreSQL's jsonb writes 1e74 back as a 75-digit integer; the audit entry must still be
+    # written (found by schemathesis as a 500).
+    meter = f"bh-{unique}"
+    await _meter_of(admin, ENTERPRISE_A, meter)
+    r = await admin.post(
+        "/v1/baselines",
+        json={
+            "subject_kind": "meter",
+            "subject_id": meter,
+            "method": "regression",
+            "regression": {"intercept": -3.08e74, "slopes": {"output_t": 5.7e16}},
+            "value_tco2e": 1.0,
+            "effective": "2021-01-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+    params = {"entity": "baseline", "entity_id": str(r.json()["baseline_id"])}
+    [entry] = (await auditor.get("/v1/audit", params=params)).json()["items"]
+    assert entry["after"]["regression"]["intercept"] == pytest.approx(-3.08e74)

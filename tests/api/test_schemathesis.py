@@ -44,8 +44,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ST_VENV = ROOT / ".parkcarbon" / "venv-schemathesis"
-# The versions of the project venv (pyproject's dev extra pins schemathesis and hypothesis),
-# without urllib3-future: the one difference that matters.
+# schemathesis cannot run in the project venv (grafana-client brings urllib3-future, see
+# above), so it lives here alone, with the project's hypothesis and a plain urllib3.
 REQUIREMENTS = (
     "schemathesis==4.32.5",
     "hypothesis==6.170.15",
