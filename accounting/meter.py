@@ -85,6 +85,8 @@ class MeterState:
     refutes an instantaneous step); ``flat_run`` counts accepted readings ending in the current
     value; ``reject_run`` counts readings quarantined since the last accepted one (a long run
     after NEGATIVE_DELTA usually means an unrecorded meter swap: clause 8.3 change control).
+    ``replacement_id`` is the last recorded device swap applied to the state
+    (``accounting.replacement``), so a replayed batch never applies one twice.
     """
 
     last_ts_ms: int | None = None
@@ -93,6 +95,7 @@ class MeterState:
     last_seen_value: float | None = None
     flat_run: int = 0
     reject_run: int = 0
+    replacement_id: int | None = None
 
     def to_dict(self) -> dict[str, int | float | None]:
         """Plain dict for a Kafka-backed table (JSON-safe: the values stored are finite)."""
@@ -103,6 +106,7 @@ class MeterState:
             "last_seen_value": self.last_seen_value,
             "flat_run": self.flat_run,
             "reject_run": self.reject_run,
+            "replacement_id": self.replacement_id,
         }
 
     @classmethod
@@ -127,6 +131,7 @@ class MeterState:
             last_seen_value=opt_float("last_seen_value"),
             flat_run=int(data.get("flat_run", 0)),
             reject_run=int(data.get("reject_run", 0)),
+            replacement_id=opt_int("replacement_id"),
         )
 
 

@@ -7,8 +7,8 @@ and validity period, so the activity data it produces (clause 6.3.1 e) can be tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
 
@@ -69,6 +69,15 @@ class Parameter:
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
+    @property
+    def version(self) -> str:
+        """``key@valid_from``, as the factor catalogue names its versions."""
+        return f"{self.key}@{self.valid_from.isoformat()}"
+
+
+class ParameterVersionError(ValueError):
+    """A new version that would overlap an existing version of the same key."""
+
 
 def parse_parameters(text: str, filename: str) -> tuple[Parameter, ...]:
     """Parse and validate parameter rows; raises ``DataFileError`` naming file, line and field."""
@@ -110,6 +119,26 @@ def parse_parameters(text: str, filename: str) -> tuple[Parameter, ...]:
 def _overlap(a: Parameter, b: Parameter) -> bool:
     a_end, b_end = a.valid_to or date.max, b.valid_to or date.max
     return a.valid_from <= b_end and b.valid_from <= a_end
+
+
+def add_parameter_version(rows: tuple[Parameter, ...], row: Parameter) -> tuple[Parameter, ...]:
+    """``rows`` with ``row`` added as a new version (a park's own value, clause 6.7).
+
+    The rule of ``accounting.factors.add_version``: an open-ended version of the same key that
+    starts earlier is closed the day before ``row.valid_from``; any other overlap raises
+    ``ParameterVersionError``. The input is unchanged.
+    """
+    kept: list[Parameter] = []
+    for old in rows:
+        if old.key == row.key and old.valid_to is None and old.valid_from < row.valid_from:
+            old = replace(old, valid_to=row.valid_from - timedelta(days=1))
+        kept.append(old)
+    for other in kept:
+        if other.key == row.key and _overlap(other, row):
+            raise ParameterVersionError(f"{row.version} overlaps {other.version}")
+        if other.key == row.key and (other.carrier, other.quantity) != (row.carrier, row.quantity):
+            raise ParameterVersionError(f"{row.key!r} already names another parameter")
+    return (*kept, row)
 
 
 @cache

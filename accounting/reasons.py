@@ -45,6 +45,8 @@ class Reason(IntFlag):
     """The meter's accuracy class is coarser than GB 17167-2006 table 3 requires."""
     INTERPOLATED = 1 << 21
     """A window quantity that contains a share of a delta split across windows by time."""
+    REPLACEMENT = 1 << 22
+    """Interval closed by a recorded meter replacement: the old device's final register."""
 
 
 QUARANTINE_MASK = np.uint32(0x0000FFFF)

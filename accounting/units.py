@@ -17,7 +17,7 @@ from datetime import date
 from enum import StrEnum
 
 from accounting.carriers import Carrier
-from accounting.parameters import Quantity, select_parameter
+from accounting.parameters import Parameter, Quantity, select_parameter
 
 
 class Unit(StrEnum):
@@ -202,10 +202,12 @@ def resolve_conversion(
     on: date | None = None,
     density_kg_per_l: float | None = None,
     steam_enthalpy_kj_per_kg: float | None = None,
+    parameters: tuple[Parameter, ...] | None = None,
 ) -> Conversion:
     """The factor from ``from_unit`` to ``to_unit`` for ``carrier``, with the parameters it used.
 
-    Parameters not passed explicitly come from the version valid on ``on`` (latest if None).
+    Parameters not passed explicitly come from the version valid on ``on`` (latest if None),
+    among ``parameters`` (the packaged ones if None; e.g. with a park's versions added).
     """
     a, b = parse_unit(from_unit), parse_unit(to_unit)
     (dim_a, size_a), (dim_b, size_b) = _SCALE[a], _SCALE[b]
@@ -218,13 +220,15 @@ def resolve_conversion(
         return Conversion(size_a / size_b, a, b, carrier)
     dims = {dim_a, dim_b}
     if dims == {Dimension.VOLUME, Dimension.MASS}:
-        use = _explicit_or_row(Quantity.DENSITY, carrier, on, density_kg_per_l)
+        use = _explicit_or_row(Quantity.DENSITY, carrier, on, density_kg_per_l, parameters)
         t_per_m3 = use.value  # kg/L equals t/m3
         forward = t_per_m3 if dim_a is Dimension.VOLUME else 1.0 / t_per_m3
         return Conversion(size_a * forward / size_b, a, b, carrier, (use,))
     if dims == {Dimension.MASS, Dimension.ENERGY}:
-        use = _explicit_or_row(Quantity.STEAM_ENTHALPY, carrier, on, steam_enthalpy_kj_per_kg)
-        ref = _explicit_or_row(Quantity.REFERENCE_WATER_ENTHALPY, carrier, on, None)
+        use = _explicit_or_row(
+            Quantity.STEAM_ENTHALPY, carrier, on, steam_enthalpy_kj_per_kg, parameters
+        )
+        ref = _explicit_or_row(Quantity.REFERENCE_WATER_ENTHALPY, carrier, on, None, parameters)
         gj_per_t = steam_gj_per_tonne(use.value, ref.value)
         forward = gj_per_t if dim_a is Dimension.MASS else 1.0 / gj_per_t
         return Conversion(size_a * forward / size_b, a, b, carrier, (use, ref))
@@ -252,11 +256,15 @@ def conversion_factor(
 
 
 def _explicit_or_row(
-    quantity: Quantity, carrier: Carrier, on: date | None, explicit: float | None
+    quantity: Quantity,
+    carrier: Carrier,
+    on: date | None,
+    explicit: float | None,
+    parameters: tuple[Parameter, ...] | None = None,
 ) -> ParameterUse:
     if explicit is not None:
         if explicit <= 0:
             raise UnitError(f"{quantity} must be positive, got {explicit}")
         return ParameterUse(quantity, explicit, "explicit", None)
-    row = select_parameter(quantity, carrier, on)
+    row = select_parameter(quantity, carrier, on, parameters)
     return ParameterUse(quantity, row.value, row.key, row.valid_from)

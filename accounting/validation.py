@@ -201,6 +201,7 @@ def _next_state(
             last_seen_value=last_seen,
             flat_run=state.flat_run,
             reject_run=state.reject_run + n,
+            replacement_id=state.replacement_id,
         )
     last_seq = state.last_seq
     if cs is not None:
@@ -212,4 +213,5 @@ def _next_state(
         last_seen_value=last_seen,
         flat_run=flat_run,
         reject_run=n - 1 - int(acc_index[-1]),
+        replacement_id=state.replacement_id,
     )

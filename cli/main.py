@@ -16,6 +16,7 @@ from cli.backfill_commands import register as register_backfill_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
 from cli.grafana_commands import register as register_grafana_commands
+from cli.recompute_commands import register as register_recompute_commands
 from cli.report_commands import register as register_report_commands
 from config.settings import ApiSettings, CommonSettings, ConfigError, StackSettings, load
 from deploy import stack as local_stack
@@ -34,6 +35,7 @@ register_api_commands(app)  # api, api-key create
 register_report_commands(app)  # report inventory, report review
 register_grafana_commands(app)  # grafana build, grafana push
 register_backfill_commands(app)  # backfill
+register_recompute_commands(app)  # recompute
 
 
 def _fail(message: str) -> None:

@@ -4,6 +4,11 @@ Wiring only: the factor choice per carrier (below), then ``accounting`` converts
 applies the factor (clause 6.3.1: activity data x emission factor). A meter's ``factor_key``
 in the registry, when set, names the factor series to use instead of its carrier's default
 (e.g. ``cn_ets_grid`` for a carbon-market report).
+
+``catalogue`` and ``parameters`` are the packaged ones unless the caller passes a set with the
+park's own versions (``accounting.overrides.apply_overrides``); either way the version valid on
+the window's (UTC) day is used, and ``factor_versions`` names every version used: the emission
+factor rows and any conversion parameter (density, steam enthalpy) the unit conversion needed.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from accounting.co2e import FactorResolutionError, ResolvedFactor, resolve_facto
 from accounting.factor_rows import Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.gwp import GwpSet
+from accounting.parameters import Parameter, ParameterNotFoundError, load_parameters
 from accounting.regions import region_chain
-from accounting.units import UnitError, conversion_factor
+from accounting.units import Conversion, UnitError, resolve_conversion
 from store.registry import Meter
 from store.windows import WindowResult, WindowSums
 
@@ -49,7 +55,11 @@ class EmissionCalculator:
     region: str
     gwp_set: GwpSet
     catalogue: Catalogue = field(default_factory=load_catalogue)
+    parameters: tuple[Parameter, ...] = field(default_factory=load_parameters)
     _factors: dict[tuple[Carrier, Series, date], ResolvedFactor | None] = field(
+        default_factory=dict
+    )
+    _conversions: dict[tuple[str, Carrier, date], Conversion | UnitError] = field(
         default_factory=dict
     )
     _unconvertible: set[str] = field(default_factory=set)  # meters already warned about
@@ -73,13 +83,43 @@ class EmissionCalculator:
                 self._factors[key] = None
         return self._factors[key]
 
+    def conversion(self, unit: str, carrier: Carrier, on: date) -> Conversion:
+        """``unit`` -> the carrier's canonical unit on ``on``; raises ``UnitError``."""
+        key = (unit, carrier, on)
+        if key not in self._conversions:
+            canonical = CANONICAL_UNIT[carrier]
+            try:
+                try:
+                    found: Conversion | UnitError = resolve_conversion(
+                        unit, canonical, carrier, on=on, parameters=self.parameters
+                    )
+                except ParameterNotFoundError:
+                    # Before a parameter's first version: its earliest-known value, as before
+                    # conversions were dated (the latest version).
+                    found = resolve_conversion(unit, canonical, carrier, parameters=self.parameters)
+            except UnitError as exc:
+                found = exc
+            self._conversions[key] = found
+        found = self._conversions[key]
+        if isinstance(found, UnitError):
+            raise found
+        return found
+
     def result(self, sums: WindowSums, meter: Meter) -> WindowResult:
         carrier = Carrier(meter.carrier)
         canonical = CANONICAL_UNIT[carrier]
         width = timedelta(seconds=sums.key.width_s)
+        day = sums.key.window_start.date()
         convertible = True
+        parameter_versions: tuple[str, ...] = ()
         try:
-            to_canonical = conversion_factor(meter.unit, canonical, carrier)
+            conversion = self.conversion(meter.unit, carrier, day)
+            to_canonical = conversion.factor
+            parameter_versions = tuple(
+                f"{p.key}@{p.valid_from.isoformat()}"
+                for p in conversion.parameters
+                if p.valid_from is not None
+            )
         except UnitError as exc:
             # Activity stays in the meter's own unit; no factor can apply to it (a factor is per
             # canonical unit). Said once per meter, not once per window.
@@ -94,7 +134,7 @@ class EmissionCalculator:
         )
         factor = None
         if convertible and series_name is not None and meter.source_category != "activity_only":
-            factor = self.factor(carrier, Series(series_name), sums.key.window_start.date())
+            factor = self.factor(carrier, Series(series_name), day)
         gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
         category = meter.source_category
         iso = (
@@ -114,7 +154,7 @@ class EmissionCalculator:
             gases=gases,
             tco2e=activity * factor.tco2e_per_unit if factor else 0.0,
             gwp_set=factor.gwp_set.value if factor else None,
-            factor_versions=factor.versions if factor else (),
+            factor_versions=(*factor.versions, *parameter_versions) if factor else (),
             readings_present=sums.readings_present,
             readings_expected=expected,
             completeness=min(1.0, sums.readings_present / expected) if expected else 0.0,

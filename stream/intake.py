@@ -20,6 +20,7 @@ import psycopg
 from accounting.meter import MeterProfile, MeterState
 from stream.columns import DecodedColumns, ValidColumns, decode_columns
 from stream.records import Rejection, encode_rejections
+from stream.replacements import pending_replacements, store_swaps
 from stream.sink import store_rejections, store_valid
 from stream.validate import validate_batch
 
@@ -34,6 +35,7 @@ class Intake:
     valid: list[tuple[bytes | None, bytes]] = field(default_factory=list)
     rejected: list[tuple[bytes | None, int, list[Rejection]]] = field(default_factory=list)
     stored: int = 0  # accepted readings
+    swaps: int = 0  # recorded meter replacements applied (each stored as the old device's last)
     replayed: int = 0
     # Stretches of new intervals per meter, and intervals of replayed readings (their windows
     # may not have been computed before a crash): (meter, start_ms, end_ms) to touch.
@@ -122,13 +124,19 @@ async def intake(
         decoded = [decode_columns(v) for _, v, _ in messages]
     async with conn.transaction():
         states = await _lock_states(conn, _meters_named(decoded, profiles))
+        # Device swaps recorded after a state's last reading: applied before the readings of
+        # the new device are validated (``accounting.replacement``).
+        replacements = await pending_replacements(conn, states)
         outcome = validate_batch(
             decoded,
             [now_ms for _, _, now_ms in messages],
             profiles=profiles,
             state_of=lambda m: states.get(m, MeterState()),
+            replacements=replacements,
         )
         states.update(outcome.states)
+        if outcome.swaps:
+            out.swaps = await store_swaps(conn, outcome.swaps, profiles, decoded)
         valid = outcome.valid
         rejected = [
             (key, now_ms, rejections)

@@ -14,6 +14,7 @@ numpy call per meter instead of one per meter and message, and no Python object 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 from accounting.intervals import meter_intervals
 from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import QUARANTINE_MASK, reason_names
+from accounting.replacement import Replacement, Swap, apply_swap, pending
 from accounting.validation import validate
 from stream.columns import DecodedColumns, ReadingColumns, ValidColumns
 from stream.records import Rejection
@@ -43,6 +45,8 @@ class BatchOutcome:
     states: dict[str, MeterState] = field(default_factory=dict)
     # Per meter, the stretch its new intervals cover: (meter, first interval start, last ts).
     spans: list[tuple[str, int, int]] = field(default_factory=list)
+    # Recorded device swaps applied, per meter in time order (``accounting.replacement``).
+    swaps: list[tuple[str, Swap]] = field(default_factory=list)
 
 
 def _empty_valid(k: int) -> ValidColumns:
@@ -75,8 +79,15 @@ def validate_batch(
     *,
     profiles: Mapping[str, MeterProfile],
     state_of: Callable[[str], MeterState],
+    replacements: Mapping[str, Sequence[Replacement]] | None = None,
 ) -> BatchOutcome:
-    """Validate decoded messages (in arrival order), each judged at its own ``now_ms``."""
+    """Validate decoded messages (in arrival order), each judged at its own ``now_ms``.
+
+    ``replacements``: each meter's recorded device swaps (any superset of those not yet
+    applied). A swap after the state's last reading is applied when the meter's next reading is
+    at or after it: the readings before it are validated at ``multiplier_before``, then the swap
+    closes the old device's interval and resets the state to the new device's initial register.
+    """
     k = len(messages)
     rejections = [list(m.rejections) for m in messages]
     parts = [(i, m.batch) for i, m in enumerate(messages) if m.batch is not None]
@@ -118,6 +129,44 @@ def validate_batch(
     spans: list[tuple[str, int, int]] = []
     quarantine = int(QUARANTINE_MASK)
 
+    swaps: list[tuple[str, Swap]] = []
+
+    def check(
+        profile: MeterProfile,
+        state: MeterState,
+        rows: NDArray[np.intp],
+        span: list[int],
+    ) -> MeterState:
+        """Validate one meter's rows from ``state``; marks them, returns the next state."""
+        own_unit = unit_index.get(profile.unit, -1)
+        mine_units = unit_code[rows]
+        result = validate(
+            profile,
+            state,
+            ts[rows],
+            value[rows],
+            now_ms=now[rows],
+            units=None if (mine_units == own_unit).all() else [units[i] for i in rows.tolist()],
+            seq=seq[rows],
+        )
+        reasons = result.reasons
+        flags[rows] = reasons
+        for j in np.flatnonzero(reasons & QUARANTINE_MASK).tolist():
+            names = reason_names(int(reasons[j]) & quarantine)
+            quarantined.append((int(rows[j]), names[0], "validation: " + ", ".join(names)))
+        taken = rows[result.accepted_index]
+        accepted[taken] = True
+        intervals = meter_intervals(profile, result)
+        closed = intervals.quantity.shape[0]
+        if closed:
+            # The first accepted reading of a new meter opens the first interval, closes none.
+            tail = taken[taken.shape[0] - closed :]
+            starts[tail] = intervals.start_ms
+            quantity[tail] = intervals.quantity
+            has_interval[tail] = True
+            span.extend((int(intervals.start_ms[0]), int(intervals.end_ms[-1])))
+        return result.state
+
     for meter_id, code in meter_index.items():
         rows = order[begins[code] : ends_list[code]]
         profile = profiles.get(meter_id)
@@ -135,36 +184,36 @@ def validate_batch(
                 rows = rows[~marked]
                 if not rows.shape[0]:
                     continue
-        own_unit = unit_index.get(profile.unit, -1)
-        mine_units = unit_code[rows]
-        result = validate(
-            profile,
-            state_of(meter_id),
-            ts[rows],
-            value[rows],
-            now_ms=now[rows],
-            units=None if (mine_units == own_unit).all() else [units[i] for i in rows.tolist()],
-            seq=seq[rows],
-        )
-        states[meter_id] = result.state
-        reasons = result.reasons
-        flags[rows] = reasons
-        for j in np.flatnonzero(reasons & QUARANTINE_MASK).tolist():
-            names = reason_names(int(reasons[j]) & quarantine)
-            quarantined.append((int(rows[j]), names[0], "validation: " + ", ".join(names)))
-        taken = rows[result.accepted_index]
-        accepted[taken] = True
-        intervals = meter_intervals(profile, result)
-        closed = intervals.quantity.shape[0]
-        if closed:
-            # The first accepted reading of a new meter opens the first interval, closes none.
-            tail = taken[taken.shape[0] - closed :]
-            starts[tail] = intervals.start_ms
-            quantity[tail] = intervals.quantity
-            has_interval[tail] = True
-            # Accepted readings chain (each interval starts where the last one ended): one
-            # contiguous stretch per meter.
-            spans.append((meter_id, int(intervals.start_ms[0]), int(intervals.end_ms[-1])))
+        state = state_of(meter_id)
+        todo = pending(state, replacements.get(meter_id, ())) if replacements else []
+        span: list[int] = []
+        left = rows
+        for r in [*todo, None]:
+            # Readings before the next swap are the old device's, at its multiplier.
+            if r is None:
+                cut, multiplier = left.shape[0], profile.multiplier
+            else:
+                later = np.flatnonzero(ts[left] >= r.replaced_at_ms)
+                cut = int(later[0]) if later.shape[0] else left.shape[0]
+                multiplier = r.multiplier_before
+            if cut:
+                mine = profile
+                if multiplier != profile.multiplier:
+                    mine = dataclasses.replace(profile, multiplier=multiplier)
+                state = check(mine, state, left[:cut], span)
+            if r is None or cut == left.shape[0]:
+                break  # no reading at or after the swap yet: it waits for the new device's
+            swap = apply_swap(profile, state, r)
+            swaps.append((meter_id, swap))
+            if swap.interval_start_ms is not None:
+                span.extend((swap.interval_start_ms, r.replaced_at_ms))
+            state = swap.state
+            left = left[cut:]
+        states[meter_id] = state
+        if span:
+            # Accepted readings and swaps chain (each interval starts where the last one
+            # ended): one contiguous stretch per meter.
+            spans.append((meter_id, min(span), max(span)))
 
     for i, reason, detail in sorted(quarantined):
         k_i = int(message[i])
@@ -189,7 +238,7 @@ def validate_batch(
         quantity=quantity[picked],
         has_interval=has_interval[picked],
     )
-    return BatchOutcome(valid, rejections, states, spans)
+    return BatchOutcome(valid, rejections, states, spans, swaps)
 
 
 def _reject(batch: ReadingColumns, i: int, reason: str, detail: str) -> Rejection:

@@ -40,6 +40,9 @@ from numpy.typing import NDArray
 
 from accounting.gwp import GwpSet
 from accounting.intervals import keyed_window_sums
+from accounting.overrides import FactorSet, apply_overrides, packaged_factors
+from store.factors import load_overrides, overrides_version
+from store.registry import Meter
 from store.windows import _COLUMNS, _UPSERT, WindowKey, WindowResult, WindowSums
 from stream.emissions import EmissionCalculator
 from stream.records import ms_to_iso
@@ -49,15 +52,73 @@ from stream.windows import WindowTracker
 log = logging.getLogger(__name__)
 
 
+class WindowComputer:
+    """Due windows -> CO2e results, from the stored readings, the registry and the factors in
+    force: the one computation of the stream worker and of ``parkcarbon recompute``.
+
+    The factors are the packaged catalogue plus the park's ``factor_override`` versions
+    (``accounting.overrides``), reloaded when ``max(override_id)`` moves, which is checked
+    before every computation: a window computed after a version was added uses it.
+    """
+
+    def __init__(self, *, gwp_set: GwpSet) -> None:
+        self._gwp_set = gwp_set
+        self._calculators: dict[str, EmissionCalculator] = {}
+        self._factors_version: int | None = None
+        self.factors: FactorSet = packaged_factors()
+
+    def refresh_factors(self, conn: psycopg.Connection[Any]) -> bool:
+        """Reload the park's factor versions if they changed; returns whether they did."""
+        version = overrides_version(conn)
+        if version == self._factors_version:
+            return False
+        factors = apply_overrides(load_overrides(conn))
+        for override_id, why in factors.refused:
+            log.warning("factor override %d not applied: %s", override_id, why)
+        self.factors = factors
+        self._calculators.clear()  # their cached factors are the old versions'
+        self._factors_version = version
+        log.info("emission factors loaded: %d park versions in force", len(factors.applied))
+        return True
+
+    def _calculator(self, region: str) -> EmissionCalculator:
+        if region not in self._calculators:
+            self._calculators[region] = EmissionCalculator(
+                region=region,
+                gwp_set=self._gwp_set,
+                catalogue=self.factors.catalogue,
+                parameters=self.factors.parameters,
+            )
+        return self._calculators[region]
+
+    def compute(
+        self,
+        conn: psycopg.Connection[Any],
+        due: Sequence[tuple[str, int, int]],
+        meters: dict[str, Meter],
+        regions: dict[str, str],
+    ) -> list[WindowResult]:
+        """The results of ``(meter, width_s, start_ms)`` windows; a meter not in ``meters``
+        (retired since) is left out: its windows stay as last computed."""
+        self.refresh_factors(conn)
+        results = []
+        for sums in window_sums(conn, due):
+            meter = meters.get(sums.key.meter_id)
+            if meter is None:
+                continue
+            region = regions.get(meter.enterprise_id, "CN")
+            results.append(self._calculator(region).result(sums, meter))
+        return results
+
+
 class WindowSink:
     def __init__(
         self, database_url: str, registry: RegistryCache, *, gwp_set: GwpSet, max_wait_ms: int
     ) -> None:
         self._url = database_url
         self._registry = registry
-        self._gwp_set = gwp_set
         self._conn: psycopg.Connection[Any] | None = None
-        self._calculators: dict[str, EmissionCalculator] = {}
+        self.computer = WindowComputer(gwp_set=gwp_set)
         self._recomputing = 0  # flushes left to upsert without trying a plain COPY first
         self.tracker = WindowTracker(max_wait_ms=max_wait_ms)
         # The sink agent and the timer both flush; one connection serves one flush at a time.
@@ -126,11 +187,6 @@ class WindowSink:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _calculator(self, region: str) -> EmissionCalculator:
-        if region not in self._calculators:
-            self._calculators[region] = EmissionCalculator(region=region, gwp_set=self._gwp_set)
-        return self._calculators[region]
-
     def _connect(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
@@ -142,13 +198,9 @@ class WindowSink:
 
     def _compute(self, due: list[tuple[str, int, int]]) -> Flushed:
         self._conn = self._connect()
-        results = []
-        for sums in window_sums(self._conn, due):
-            meter = self._registry.meters.get(sums.key.meter_id)
-            if meter is None:  # retired since: its windows stay as last computed
-                continue
-            region = self._registry.regions.get(meter.enterprise_id, "CN")
-            results.append(self._calculator(region).result(sums, meter))
+        results = self.computer.compute(
+            self._conn, due, self._registry.meters, self._registry.regions
+        )
         # After a flush that recomputed stored windows, the next few go the upsert way at once.
         if upsert_windows(self._conn, results, optimistic=self._recomputing == 0):
             self._recomputing = 0

@@ -4,8 +4,9 @@ catalogue of ``accounting/data`` plus the park's own versions (clauses 6.3.1 e, 
 A park version (an override) is a new version of a packaged key: it keeps the key's series,
 carrier, parameter, gas and region, states value, unit, validity and source, and is checked
 like a packaged row (``accounting.factor_rows.build_row``). Versions of a key never overlap
-(``versions.chain``: 409 otherwise). Overrides are append-only; the stream worker does not read
-them yet (it uses the packaged catalogue).
+(``versions.chain``: 409 otherwise). Overrides are append-only; the stream worker applies them
+in the same order (``accounting.overrides``) to every window it computes after they are added,
+and ``parkcarbon recompute`` applies them to windows computed before.
 """
 
 from __future__ import annotations
