@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -24,14 +24,7 @@ from api.producer import KafkaUnavailable, RawProducer
 from api.readings import service
 from api.readings.enums import Outcome, RejectReason
 from api.readings.parse import Item
-from stream.records import (
-    MAX_READINGS_PER_BATCH,
-    WIRE_VERSION,
-    RawReading,
-    ReadingBatch,
-    Source,
-    ms_to_iso,
-)
+from stream.records import MAX_READINGS_PER_BATCH, WIRE_VERSION, Quality, Source, ms_to_iso
 
 # The worker's own limits (accounting.meter.MeterProfile defaults): refused here already, so the
 # pusher hears about it now rather than finding it in the quarantine later.
@@ -40,79 +33,96 @@ _MAX_AGE_MS: int = MeterProfile.__dataclass_fields__["max_age_ms"].default  # ty
 RETRY_AFTER_S = "5"
 # A push's readings share a few timestamps; formatting each one anew was a fifth of the CPU.
 _iso = functools.lru_cache(maxsize=65_536)(ms_to_iso)
+# Plain strings in the loops below: an enum attribute lookup costs more than the check itself.
+_ACCEPTED, _DUPLICATE, _REJECTED = (
+    o.value for o in (Outcome.ACCEPTED, Outcome.DUPLICATE, Outcome.REJECTED)
+)
+_GOOD = Quality.GOOD.value
+_EMS = Source.EMS.value
+_by_meter_and_time = operator.attrgetter("meter_id", "ts_ms")
+
+# (outcome, reason, detail) of one reading, as the response names them.
+Verdict = tuple[str, str | None, str | None]
+_OK: Verdict = (_ACCEPTED, None, None)
+_RACED: Verdict = (_DUPLICATE, None, "already accepted: a concurrent push")
 
 
-def encode(batch: ReadingBatch) -> bytes:
-    """``stream.records.encode_batch`` with cached time formatting: the same wire format (the
-    tests decode it with ``decode_batch``); EMS readings are always of good quality."""
+def _rejected(reason: RejectReason, detail: str) -> Verdict:
+    return (_REJECTED, reason.value, detail)
+
+
+def encode(*, gateway_id: str, source_key: str, readings: list[Item], seq_base: int) -> bytes:
+    """``stream.records.encode_batch`` of EMS readings (always of good quality, seq =
+    ``seq_base`` + position in the message), built straight from the pushed items: the same
+    wire format (the tests decode it with ``decode_batch``)."""
     return orjson.dumps(
         {
             "v": WIRE_VERSION,
-            "source": batch.source.value,
-            "gateway_id": batch.gateway_id,
-            "source_key": batch.source_key,
+            "source": _EMS,
+            "gateway_id": gateway_id,
+            "source_key": source_key,
             "readings": [
                 {
                     "meter_id": r.meter_id,
                     "ts": _iso(r.ts_ms),
                     "value": r.value,
                     "unit": r.unit,
-                    "seq": r.seq,
-                    "quality": r.quality.value,
+                    "seq": seq,
+                    "quality": _GOOD,
                 }
-                for r in batch.readings
+                for seq, r in enumerate(readings, seq_base)
             ],
         }
     )
 
 
-@dataclass
-class Verdicts:
-    outcome: dict[int, tuple[Outcome, RejectReason | None, str | None]] = field(
-        default_factory=dict
-    )
-    enterprise: dict[int, str] = field(default_factory=dict)
-
-    def reject(self, item: Item, reason: RejectReason, detail: str) -> None:
-        self.outcome[item.index] = (Outcome.REJECTED, reason, detail)
-
-
 def _check_registry(
-    items: list[Item], meters: dict[str, service.MeterRow], who: Principal, now_ms: int
-) -> Verdicts:
-    v = Verdicts()
+    items: list[Item],
+    meters: dict[str, service.MeterRow],
+    who: Principal,
+    now_ms: int,
+    verdicts: list[Verdict | None],
+) -> list[str | None]:
+    """The enterprise of each reading that passes the registry and time checks (clause 4.3
+    scope, the worker's limits), ``None`` for the others, whose verdicts it sets."""
+    # Another tenant's meter reads exactly like a missing one: its existence is not ours.
+    visible = {m: row for m, row in meters.items() if who.sees(row.enterprise_id)}
+    latest, earliest = now_ms + _FUTURE_MS, now_ms - _MAX_AGE_MS
+    enterprise: list[str | None] = [None] * len(items)
     for item in items:
-        meter = meters.get(item.meter_id)
-        # Another tenant's meter reads exactly like a missing one: its existence is not ours.
-        if meter is None or not who.sees(meter.enterprise_id):
+        meter = visible.get(item.meter_id)
+        if meter is None:
             detail = f"no meter {item.meter_id!r} in the registry"
-            v.reject(item, RejectReason.UNKNOWN_METER, detail)
+            verdicts[item.position] = _rejected(RejectReason.UNKNOWN_METER, detail)
         elif item.unit != meter.unit:
-            v.reject(
-                item,
-                RejectReason.UNIT_MISMATCH,
-                f"unit {item.unit!r} is not the meter's unit {meter.unit!r}",
-            )
+            detail = f"unit {item.unit!r} is not the meter's unit {meter.unit!r}"
+            verdicts[item.position] = _rejected(RejectReason.UNIT_MISMATCH, detail)
         elif meter.retired_at_ms is not None and item.ts_ms >= meter.retired_at_ms:
             detail = f"meter retired at {ms_to_iso(meter.retired_at_ms)}"
-            v.reject(item, RejectReason.METER_RETIRED, detail)
-        elif item.ts_ms > now_ms + _FUTURE_MS:
-            v.reject(item, RejectReason.FUTURE_TIMESTAMP, "ts is in the future")
-        elif item.ts_ms < now_ms - _MAX_AGE_MS:
-            v.reject(
-                item, RejectReason.TOO_OLD, f"ts is older than {_MAX_AGE_MS // 86_400_000} days"
+            verdicts[item.position] = _rejected(RejectReason.METER_RETIRED, detail)
+        elif item.ts_ms > latest:
+            verdicts[item.position] = _rejected(
+                RejectReason.FUTURE_TIMESTAMP, "ts is in the future"
             )
+        elif item.ts_ms < earliest:
+            detail = f"ts is older than {_MAX_AGE_MS // 86_400_000} days"
+            verdicts[item.position] = _rejected(RejectReason.TOO_OLD, detail)
         else:
-            v.enterprise[item.index] = meter.enterprise_id
-    return v
+            enterprise[item.position] = meter.enterprise_id
+    return enterprise
 
 
-def _check_repeats(items: list[Item], v: Verdicts, before: dict[tuple[str, int], float]) -> None:
+def _check_repeats(
+    items: list[Item],
+    enterprise: list[str | None],
+    verdicts: list[Verdict | None],
+    before: dict[tuple[str, int], float],
+) -> None:
     """A (meter, time) seen before — in this batch or an earlier push — is a duplicate when its
     value is the same and a conflict otherwise (the worker's DUPLICATE_TIMESTAMP)."""
     seen: dict[tuple[str, int], tuple[int, float]] = {}
     for item in items:
-        if item.index not in v.enterprise:
+        if enterprise[item.position] is None:
             continue
         key = (item.meter_id, item.ts_ms)
         if key in before:
@@ -120,19 +130,18 @@ def _check_repeats(items: list[Item], v: Verdicts, before: dict[tuple[str, int],
         elif key in seen:
             same, where = seen[key][1] == item.value, f"reading {seen[key][0]} of this batch"
         else:
-            seen[key] = (item.index, item.value)
+            seen[key] = (item.position, item.value)
             continue
-        del v.enterprise[item.index]
+        enterprise[item.position] = None
         if same:
-            v.outcome[item.index] = (Outcome.DUPLICATE, None, f"already accepted: {where}")
+            verdicts[item.position] = (_DUPLICATE, None, f"already accepted: {where}")
         else:
-            v.reject(
-                item, RejectReason.CONFLICTING_VALUE, f"{where} has another value at this time"
-            )
+            detail = f"{where} has another value at this time"
+            verdicts[item.position] = _rejected(RejectReason.CONFLICTING_VALUE, detail)
 
 
-async def _produce(*, producer: RawProducer, topic: str, messages: list[ReadingBatch]) -> None:
-    sends = [producer.send(topic, key=m.source_key.encode(), value=encode(m)) for m in messages]
+async def _produce(*, producer: RawProducer, topic: str, messages: list[tuple[str, bytes]]) -> None:
+    sends = [producer.send(topic, key=key.encode(), value=value) for key, value in messages]
     try:
         await asyncio.gather(*sends)
     except KafkaUnavailable as exc:
@@ -152,70 +161,69 @@ async def push(
     items: list[Item],
     now_ms: int,
 ) -> dict[str, Any]:
-    """Check, send and record one push; return the per-reading results (``PushResult``)."""
-    meters = await service.meters(conn, meter_ids=sorted({i.meter_id for i in items}))
-    v = _check_registry(items, meters, who, now_ms)
-    candidates = [i for i in items if i.index in v.enterprise]
-    before = await service.accepted_before(
-        conn, meter_ids=[i.meter_id for i in candidates], ts_ms=[i.ts_ms for i in candidates]
+    """Check, send and record one push; return the per-reading results (``PushResult``).
+
+    ``items`` is a whole push as ``parse_body`` returns it: item i is at position i."""
+    meters, before = await service.lookup(
+        conn, meter_ids=[i.meter_id for i in items], ts_ms=[i.ts_ms for i in items]
     )
-    _check_repeats(items, v, before)
+    verdicts: list[Verdict | None] = [None] * len(items)
+    enterprise = _check_registry(items, meters, who, now_ms, verdicts)
+    _check_repeats(items, enterprise, verdicts, before)
 
     # One message per enterprise (its EMS is one source), each meter's readings in time order.
     by_source: dict[str, list[Item]] = defaultdict(list)
-    for item in items:
-        if item.index in v.enterprise:
-            by_source[v.enterprise[item.index]].append(item)
+    for item, ent in zip(items, enterprise, strict=True):
+        if ent is not None:
+            by_source[ent].append(item)
     chunks = [
         (ent, group[k : k + MAX_READINGS_PER_BATCH])
         for ent, group in sorted(by_source.items())
-        for group in [sorted(group, key=lambda i: (i.meter_id, i.ts_ms))]
+        for group in [sorted(group, key=_by_meter_and_time)]
         for k in range(0, len(group), MAX_READINGS_PER_BATCH)
     ]
     if chunks:
         bases = await service.seq_bases(conn, count=len(chunks))
-        messages, rows = [], []
-        for (ent, chunk), base in zip(chunks, bases, strict=True):
-            raw = tuple(
-                RawReading(i.meter_id, i.ts_ms, i.value, i.unit, base + n)
-                for n, i in enumerate(chunk)
-            )
-            messages.append(ReadingBatch(Source.EMS, f"ems:{who.key_id}", f"ems/{ent}", raw))
-            rows += [(r.meter_id, r.ts_ms, r.value, r.unit, r.seq) for r in raw]
+        gateway_id = f"ems:{who.key_id}"
+        messages = [
+            (key, encode(gateway_id=gateway_id, source_key=key, readings=chunk, seq_base=base))
+            for (ent, chunk), base in zip(chunks, bases, strict=True)
+            for key in [f"ems/{ent}"]
+        ]
         await _produce(producer=producer, topic=topic, messages=messages)
-        recorded = await service.record_accepted(conn, key_id=who.key_id, rows=rows)
-        for chunk_items in (c for _, c in chunks):
-            for item in chunk_items:
-                if (item.meter_id, item.ts_ms) in recorded:
-                    v.outcome[item.index] = (Outcome.ACCEPTED, None, None)
-                else:  # a concurrent push recorded it between our check and our record
-                    v.outcome[item.index] = (
-                        Outcome.DUPLICATE,
-                        None,
-                        "already accepted: a concurrent push",
-                    )
-    return _result(items, v)
-
-
-def _result(items: list[Item], v: Verdicts) -> dict[str, Any]:
-    counts = dict.fromkeys(Outcome, 0)
-    results = []
-    for item in items:
-        outcome, reason, detail = v.outcome[item.index]
-        counts[outcome] += 1
-        results.append(
-            {
-                "index": item.index,
-                "meter_id": item.meter_id,
-                "ts": _iso(item.ts_ms),
-                "outcome": outcome.value,
-                "reason": None if reason is None else reason.value,
-                "detail": detail,
-            }
+        sent = [item for _, chunk in chunks for item in chunk]
+        seqs = [n for (_, c), b in zip(chunks, bases, strict=True) for n in range(b, b + len(c))]
+        raced = await service.record_accepted(
+            conn,
+            key_id=who.key_id,
+            meter_ids=[i.meter_id for i in sent],
+            ts_ms=[i.ts_ms for i in sent],
+            values=[i.value for i in sent],
+            units=[i.unit for i in sent],
+            seqs=seqs,
         )
+        for item in sent:
+            verdicts[item.position] = _RACED if (item.meter_id, item.ts_ms) in raced else _OK
+    return _result(items, verdicts)
+
+
+def _result(items: list[Item], verdicts: list[Verdict | None]) -> dict[str, Any]:
+    outcomes = [v[0] for v in verdicts if v is not None]
+    results = [
+        {
+            "index": item.position,
+            "meter_id": item.meter_id,
+            "ts": _iso(item.ts_ms),
+            "outcome": v[0],
+            "reason": v[1],
+            "detail": v[2],
+        }
+        for item, v in zip(items, verdicts, strict=True)
+        if v is not None
+    ]
     return {
-        "accepted": counts[Outcome.ACCEPTED],
-        "duplicate": counts[Outcome.DUPLICATE],
-        "rejected": counts[Outcome.REJECTED],
+        "accepted": outcomes.count(_ACCEPTED),
+        "duplicate": outcomes.count(_DUPLICATE),
+        "rejected": outcomes.count(_REJECTED),
         "results": results,
     }
