@@ -1,6 +1,7 @@
-"""EMS push throughput of the API, end to end through Kafka acks; one JSON line.
+"""EMS push throughput and the emissions query's latency of the API; one JSON line.
 
     .venv/bin/python -m bench.api [--seconds 40] [--clients 4] [--batch 1000] [--meters 1000]
+                                  [--queries 50]
 
 Starts what it needs: the local stack (``deploy.stack.start``, a no-op when it runs), a migrated
 throwaway database (``parkcarbon_bench_api_<rand>``, dropped at the end), topics of its own
@@ -10,9 +11,22 @@ batches of ``--batch`` readings (one reading per meter per batch, event time one
 per batch, inside the last 31 days) for ``--seconds``. Every push must answer 202 with every
 reading accepted: each was acknowledged by Kafka (acks=all) and recorded before the reply.
 
+Then the query (issue 6): a year for 1,000 meters of 10 enterprises in an Asia/Shanghai park,
+``GET /v1/emissions?bucket=1mo&group_by=enterprise`` over local 2025, ``--queries`` times one
+after another over HTTP (after 3 unmeasured warm-up requests), each answer checked (120 rows
+summing 8,760,000 hour windows). A month bucket reads the daily rollup ``emission_day`` for every
+whole local day (hour windows only for partial days at the ends: none here), so that is what is
+filled: days 1 Jan - 24 Dec as ``emission_day`` rows written directly with the sums their 24
+hour windows would give (the closed form in ``_DAYS_SQL``), and 25 - 31 Dec as hour windows
+COPYed one local day (24,000 rows) per statement through the rollup triggers, which write those
+days' rows; 35 M 15-minute windows would take far longer than the run to generate and are not
+read by the query. The same 168,000 hour windows are first COPYed into a trigger-less copy of
+the table (same indexes), so the triggers' cost shows as two COPY rates.
+
 Prints ``readings_per_s`` (accepted readings / wall time of the push phase, also as
-``push_readings_per_s``), ``requests_per_s``, ``p50_push_ms``, ``p99_push_ms`` and
-``peak_rss_mb`` of the API process (VmHWM).
+``push_readings_per_s``), ``requests_per_s``, ``p50_push_ms``, ``p99_push_ms``, ``peak_rss_mb``
+of the API process (VmHWM), ``emissions_query_p50_ms``, ``emissions_query_p99_ms``,
+``hour_copy_rows_per_s_plain`` and ``hour_copy_rows_per_s_with_rollup``.
 """
 
 from __future__ import annotations
@@ -175,6 +189,126 @@ async def push_phase(
     return accepted, latencies, time.perf_counter() - begun
 
 
+_YEAR = ("2025-01-01T00:00:00+08:00", "2026-01-01T00:00:00+08:00")
+_WINDOW_COLUMNS = (
+    "meter_id, width_s, window_start, window_end, enterprise_id, source_category, iso_category,"
+    " activity, activity_unit, gases, tco2e, gwp_set, factor_versions, readings_present,"
+    " readings_expected, completeness, flags, interpolated"
+)
+_COPY_DAYS = 7  # the last local days of the year, written as hour windows
+_HOUR_FACTOR = 0.0005703  # tCO2e per kWh
+# Meter i (enterprise i % 10) uses 50 + i % 64 kWh plus 10 kWh per local hour of the day in each
+# hour; a day of it is 24 * (50 + i % 64) + 2760 kWh. Written directly for all but the last days.
+_DAYS_SQL = """
+INSERT INTO emission_day (meter_id, day, enterprise_id, source_category, iso_category,
+                          activity, activity_unit, gases, gas_windows, tco2e, readings_present,
+                          readings_expected, windows, factor_versions, flags)
+SELECT m.meter_id, d::date, m.enterprise_id, 'purchased_electricity', '2', a, 'kWh',
+       jsonb_build_object('CO2', a * %(f)s),
+       jsonb_build_object('CO2', jsonb_build_array(24, 96, 96)), a * %(f)s, 96, 96, 24,
+       '{CN-grid-2023}', 0
+FROM meter m
+CROSS JOIN generate_series(date '2025-01-01', date '2025-12-31' - %(copy_days)s, '1 day') AS d
+CROSS JOIN LATERAL (SELECT 24 * (50 + substr(m.meter_id, 3)::int %% 64) + 2760.0 AS a) AS v
+WHERE m.enterprise_id LIKE 'QE%%'
+"""
+
+
+async def seed_year(url: str, meters: int) -> str:
+    """The query's park, enterprises, meters, day rows and an admin token; the COPY rates."""
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO park (park_id, name, timezone) VALUES ('benchq', 'q', 'Asia/Shanghai')"
+        )
+        await conn.execute(
+            "INSERT INTO enterprise (enterprise_id, park_id, name)"
+            " SELECT 'QE' || i, 'benchq', 'q' FROM generate_series(0, 9) AS i"
+        )
+        await conn.execute(
+            "INSERT INTO meter (meter_id, enterprise_id, carrier, unit, register_kind,"
+            " source_category) SELECT 'Q-' || lpad(i::text, 5, '0'), 'QE' || i %% 10,"
+            " 'electricity', 'kWh', 'cumulative', 'purchased_electricity'"
+            " FROM generate_series(0, %s - 1) AS i",
+            (meters,),
+        )
+        await conn.execute(_DAYS_SQL, {"f": _HOUR_FACTOR, "copy_days": _COPY_DAYS})
+        _, token = await key_store.create_key(
+            conn,
+            name="bq",
+            role=Role.ADMIN,
+            enterprise_id=None,
+            scopes=None,
+            expires_at=None,
+            actor="bench",
+        )
+    return token
+
+
+def _hour_lines(meters: int, day: datetime) -> str:
+    lines = []
+    for h in range(24):
+        start = day + timedelta(hours=h)
+        span = f"{start.isoformat()}\t{(start + timedelta(hours=1)).isoformat()}"
+        for i in range(meters):
+            a = 50 + i % 64 + 10 * h
+            t = a * _HOUR_FACTOR
+            lines.append(
+                f"Q-{i:05d}\t3600\t{span}\tQE{i % 10}\tpurchased_electricity\t2\t{a}\tkWh\t"
+                f'{{"CO2": {t!r}}}\t{t!r}\tAR5\t{{CN-grid-2023}}\t4\t4\t1\t0\tf\n'
+            )
+    return "".join(lines)
+
+
+async def copy_hours(url: str, meters: int) -> tuple[float, float]:
+    """COPY the last days' hour windows, a local day per statement, into a trigger-less copy of
+    emission_window and then into emission_window itself: (plain rows/s, with rollup rows/s)."""
+    first = datetime(2025, 12, 31 - _COPY_DAYS + 1, tzinfo=UTC) - timedelta(hours=8)
+    days = [_hour_lines(meters, first + timedelta(days=d)) for d in range(_COPY_DAYS)]
+    rates = []
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("CREATE TABLE bench_plain (LIKE emission_window INCLUDING ALL)")
+        for table in ("bench_plain", "emission_window"):
+            begun = time.perf_counter()
+            for data in days:
+                async with (
+                    conn.cursor() as cur,
+                    cur.copy(f"COPY {table} ({_WINDOW_COLUMNS}) FROM STDIN") as copy,
+                ):
+                    await copy.write(data)
+            rates.append(round(_COPY_DAYS * 24 * meters / (time.perf_counter() - begun), 1))
+        await conn.execute("DROP TABLE bench_plain")
+        # A year of data in a running database has long been vacuumed: do not time autovacuum
+        # and first-read hint-bit writes of the rows just loaded.
+        await conn.execute("VACUUM (ANALYZE) emission_day")
+        await conn.execute("VACUUM (ANALYZE) emission_window")
+    return rates[0], rates[1]
+
+
+async def query_phase(base: str, token: str, queries: int) -> list[float]:
+    """Latencies (ms) of the year-by-month-by-enterprise query, each answer checked."""
+    params: dict[str, str | int] = {
+        "from": _YEAR[0],
+        "to": _YEAR[1],
+        "bucket": "1mo",
+        "group_by": "enterprise",
+        "park_id": "benchq",
+        "limit": 1000,
+    }
+    latencies = []
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+        for n in range(queries + 3):
+            started = time.perf_counter()
+            r = await http.get("/v1/emissions", params=params)
+            elapsed = (time.perf_counter() - started) * 1000
+            items = r.json()["items"] if r.status_code == 200 else []
+            if len(items) != 120 or sum(x["windows"] for x in items) != 8760 * 1000:
+                raise RuntimeError(f"query: {r.status_code} {r.text[:300]}")
+            if n >= 3:
+                latencies.append(elapsed)
+    return latencies
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
@@ -186,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--meters", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=50)
     args = parser.parse_args(argv)
 
     stack = StackSettings(state_dir=ROOT / ".parkcarbon")
@@ -202,6 +337,9 @@ def main(argv: list[str] | None = None) -> None:
                 create_topics(stack.kafka_bootstrap, partitions=6, replication=1, prefix=prefix)
             )
             meters, token = asyncio.run(seed(url, args.meters))
+            _log("filling a year for 1,000 meters (day rows, then 7 days of hour windows)")
+            admin = asyncio.run(seed_year(url, 1000))
+            copy_plain, copy_rollup = asyncio.run(copy_hours(url, 1000))
             port = _free_port()
             api = start_api(url, stack.kafka_bootstrap, prefix, port, log)
             try:
@@ -218,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
                         seconds=args.seconds,
                     )
                 )
+                _log(f"querying a year by month and enterprise {args.queries} times")
+                query_ms = asyncio.run(query_phase(base, admin, args.queries))
                 rss = peak_rss_mb(api.pid)
             finally:
                 api.terminate()
@@ -237,6 +377,11 @@ def main(argv: list[str] | None = None) -> None:
                 "p50_push_ms": percentile(latencies, 0.50),
                 "p99_push_ms": percentile(latencies, 0.99),
                 "peak_rss_mb": rss,
+                "emissions_query_p50_ms": percentile(query_ms, 0.50),
+                "emissions_query_p99_ms": percentile(query_ms, 0.99),
+                "emissions_queries": len(query_ms),
+                "hour_copy_rows_per_s_plain": copy_plain,
+                "hour_copy_rows_per_s_with_rollup": copy_rollup,
                 "readings": accepted,
                 "requests": len(latencies),
                 "seconds": round(wall, 1),

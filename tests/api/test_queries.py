@@ -259,6 +259,86 @@ async def test_several_group_by_dimensions_and_filters_combine(
     assert _rows(monthly.json(), "park") == [("2025-02-28T16:00:00", world.park, "31.000000")]
 
 
+async def test_a_range_cut_inside_local_days_counts_only_its_hours(
+    admin: httpx.AsyncClient, world: World
+) -> None:
+    # Local 23:00 on 9 March to 01:00 on 10 March: no whole local day, so the daily buckets come
+    # from the hour windows 15:00 and 16:00 UTC alone, each in its own local day.
+    params = {
+        "from": "2025-03-09T23:00:00+08:00",
+        "to": "2025-03-10T01:00:00+08:00",
+        "bucket": "1d",
+        "group_by": "enterprise",
+        "park_id": world.park,
+    }
+    r = await admin.get("/v1/emissions", params=params)
+    assert r.status_code == 200, r.text
+    assert (
+        _rows(r.json(), "enterprise")
+        == [
+            (DAY9[:19], world.e1, "2.200000"),  # 0.2 + 2
+            (DAY9[:19], world.e2, "5.000000"),
+            (DAY10[:19], world.e1, "3.300000"),  # 0.3 + 3
+            (DAY10[:19], world.e2, "5.000000"),
+        ]
+    )
+    # From local 23:00 on the 9th to the 11th: the 10th is a whole day (from the day rollup),
+    # the 9th's last hour comes from its hour window; the sum is the same either way.
+    mixed = await admin.get(
+        "/v1/emissions", params={**params, "to": RANGE["to"], "bucket": "1mo", "group_by": "gas"}
+    )
+    assert [(x["group"]["gas"], x["mass_t"], x["windows"]) for x in mixed.json()["items"]] == [
+        ("CH4", "0.036000", 3),  # m2: 0.008 + 0.012 + 0.016
+        ("CO2", "24.000000", 9),  # m1 0.2 + 0.3 + 0.4, m2 1.8 + 2.7 + 3.6, m3 5 + 5 + 5
+    ]
+
+
+async def test_a_late_correction_of_an_hour_shows_in_its_days_months_and_years(
+    admin: httpx.AsyncClient, api_server: ApiServer
+) -> None:
+    u = uuid.uuid4().hex[:8]
+    park, ent, meter = f"qlp-{u}", f"qle-{u}", f"qlm-{u}"
+    upsert = (
+        "INSERT INTO emission_window (meter_id, width_s, window_start, window_end, enterprise_id,"
+        " source_category, activity, activity_unit, gases, tco2e, readings_present,"
+        " readings_expected, completeness)"
+        " VALUES (%s, 3600, %s, %s::timestamptz + interval '1 hour', %s, 'purchased_electricity',"
+        " %s, 'kWh', jsonb_build_object('CO2', %s::float8), %s, 4, 4, 1)"
+        " ON CONFLICT (meter_id, width_s, window_start) DO UPDATE SET"
+        " activity = EXCLUDED.activity, gases = EXCLUDED.gases, tco2e = EXCLUDED.tco2e"
+    )
+    params = {**RANGE, "group_by": "meter", "park_id": park}
+
+    async def tco2e(bucket: str) -> list[tuple]:  # type: ignore[type-arg]
+        r = await admin.get("/v1/emissions", params={**params, "bucket": bucket})
+        assert r.status_code == 200, r.text
+        return [(x["bucket_start"][:19], x["tco2e"], x["windows"]) for x in r.json()["items"]]
+
+    async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as c:
+        await c.execute(
+            "INSERT INTO park (park_id, name, timezone) VALUES (%s, 'l', 'Asia/Shanghai')", (park,)
+        )
+        await c.execute(
+            "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, 'l')",
+            (ent, park),
+        )
+        await c.execute(
+            "INSERT INTO meter (meter_id, enterprise_id, carrier, unit, register_kind,"
+            " source_category) VALUES (%s, %s, 'electricity', 'kWh', 'cumulative',"
+            " 'purchased_electricity')",
+            (meter, ent),
+        )
+        for start, t in ((HOURS[1], 1.0), (HOURS[2], 2.0)):
+            await c.execute(upsert, (meter, _z(start), _z(start), ent, t * 1000, t, t))
+        assert await tco2e("1d") == [(DAY9[:19], "1.000000", 1), (DAY10[:19], "2.000000", 1)]
+        assert await tco2e("1y") == [("2024-12-31T16:00:00", "3.000000", 2)]
+        # The 15:00 UTC hour (local 23:00 on the 9th) is recomputed after a late reading.
+        await c.execute(upsert, (meter, _z(HOURS[1]), _z(HOURS[1]), ent, 1500.0, 1.5, 1.5))
+    assert await tco2e("1d") == [(DAY9[:19], "1.500000", 1), (DAY10[:19], "2.000000", 1)]
+    assert await tco2e("1mo") == [("2025-02-28T16:00:00", "3.500000", 2)]
+    assert await tco2e("1y") == [("2024-12-31T16:00:00", "3.500000", 2)]
+
+
 async def test_pages_follow_a_stable_order_to_the_end(
     admin: httpx.AsyncClient, world: World
 ) -> None:
