@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from psycopg import errors as pg_errors
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api import key_store
 from api.deps import DbDep, require
@@ -27,7 +27,7 @@ class KeyCreate(BaseModel):
     scopes: list[str] | None = Field(
         default=None, description="A subset of the role's scopes; default all of them"
     )
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = Field(default=None, description="With a UTC offset")
 
 
 class KeyOut(BaseModel):
@@ -65,6 +65,8 @@ def _out(key: key_store.StoredKey) -> KeyOut:
 @router.post("", status_code=201, response_model=KeyCreated, responses=problems(401, 403, 422))
 async def create(body: KeyCreate, conn: DbDep, who: Admin) -> KeyCreated:
     """Create a key. The response carries the token once; store it, it cannot be shown again."""
+    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+        raise ApiError(422, "expires_at is not in the future: the key would never work")
     try:
         stored, token = await key_store.create_key(
             conn,

@@ -92,6 +92,8 @@ async def test_a_wrong_secret_for_a_real_key_id_is_refused(
         ({"name": "o", "role": "operator", "enterprise_id": ENTERPRISE_A}, "park-wide"),
         ({"name": "u", "role": "auditor", "scopes": ["registry:write"]}, "cannot hold"),
         ({"name": "e", "role": "enterprise", "enterprise_id": "no-such-ent"}, "unknown"),
+        ({"name": "p", "role": "auditor", "expires_at": "2020-01-01T00:00:00Z"}, "not in the"),
+        ({"name": "n", "role": "auditor", "expires_at": "2030-01-01T00:00:00"}, "timezone"),
     ],
 )
 async def test_an_impossible_key_request_is_422_saying_why(
