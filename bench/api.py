@@ -19,8 +19,10 @@ whole local day (hour windows only for partial days at the ends: none here), so 
 filled: days 1 Jan - 24 Dec as ``emission_day`` rows written directly with the sums their 24
 hour windows would give (the closed form in ``_DAYS_SQL``), and 25 - 31 Dec as hour windows
 COPYed one local day (24,000 rows) per statement through the rollup triggers, which write those
-days' rows; 35 M 15-minute windows would take far longer than the run to generate and are not
-read by the query. The same 168,000 hour windows are first COPYed into a trigger-less copy of
+days' rows. The monthly rollup ``emission_month`` (0013), which month buckets read for whole
+months, is written from those day rows by its own triggers on ``emission_day`` in both cases.
+35 M 15-minute windows would take far longer than the run to generate and are not read by the
+query. The same 168,000 hour windows are first COPYed into a trigger-less copy of
 the table (same indexes), so the triggers' cost shows as two COPY rates.
 
 Prints ``readings_per_s`` (accepted readings / wall time of the push phase, also as
@@ -280,6 +282,7 @@ async def copy_hours(url: str, meters: int) -> tuple[float, float]:
         # A year of data in a running database has long been vacuumed: do not time autovacuum
         # and first-read hint-bit writes of the rows just loaded.
         await conn.execute("VACUUM (ANALYZE) emission_day")
+        await conn.execute("VACUUM (ANALYZE) emission_month")
         await conn.execute("VACUUM (ANALYZE) emission_window")
     return rates[0], rates[1]
 

@@ -9,6 +9,10 @@ Buckets of a day and longer read the daily rollup ``emission_day`` (migration 00
 the sums of the hour windows by triggers) for every local day wholly inside [from, to), and the
 hour windows only for the partial days at either end: a year for 1,000 meters is 365,000 day rows
 instead of 8.76 million hour windows, with the same figures (``windows`` still counts hours).
+Month and year buckets go one step further: every local month wholly inside [from, to) in every
+park's time zone is read from ``emission_month`` (migration 0013, kept equal to the sums of the
+day rows by triggers), so a year is 12 rows a meter; only the partial months at the ends are
+read as days (and their partial days as hours).
 """
 
 from __future__ import annotations
@@ -54,6 +58,14 @@ _DAY_GAS = (
     " sum((d.gas_windows -> g.gas ->> 1)::float8) AS present,"
     " sum((d.gas_windows -> g.gas ->> 2)::float8) AS expected,"
     " sum((d.gas_windows -> g.gas ->> 0)::bigint) AS n"
+)
+# A month row as it is: one row per meter, month and key already (the outer level sums them).
+_MONTH = (
+    "d.activity, d.tco2e, NULL::float8, d.readings_present, d.readings_expected, d.windows::bigint"
+)
+_MONTH_GAS = (
+    "NULL::float8, NULL::float8, g.t::float8, (d.gas_windows -> g.gas ->> 1)::float8,"
+    " (d.gas_windows -> g.gas ->> 2)::float8, (d.gas_windows -> g.gas ->> 0)::bigint"
 )
 _FILTERS = """
     AND (%(parks)s::text[] IS NULL OR e.park_id = ANY(%(parks)s))
@@ -109,9 +121,24 @@ WITH spans AS (
          least(first_day::timestamp AT TIME ZONE tz, %(to)s) AS hi FROM spans
   UNION ALL
   SELECT park_id, tz, greatest(end_day::timestamp AT TIME ZONE tz, %(from)s), %(to)s FROM spans
-), bounds AS (
+), core AS (
   -- days whole in every park's range
   SELECT max(first_day) AS core_lo, min(end_day) AS core_hi FROM spans
+), bounds AS (
+  -- and the local months whole inside those days (none for day buckets, or when no park):
+  -- [mo_lo, mo_hi), read from emission_month; an empty span sits at the margin's start
+  SELECT core_lo, core_hi,
+         CASE WHEN coalesce(%(unit)s <> 'day' AND hi > lo, false) THEN lo ELSE fallback END
+           AS mo_lo,
+         CASE WHEN coalesce(%(unit)s <> 'day' AND hi > lo, false) THEN hi ELSE fallback END
+           AS mo_hi
+  FROM (
+    SELECT core_lo, core_hi,
+           (date_trunc('month', (core_lo - 1)::timestamp) + interval '1 month')::date AS lo,
+           date_trunc('month', core_hi::timestamp)::date AS hi,
+           (%(from)s AT TIME ZONE 'UTC')::date - 1 AS fallback
+    FROM core
+  ) AS c
 ), local_rows AS (
   SELECT s.tz, w.local_start, {{day_groups}} {_UNIT},
          sum(w.activity) AS activity, sum(w.tco2e) AS tco2e, sum(w.mass) AS mass,
@@ -127,10 +154,20 @@ WITH spans AS (
            {{day}}
     FROM emission_day d
     {{day_gas_join}}
-    -- any zone's local date is within a day of UTC's: the days of [from, to) and a margin
-    WHERE d.day >= (%(from)s AT TIME ZONE 'UTC')::date - 1
-      AND d.day <= (%(to)s AT TIME ZONE 'UTC')::date + 1
+    -- any zone's local date is within a day of UTC's: the days of [from, to) and a margin,
+    -- less the days of the whole months read below
+    WHERE (d.day >= (%(from)s AT TIME ZONE 'UTC')::date - 1
+           AND d.day < (SELECT mo_lo FROM bounds))
+       OR (d.day >= (SELECT mo_hi FROM bounds)
+           AND d.day <= (%(to)s AT TIME ZONE 'UTC')::date + 1)
     GROUP BY {{day_positions}}
+    UNION ALL
+    -- local months whole in every park's range: one row per meter and month
+    SELECT d.meter_id, d.enterprise_id, d.source_category, d.iso_category, d.activity_unit,
+           {{gas_column}} date_trunc(%(unit)s, d.month::timestamp), NULL::date, {{month}}
+    FROM emission_month d
+    {{day_gas_join}}
+    WHERE d.month >= (SELECT mo_lo FROM bounds) AND d.month < (SELECT mo_hi FROM bounds)
   ) AS w
   JOIN meter m ON m.meter_id = w.meter_id
   JOIN enterprise e ON e.enterprise_id = w.enterprise_id
@@ -189,6 +226,7 @@ def _statement(bucket: Bucket, group_by: list[GroupBy]) -> sql.Composed:
         by_gas=sql.SQL("true" if by_gas else "false"),
         hour=sql.SQL(_HOUR_GAS if by_gas else _HOUR),
         day=sql.SQL(_DAY_GAS if by_gas else _DAY),
+        month=sql.SQL(_MONTH_GAS if by_gas else _MONTH),
         gas_join=sql.SQL(_GAS_JOIN if by_gas else ""),
         positions=sql.SQL(", ".join(str(i) for i in range(1, len(group_by) + 4))),
         keys=sql.SQL("".join(f"{k}, " for k in keys)),

@@ -339,6 +339,80 @@ async def test_a_late_correction_of_an_hour_shows_in_its_days_months_and_years(
     assert await tco2e("1y") == [("2024-12-31T16:00:00", "3.500000", 2)]
 
 
+async def test_whole_months_from_the_monthly_rollup_and_partial_months_give_the_same_sums(
+    admin: httpx.AsyncClient, api_server: ApiServer
+) -> None:
+    # One meter with hour windows at local 04:00 (1 t), 12:00 (10 t) and 13:00 (100 t) of every
+    # day from 10 February to 10 April. From local 13:00 on 15 February to 05:00 on 5 April:
+    # February and April are partial months (with partial days at both ends), March is whole
+    # and read from emission_month; the answer must be what the hour windows sum to.
+    u = uuid.uuid4().hex[:8]
+    park, ent, meter = f"qmp-{u}", f"qme-{u}", f"qmm-{u}"
+    span = {"from": "2025-02-15T13:00:00+08:00", "to": "2025-04-05T05:00:00+08:00"}
+    async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as c:
+        await c.execute(
+            "INSERT INTO park (park_id, name, timezone) VALUES (%s, 'm', 'Asia/Shanghai')", (park,)
+        )
+        await c.execute(
+            "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, 'm')",
+            (ent, park),
+        )
+        await c.execute(
+            "INSERT INTO meter (meter_id, enterprise_id, carrier, unit, register_kind,"
+            " source_category) VALUES (%s, %s, 'electricity', 'kWh', 'cumulative',"
+            " 'purchased_electricity')",
+            (meter, ent),
+        )
+        await c.execute(
+            "INSERT INTO emission_window (meter_id, width_s, window_start, window_end,"
+            " enterprise_id, source_category, activity, activity_unit, gases, tco2e,"
+            " readings_present, readings_expected, completeness)"
+            " SELECT %s, 3600, s, s + interval '1 hour', %s, 'purchased_electricity', t * 1000,"
+            " 'kWh', jsonb_build_object('CO2', t), t, 4, 4, 1"
+            " FROM generate_series(date '2025-02-10', date '2025-04-10', '1 day') AS d,"
+            " (VALUES (4, 1.0), (12, 10.0), (13, 100.0)) AS h(hour, t),"
+            " LATERAL (SELECT (d::date + make_interval(hours => h.hour))"
+            " AT TIME ZONE 'Asia/Shanghai' AS s) AS x",
+            (meter, ent),
+        )
+        # The old path: the hour windows of [from, to) summed per park-local month.
+        cur = await c.execute(
+            "SELECT date_trunc('month', window_start AT TIME ZONE 'Asia/Shanghai'), sum(tco2e),"
+            " count(*) FROM emission_window WHERE meter_id = %s AND width_s = 3600"
+            " AND window_start >= %s AND window_start < %s GROUP BY 1 ORDER BY 1",
+            (meter, span["from"], span["to"]),
+        )
+        from_hours = [(float(t), n) for _, t, n in await cur.fetchall()]
+        cur = await c.execute(
+            "SELECT month, tco2e, windows FROM emission_month WHERE meter_id = %s ORDER BY 1",
+            (meter,),
+        )
+        assert await cur.fetchall() == [
+            (date(2025, 2, 1), 19 * 111.0, 57),
+            (date(2025, 3, 1), 31 * 111.0, 93),
+            (date(2025, 4, 1), 10 * 111.0, 30),
+        ]
+    # February: 13:00 on the 15th, then 13 whole days; April: 4 whole days, then 04:00 on the 5th.
+    expected = [(1543.0, 40), (3441.0, 93), (445.0, 13)]
+    assert from_hours == expected
+    params = {**span, "park_id": park, "group_by": "meter"}
+    r = await admin.get("/v1/emissions", params={**params, "bucket": "1mo"})
+    assert r.status_code == 200, r.text
+    assert [(x["bucket_start"][:19], x["tco2e"], x["windows"]) for x in r.json()["items"]] == [
+        ("2025-01-31T16:00:00", "1543.000000", 40),
+        ("2025-02-28T16:00:00", "3441.000000", 93),
+        ("2025-03-31T16:00:00", "445.000000", 13),
+    ]
+    by_gas = await admin.get("/v1/emissions", params={**params, "bucket": "1mo", "group_by": "gas"})
+    assert [(x["mass_t"], x["windows"], x["completeness"]) for x in by_gas.json()["items"]] == [
+        ("1543.000000", 40, "1.0000"),
+        ("3441.000000", 93, "1.0000"),
+        ("445.000000", 13, "1.0000"),
+    ]
+    year = await admin.get("/v1/emissions", params={**params, "bucket": "1y"})
+    assert [(x["tco2e"], x["windows"]) for x in year.json()["items"]] == [("5429.000000", 146)]
+
+
 async def test_pages_follow_a_stable_order_to_the_end(
     admin: httpx.AsyncClient, world: World
 ) -> None:
