@@ -338,6 +338,17 @@ async def text(b: Browser, selector: str) -> str:
     return str(await b.page.locator(selector).inner_text()).strip()
 
 
+async def snapshot(b: Browser, selector: str) -> dict[str, str]:
+    """An element's text and data attributes read at one instant: the page re-renders whenever
+    a window of any enterprise closes, so separate reads could straddle two renders."""
+    got = await b.page.evaluate(
+        "(s) => { const e = document.querySelector(s);"
+        " return {...e.dataset, text: e.innerText.trim()}; }",
+        selector,
+    )
+    return {str(k): str(v) for k, v in dict(got).items()}
+
+
 async def value(b: Browser, selector: str, attr: str = "value") -> str | None:
     got = await b.page.locator(selector).get_attribute(f"data-{attr}")
     return None if got is None else str(got)
@@ -381,16 +392,22 @@ async def test_an_enterprise_key_sees_only_its_own_park_and_enterprise_in_the_co
 async def test_the_live_hour_and_today_equal_the_apis_figures(
     browser: Browser, api: httpx.AsyncClient, park: Park
 ) -> None:
-    frm, to = await value(browser, "#hour-total", "from"), await value(browser, "#hour-total", "to")
+    shot = await snapshot(browser, "#hour-total")
     r = await api.get(
         "/v1/emissions",
-        params={"from": frm, "to": to, "bucket": "1m", "group_by": "park", "park_id": park.park_id},
+        params={
+            "from": shot["from"],
+            "to": shot["to"],
+            "bucket": "1m",
+            "group_by": "park",
+            "park_id": park.park_id,
+        },
     )
     items = r.json()["items"]
     assert len(items) == 60  # seeded minutes cover the whole hour shown
     hour = f"{sum(Decimal(i['tco2e']) for i in items):.6f}"
-    assert await value(browser, "#hour-total") == hour
-    assert await text(browser, "#hour-total") == shown(hour, "tCO2e")
+    assert shot["value"] == hour
+    assert shot["text"] == shown(hour, "tCO2e")
     day = {
         "from": await value(browser, "#today-total", "from"),
         "to": await value(browser, "#today-total", "to"),
@@ -548,14 +565,28 @@ async def test_a_closed_one_minute_window_moves_the_live_hour(
     finally:
         await producer.stop()
     await until(browser, f"document.querySelector('#hour-total').dataset.value !== '{before}'")
-    frm, to = await value(browser, "#hour-total", "from"), await value(browser, "#hour-total", "to")
-    r = await api.get(
-        "/v1/emissions",
-        params={"from": frm, "to": to, "bucket": "1m", "group_by": "park", "park_id": park.park_id},
-    )
-    minutes = {i["bucket_start"][:16]: i["tco2e"] for i in r.json()["items"]}
-    assert minutes[start.isoformat()[:16]] == "0.751500"  # 0.75 (m1) + 0.0015 (m3)
-    assert await value(browser, "#hour-total") == f"{sum(map(Decimal, minutes.values())):.6f}"
+    # The value also moves when a minute leaves the hour, so wait until the page shows the
+    # API's figure for its own range with the new minute in it.
+    minute, deadline = start.isoformat()[:16], time.monotonic() + WAIT_MS / 1000
+    while True:
+        shot = await snapshot(browser, "#hour-total")
+        r = await api.get(
+            "/v1/emissions",
+            params={
+                "from": shot["from"],
+                "to": shot["to"],
+                "bucket": "1m",
+                "group_by": "park",
+                "park_id": park.park_id,
+            },
+        )
+        minutes = {i["bucket_start"][:16]: i["tco2e"] for i in r.json()["items"]}
+        total = f"{sum(map(Decimal, minutes.values())):.6f}"
+        if minute in minutes and shot["value"] == total:
+            break
+        assert time.monotonic() < deadline, f"page {shot} never showed the API's {total}"
+        await asyncio.sleep(0.1)
+    assert minutes[minute] == "0.751500"  # 0.75 (m1) + 0.0015 (m3)
     assert browser.problems == []
 
 
