@@ -76,8 +76,11 @@ def test_every_variable_named_is_a_real_setting(path: Path) -> None:
 
 def test_the_readme_docker_section_names_only_real_settings_and_commands() -> None:
     section = _readme_docker_section()
-    if not section:
-        pytest.skip("README.md has no 'Deploying with Docker' section")
+    assert section, "README.md lost its 'Deploying with Docker' section"
+    assert "docker compose up" in section
+    # Every file the section links to exists (the guides are what a park's IT team reads next).
+    links = re.findall(r"\]\(([^)#]+)\)", section)
+    assert links and all((ROOT / link).is_file() for link in links), links
     assert not set(VARIABLE.findall(section)) - docs_gen.setting_variables()
     for path in _parkcarbon_commands(section):
         check_command_exists(path)
