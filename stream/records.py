@@ -10,6 +10,7 @@ MALFORMED_READING rejection and the rest of the batch goes on (clause 8.4: nothi
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -103,6 +104,9 @@ def ts_to_ms(text: str) -> int:
 _MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - _EPOCH
 
 
+# Cached: a batch's readings share few instants, and strftime is the costly part of encoding
+# them (every encoder of readings and windows, in the gateway, the worker and the API, calls it).
+@functools.lru_cache(maxsize=65_536)
 def ms_to_iso(ts_ms: int) -> str:
     seconds, ms = divmod(ts_ms, 1000)
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}Z"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -169,10 +168,6 @@ def _or_null(texts: Iterable[str], present: np.ndarray[Any, np.dtype[np.bool_]])
     return [t if p else "\\N" for t, p in zip(texts, present.tolist(), strict=True)]
 
 
-# Thousands of meters share each instant (a poll cycle's time): format each once.
-_iso = functools.lru_cache(maxsize=16384)(ms_to_iso)
-
-
 def reading_copy_text(valid: ValidColumns) -> str:
     """COPY text (columns :data:`_READING_COLUMNS`) of every accepted reading.
 
@@ -192,14 +187,14 @@ def reading_copy_text(valid: ValidColumns) -> str:
         "\t".join,
         zip(
             _text_column(valid.meter_id),
-            map(_iso, valid.ts_ms.tolist()),
+            map(ms_to_iso, valid.ts_ms.tolist()),
             map(repr, valid.value.tolist()),
             units,
             map(str, valid.flags.tolist()),
             sources,
             gateways,
             map(str, valid.seq.tolist()),
-            _or_null(map(_iso, valid.interval_start_ms.tolist()), has),
+            _or_null(map(ms_to_iso, valid.interval_start_ms.tolist()), has),
             _or_null(map(repr, valid.quantity.tolist()), has),
             _or_null(units, has),
             strict=True,

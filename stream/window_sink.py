@@ -391,8 +391,8 @@ def _window_line(r: WindowResult) -> str:
         (
             _copy_cached(key.meter_id),
             str(key.width_s),
-            _iso(int(key.window_start.timestamp() * 1000)),
-            _iso(int(r.window_end.timestamp() * 1000)),
+            ms_to_iso(int(key.window_start.timestamp() * 1000)),
+            ms_to_iso(int(r.window_end.timestamp() * 1000)),
             _copy_cached(r.enterprise_id),
             _copy_cached(r.source_category),
             _opt(r.iso_category),
@@ -448,10 +448,6 @@ def upsert_windows(
     return False
 
 
-# Thousands of meters share each window's start and end: format each instant once.
-_iso = functools.lru_cache(maxsize=4096)(ms_to_iso)
-
-
 MAX_WINDOWS_PER_MESSAGE = 500
 WINDOWS_WIRE_VERSION = 2
 
@@ -463,8 +459,8 @@ def _window_item(r: WindowResult) -> dict[str, Any]:
         "source_category": r.source_category,
         "iso_category": r.iso_category,
         "width_s": r.key.width_s,
-        "window_start": _iso(int(r.key.window_start.timestamp() * 1000)),
-        "window_end": _iso(int(r.window_end.timestamp() * 1000)),
+        "window_start": ms_to_iso(int(r.key.window_start.timestamp() * 1000)),
+        "window_end": ms_to_iso(int(r.window_end.timestamp() * 1000)),
         "activity": r.activity,
         "activity_unit": r.activity_unit,
         "gases_t": r.gases,
