@@ -46,6 +46,35 @@ def _free_port() -> int:
         return port
 
 
+@contextlib.asynccontextmanager
+async def serve_api(settings: ApiSettings) -> AsyncIterator[ApiServer]:
+    """An API (``create_app(settings)``) served by uvicorn on 127.0.0.1:``settings.api_port``
+    in this event loop, until the block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=settings.api_port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    assert server.started, "the API server did not start within 10 s"
+    try:
+        yield ApiServer(f"http://127.0.0.1:{settings.api_port}", settings, settings.database_url)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 15)
+
+
 @pytest.fixture(scope="session")
 async def api_park(database_url: str) -> str:
     """A park with two enterprises (tenants A and B), created once per run."""
@@ -81,27 +110,8 @@ async def api_server(
         webhook_backoff_base_s=0.2,
         webhook_backoff_max_s=2.0,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    assert server.started, "the API server did not start within 10 s"
-    yield ApiServer(f"http://127.0.0.1:{settings.api_port}", settings, database_url)
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 15)
+    async with serve_api(settings) as server:
+        yield server
 
 
 MakeKey = Callable[..., Awaitable[str]]

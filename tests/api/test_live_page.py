@@ -7,8 +7,6 @@ update latency, both measured in the browser, and keeps a screenshot in tests/ap
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,16 +21,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
-from api.app import create_app
 from api.keys import Role
-from api.page.views import router as page_router
 from store.windows import WindowKey, WindowResult
 from stream.alerts import alert_key, encode_alert
-from stream.topics import Topic, create_topics, topic_name
+from stream.topics import Topic, topic_name
 from stream.window_sink import encode_windows
 from tests.api.conftest import ApiServer, MakeKey
 from tests.api.test_tickets import make_alert, produce, wait_ticket
@@ -87,43 +82,9 @@ def shown(value: str, unit: str) -> str:
     return f"{text} {unit}"
 
 
-@contextlib.asynccontextmanager
-async def serve(settings: Any) -> AsyncIterator[ApiServer]:
-    app = create_app(settings)
-    app.include_router(page_router)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "the page's API server did not start"
-    try:
-        yield ApiServer(f"http://127.0.0.1:{settings.api_port}", settings, settings.database_url)
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 15)
-
-
 @pytest.fixture(scope="module")
-async def page_server(api_server: ApiServer, kafka_bootstrap: str) -> AsyncIterator[ApiServer]:
-    """The shared server once api/app.py includes the page; until then one of our own, on topics
-    of its own (its alerts consumer is then the only one, so every alert reaches its feed)."""
-    async with httpx.AsyncClient(base_url=api_server.url) as c:
-        if (await c.get("/")).headers.get("content-type", "").startswith("text/html"):
-            yield api_server
-            return
-    prefix = f"lp{uuid.uuid4().hex[:8]}."
-    await create_topics(kafka_bootstrap, partitions=2, replication=1, prefix=prefix)
-    with socket.socket() as sock:  # a free loopback port
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = api_server.settings.model_copy(update={"topic_prefix": prefix, "api_port": port})
-    async with serve(settings) as server:
-        yield server
+def page_server(api_server: ApiServer) -> ApiServer:
+    return api_server
 
 
 async def _insert_window(

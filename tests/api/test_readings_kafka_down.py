@@ -6,20 +6,16 @@ port nobody listens on (the shared broker keeps running for everyone else).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from psycopg import AsyncConnection
 
-from api.app import create_app
 from api.keys import Role
 from config.settings import ApiSettings
-from tests.api.conftest import ENTERPRISE_A, ApiServer, MakeKey, _free_port
+from tests.api.conftest import ENTERPRISE_A, ApiServer, MakeKey, _free_port, serve_api
 
 pytestmark = pytest.mark.integration
 
@@ -34,25 +30,8 @@ async def no_kafka_api(api_server: ApiServer) -> AsyncIterator[str]:
         api_kafka_timeout_s=1.0,
         api_consume_alerts=False,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{settings.api_port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 15)
+    async with serve_api(settings) as server:
+        yield server.url
 
 
 async def test_kafka_down_is_503_with_retry_after_and_nothing_is_accepted(

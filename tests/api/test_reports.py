@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 import re
@@ -16,12 +14,9 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
-import uvicorn
 
-from api.app import create_app
 from api.keys import Role
-from api.reports.views import router
-from tests.api.conftest import ApiServer, MakeKey, _free_port
+from tests.api.conftest import ApiServer, MakeKey
 from tests.api.test_reports_data import seed
 
 pytestmark = pytest.mark.integration
@@ -36,27 +31,8 @@ ELEC_LOC = 0.5306 + 0.2653 + 1.0612
 
 
 @pytest.fixture(scope="module")
-async def reports_url(api_server: ApiServer) -> AsyncIterator[str]:
-    """The shared server when api/app.py includes the reports router; else one of our own."""
-    async with httpx.AsyncClient(base_url=api_server.url) as client:
-        paths = (await client.get("/openapi.json")).json()["paths"]
-    if "/v1/reports/inventory" in paths:
-        yield api_server.url
-        return
-    settings = api_server.settings.model_copy(update={"api_port": _free_port()})
-    app = create_app(settings)
-    app.include_router(router)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the reports server did not start"
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{settings.api_port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 15)
+def reports_url(api_server: ApiServer) -> str:
+    return api_server.url
 
 
 @pytest.fixture(scope="module")

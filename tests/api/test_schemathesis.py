@@ -29,16 +29,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import uvicorn
 from psycopg import AsyncConnection
 
 from api import key_store
-from api.app import create_app
 from api.keys import Role
 from config.settings import ApiSettings
 from store.migrate import migrate
 from stream.topics import create_topics
-from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, PARK, _free_port
+from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, PARK, _free_port, serve_api
 
 pytestmark = pytest.mark.integration
 
@@ -175,26 +173,8 @@ async def own_api(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tupl
             topic_prefix=prefix,
             api_port=_free_port(),
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings),
-                host="127.0.0.1",
-                port=settings.api_port,
-                log_level="error",
-                lifespan="on",
-            )
-        )
-        task = asyncio.create_task(server.serve())
-        async with asyncio.timeout(20):
-            while not server.started:
-                assert not task.done(), "the API server for schemathesis did not start"
-                await asyncio.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{settings.api_port}", token
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, 15)
+        async with serve_api(settings) as server:
+            yield server.url, token
 
 
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_status(
