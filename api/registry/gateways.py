@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 from psycopg import Error as PgError
 
 from api import audit
-from api.deps import DbDep, require
+from api.deps import DbDep, PrincipalDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
 from api.registry import rows
@@ -29,9 +29,11 @@ router = APIRouter(prefix="/v1/gateways", tags=["registry"])
 
 
 def _park_wide(scope: Scope) -> Any:
-    checked = require(scope)
+    """``require(scope)``, and a park-wide key: an enterprise key is 403 (it sees no gateway)."""
+    holds_scope = require(scope)
 
-    async def check(who: Annotated[Principal, Depends(checked)]) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
+        await holds_scope(who)
         if who.enterprise_id is not None:
             raise ApiError(403, "gateways are park infrastructure: a park-wide key is needed")
         return who
