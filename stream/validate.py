@@ -122,6 +122,18 @@ def validate_batch(
     senders = [
         b.gateway_id if b is not None and b.source in GATEWAY_SOURCES else None for b in batches
     ]
+    gateways = sorted({s for s in senders if s is not None}) if authorization else []
+    code_of = {g: i for i, g in enumerate(gateways)}
+    # Per reading, its gateway's code (-1: not gateway traffic): a meter's readings usually all
+    # come from one gateway, found with a min and a max instead of a sort.
+    sender_code = (
+        np.repeat(
+            np.array([code_of.get(senders[i] or "", -1) for i, _ in parts], dtype=np.intp),
+            lengths,
+        )
+        if authorization
+        else np.zeros(0, np.intp)
+    )
 
     n = len(meter_ids)
     meter_index, meter_code = _codes(meter_ids)
@@ -188,7 +200,7 @@ def validate_batch(
             quarantined.extend((i, StreamReason.UNKNOWN_METER, detail) for i in rows.tolist())
             continue
         if authorization is not None and authorization.guards(meter_id):
-            rows = _authorized(rows, message, senders, meter_id, authorization, quarantined)
+            rows = _authorized(rows, sender_code, gateways, meter_id, authorization, quarantined)
             if not rows.shape[0]:
                 continue
         if bad is not None:
@@ -260,22 +272,23 @@ def validate_batch(
 
 def _authorized(
     rows: NDArray[np.intp],
-    message: NDArray[np.intp],
-    senders: Sequence[str | None],
+    sender_code: NDArray[np.intp],
+    gateways: Sequence[str],
     meter_id: str,
     authorization: SourceAuthorization,
     quarantined: list[tuple[int, str, str]],
 ) -> NDArray[np.intp]:
     """The rows whose gateway may send ``meter_id``; the others go to ``quarantined``."""
-    mine = message[rows]
+    mine = sender_code[rows]
+    low, high = int(mine.min()), int(mine.max())
+    senders = [low] if low == high else np.unique(mine).tolist()
     refused: list[int] = []
-    for k in np.unique(mine).tolist():
-        sender = senders[k]
-        detail = authorization.refusal(sender, meter_id) if sender is not None else None
+    for code in senders:
+        detail = authorization.refusal(gateways[code], meter_id) if code >= 0 else None
         if detail is not None:
-            refused.append(k)
+            refused.append(code)
             quarantined.extend(
-                (i, StreamReason.UNAUTHORIZED_SOURCE, detail) for i in rows[mine == k].tolist()
+                (i, StreamReason.UNAUTHORIZED_SOURCE, detail) for i in rows[mine == code].tolist()
             )
     if not refused:
         return rows
