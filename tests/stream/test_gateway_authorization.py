@@ -20,7 +20,9 @@ from tests.stream.test_worker import _produce, _wait_rows
 pytestmark = pytest.mark.integration
 
 QUARTER_MS = 900_000
-T0 = (int(time.time() * 1000) // QUARTER_MS - 8) * QUARTER_MS
+HOUR_MS = 3_600_000
+# On an hour: a batch's two readings fall in one hour, so one alert counts both.
+T0 = (int(time.time() * 1000) // HOUR_MS - 2) * HOUR_MS
 
 
 def park_with_two_enterprises(db: psycopg.Connection, tag: str) -> tuple[str, str, str]:
