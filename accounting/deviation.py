@@ -52,6 +52,9 @@ class Rule(StrEnum):
     # Beyond the list: the emissions agent stores a window whose factor it could not
     # resolve with tCO2e 0 and no factor version. No "above" rule can see that, so it has its own.
     EMISSION_FACTOR_MISSING = "EMISSION_FACTOR_MISSING"
+    # Readings of a registered meter from a gateway the registry does not let send it: data
+    # from outside the controlled sources of the boundary (4.3, 8.4), a scope deviation.
+    UNAUTHORIZED_SOURCE = "UNAUTHORIZED_SOURCE"
 
 
 # The cause each rule suggests on its own. Data-quality rules name their cause directly: an
@@ -78,6 +81,7 @@ DEFAULT_CAUSE: dict[Rule, CauseCategory] = {
     Rule.CALIBRATION_OVERDUE: CauseCategory.UNRELIABLE_MEASUREMENT,
     Rule.UNKNOWN_METER: CauseCategory.ACCOUNTING_SCOPE,
     Rule.EMISSION_FACTOR_MISSING: CauseCategory.METHODOLOGY,
+    Rule.UNAUTHORIZED_SOURCE: CauseCategory.ACCOUNTING_SCOPE,
 }
 UNRELIABLE_FLAGS = Reason.STALE | Reason.CALIBRATION_OVERDUE | Reason.ACCURACY_CLASS_INSUFFICIENT
 
@@ -112,6 +116,7 @@ _TEXT = {
     Rule.CALIBRATION_OVERDUE: "meter calibration overdue",
     Rule.UNKNOWN_METER: "readings from meters outside the registry or boundary",
     Rule.EMISSION_FACTOR_MISSING: "activity without an emission factor",
+    Rule.UNAUTHORIZED_SOURCE: "readings from a gateway not granted the meter",
 }
 
 
@@ -166,6 +171,7 @@ def _checks(
     completeness = np.array([x.completeness for x in f])
     flags = np.array([x.flags for x in f], dtype=np.int64)
     out_of_scope = np.array([x.out_of_scope_readings for x in f], dtype=np.float64)
+    unauthorized = np.array([x.unauthorized_readings for x in f], dtype=np.float64)
     lacks_factor = np.array([x.lacks_factor for x in f], dtype=np.bool_)
     # Factor versions the baseline was not computed with: clause 6.5 c) asks for a restatement.
     foreign = np.array(
@@ -230,6 +236,7 @@ def _checks(
         Rule.CALIBRATION_OVERDUE: _Check(overdue, late, 0.0, "d past due"),
         Rule.UNKNOWN_METER: _Check(scope, out_of_scope, 0.0, "readings"),
         Rule.EMISSION_FACTOR_MISSING: _Check(lacks_factor, activity, 0.0, activity_units),
+        Rule.UNAUTHORIZED_SOURCE: _Check(unauthorized > 0, unauthorized, 0.0, "readings"),
     }
 
 

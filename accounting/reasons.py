@@ -32,6 +32,9 @@ class Reason(IntFlag):
     """Older than the meter's maximum age: the period it belongs to may already be reported."""
     UNIT_MISMATCH = 1 << 7
     """The reading's unit label differs from the unit in the meter registry."""
+    UNAUTHORIZED_SOURCE = 1 << 8
+    """A gateway sent a meter the registry does not let it send (clause 8.4, data-source control:
+    a park with registered gateways accepts a meter only from the gateways granted it)."""
     # -- flags: accepted, counted, but marked ----------------------------------------------------
     ROLLOVER = 1 << 16
     """Register wrapped past its rollover value; the wrapped delta is counted (not a fault)."""

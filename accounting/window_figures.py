@@ -36,9 +36,11 @@ class WindowFigures:
     ``source_category`` is None for a subject's total over categories or an activity-only meter.
     ``completeness`` is the share of expected readings present (1.0 when none were expected).
     ``rejected_readings`` counts in-scope readings quarantined by validation; readings naming an
-    unknown or out-of-boundary meter count apart, in ``out_of_scope_readings``. ``flags`` is the
-    OR of the readings' ``accounting.reasons`` bits. ``factor_missing`` says some activity had
-    no emission factor (the agent sets it for aggregates; a meter window shows it by itself).
+    unknown or out-of-boundary meter count apart, in ``out_of_scope_readings``, and readings a
+    gateway was not granted to send (UNAUTHORIZED_SOURCE) in ``unauthorized_readings``.
+    ``flags`` is the OR of the readings' ``accounting.reasons`` bits. ``factor_missing`` says
+    some activity had no emission factor (the agent sets it for aggregates; a meter window
+    shows it by itself).
     """
 
     subject_kind: SubjectKind
@@ -60,6 +62,7 @@ class WindowFigures:
     factor_versions: tuple[str, ...] = ()
     factor_missing: bool = False
     out_of_scope_readings: int = 0
+    unauthorized_readings: int = 0
     calibration_due_ms: int | None = None  # meter subjects: the registry's due date, UTC ms
 
     def __post_init__(self) -> None:
@@ -67,7 +70,8 @@ class WindowFigures:
             raise DeviationError(f"{self.subject_id}: window bounds do not span {self.width_s} s")
         if not 0.0 <= self.completeness <= 1.0:
             raise DeviationError(f"{self.subject_id}: completeness {self.completeness} not 0..1")
-        if min(self.accepted_readings, self.rejected_readings, self.out_of_scope_readings) < 0:
+        counts = (self.accepted_readings, self.rejected_readings, self.out_of_scope_readings)
+        if min(*counts, self.unauthorized_readings) < 0:
             raise DeviationError(f"{self.subject_id}: negative reading count")
         if (self.output is None) != (self.output_unit is None):
             raise DeviationError(f"{self.subject_id}: output and output unit go together")
@@ -99,6 +103,35 @@ class WindowFigures:
             accepted_readings=0,
             rejected_readings=0,
             out_of_scope_readings=readings,
+        )
+
+    @classmethod
+    def unauthorized_source(
+        cls,
+        meter_id: str,
+        *,
+        enterprise_id: str | None,
+        width_s: int,
+        window_start_ms: int,
+        readings: int,
+    ) -> WindowFigures:
+        """Figures for readings of a registered meter sent by a gateway not granted it: they
+        are kept apart (quarantined), so nothing is expected or counted for the meter here."""
+        return cls(
+            subject_kind=SubjectKind.METER,
+            subject_id=meter_id,
+            enterprise_id=enterprise_id,
+            source_category=None,
+            width_s=width_s,
+            window_start_ms=window_start_ms,
+            window_end_ms=window_start_ms + width_s * 1000,
+            activity=0.0,
+            activity_unit="",
+            tco2e=0.0,
+            completeness=1.0,
+            accepted_readings=0,
+            rejected_readings=0,
+            unauthorized_readings=readings,
         )
 
 

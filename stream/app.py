@@ -78,23 +78,27 @@ def create_app(settings: WorkerSettings) -> faust.App:
     deviations = DeviationStage(settings.database_url, registry)
     deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
 
-    # UNKNOWN_METER readings waiting for the next deviation evaluation.
+    # UNKNOWN_METER and UNAUTHORIZED_SOURCE readings waiting for the next deviation evaluation.
     unknown_readings: list[tuple[str, int]] = []
+    unauthorized_readings: list[tuple[str, int]] = []
     background: set[asyncio.Task[None]] = set()
 
     async def flush_windows() -> None:
         now_ms = int(time.time() * 1000)
-        unknown = unknown_readings[:]
+        unknown, unauthorized = unknown_readings[:], unauthorized_readings[:]
         unknown_readings.clear()
+        unauthorized_readings.clear()
         flushed = await window_sink.flush(now_ms)
         results = flushed.results
         # One message per enterprise and flush (wire version 2), not one per window.
         for key, value in flushed.messages:
             await windows_out.send(key=key, value=value)
-        if not results and not unknown:
+        if not results and not unknown and not unauthorized:
             return
         async with deviations_lock:
-            alerts = await asyncio.to_thread(deviations.evaluate, results, unknown, now_ms)
+            alerts = await asyncio.to_thread(
+                deviations.evaluate, results, unknown, now_ms, unauthorized
+            )
         for alert in alerts:
             await alerts_out.send(key=alert_key(alert), value=encode_alert(alert))
 
@@ -132,7 +136,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 await registry.refresh()  # a meter added a moment ago should not be rejected
             # Stored (readings, quarantine, meter state) before anything is sent or acked.
             result = await database.run(
-                partial(intake, messages=messages, profiles=registry.profiles, decoded=decoded)
+                partial(
+                    intake,
+                    messages=messages,
+                    profiles=registry.profiles,
+                    decoded=decoded,
+                    authorization=registry.authorization,
+                )
             )
             for key, value in result.valid:
                 await valid.send(key=key, value=value)
@@ -141,12 +151,14 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     key=key, value=encode_rejections(rejections, rejected_at_ms=now_ms)
                 )
             window_sink.touch([*result.spans, *result.replayed_intervals], int(time.time() * 1000))
-            unknown_readings.extend(
-                (r.meter_id, r.ts_ms)
-                for _, _, rejections in result.rejected
-                for r in rejections
-                if r.reason == StreamReason.UNKNOWN_METER and r.meter_id and r.ts_ms
-            )
+            for _, _, rejections in result.rejected:
+                for r in rejections:
+                    if not (r.meter_id and r.ts_ms):
+                        continue
+                    if r.reason == StreamReason.UNKNOWN_METER:
+                        unknown_readings.append((r.meter_id, r.ts_ms))
+                    elif r.reason == StreamReason.UNAUTHORIZED_SOURCE:
+                        unauthorized_readings.append((r.meter_id, r.ts_ms))
             # Windows are computed from what is already stored, so the next intake need not
             # wait for them: one flush runs beside intake, the next starts when it is done.
             if not background:

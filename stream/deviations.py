@@ -3,7 +3,8 @@
 Evaluates, for each computed hourly window: the meter's own figures (completeness, validation
 failure rate, calibration, factor, and its targets/baselines if it has any); the enterprise's
 hour once every active meter of the enterprise has its window for that hour; and, for readings
-quarantined as UNKNOWN_METER, a scope-deviation finding. The rules are ``accounting.deviation``;
+quarantined as UNKNOWN_METER or UNAUTHORIZED_SOURCE (a gateway not granted the meter,
+``stream.authorization``), a scope-deviation finding. The rules are ``accounting.deviation``;
 the alert life cycle is ``accounting.alerting``; alerts are stored idempotently by id and sent
 to the ``alerts`` topic. Open alerts are reloaded from the database at start, so a restart
 never raises a second alert for a condition that persists.
@@ -42,6 +43,10 @@ _ENTERPRISE_RULES = (
     Rule.COMPLETENESS_LOW,
     Rule.EMISSION_FACTOR_MISSING,
 )
+# An unauthorized gateway's readings never enter the meter's window: that rule is judged on its
+# own figures only, so a clean window of the meter does not clear it (the ticket closes it).
+_METER_RULES = tuple(r for r in Rule if r is not Rule.UNAUTHORIZED_SOURCE)
+_SCOPE_REASONS = ["UNKNOWN_METER", "UNAUTHORIZED_SOURCE"]  # not the meter's validation failures
 
 
 def _ms(moment: datetime) -> int:
@@ -67,9 +72,14 @@ class DeviationStage:
         return self._conn
 
     def evaluate(
-        self, results: Sequence[WindowResult], unknown: Sequence[tuple[str, int]], now_ms: int
+        self,
+        results: Sequence[WindowResult],
+        unknown: Sequence[tuple[str, int]],
+        now_ms: int,
+        unauthorized: Sequence[tuple[str, int]] = (),
     ) -> list[Alert]:
-        """Alerts caused by these window results and UNKNOWN_METER (meter, ts_ms) readings."""
+        """Alerts caused by these window results and the (meter, ts_ms) of readings quarantined
+        as UNKNOWN_METER (``unknown``) and as UNAUTHORIZED_SOURCE (``unauthorized``)."""
         conn = self._connection()
         if self.tracker is None:
             self.tracker = AlertTracker(records=_open_records(conn))
@@ -80,23 +90,34 @@ class DeviationStage:
             figures.append(
                 (
                     self._meter_figures(r, rejected.get((r.key.meter_id, r.key.window_start), 0)),
-                    tuple(Rule),
+                    _METER_RULES,
                 )
             )
         for ent, start in sorted({(r.enterprise_id, r.key.window_start) for r in hourly}):
             agg = self._enterprise_figures(conn, ent, start)
             if agg is not None:
                 figures.append((agg, _ENTERPRISE_RULES))
-        counts: dict[tuple[str, int], int] = defaultdict(int)
-        for meter_id, ts_ms in unknown:
-            counts[(meter_id, ts_ms - ts_ms % (HOUR_S * 1000))] += 1
-        for (meter_id, start_ms), n in sorted(counts.items()):
+        for (meter_id, start_ms), n in sorted(_per_hour(unknown).items()):
             figures.append(
                 (
                     WindowFigures.unknown_meter(
                         meter_id, width_s=HOUR_S, window_start_ms=start_ms, readings=n
                     ),
                     (Rule.UNKNOWN_METER,),
+                )
+            )
+        for (meter_id, start_ms), n in sorted(_per_hour(unauthorized).items()):
+            meter = self._registry.meters.get(meter_id)
+            figures.append(
+                (
+                    WindowFigures.unauthorized_source(
+                        meter_id,
+                        enterprise_id=meter.enterprise_id if meter else None,
+                        width_s=HOUR_S,
+                        window_start_ms=start_ms,
+                        readings=n,
+                    ),
+                    (Rule.UNAUTHORIZED_SOURCE,),
                 )
             )
         if not figures:
@@ -186,6 +207,14 @@ class DeviationStage:
         )
 
 
+def _per_hour(readings: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """How many of these (meter, ts_ms) readings fall in each (meter, hour start ms)."""
+    counts: dict[tuple[str, int], int] = defaultdict(int)
+    for meter_id, ts_ms in readings:
+        counts[(meter_id, ts_ms - ts_ms % (HOUR_S * 1000))] += 1
+    return counts
+
+
 def _rejected_counts(
     conn: psycopg.Connection[Any], hourly: Sequence[WindowResult]
 ) -> dict[tuple[str, datetime], int]:
@@ -195,9 +224,9 @@ def _rejected_counts(
         """SELECT k.meter_id, k.start, count(r.*)
            FROM unnest(%s::text[], %s::timestamptz[]) AS k(meter_id, start)
            LEFT JOIN rejected_reading r ON r.meter_id = k.meter_id AND r.ts >= k.start
-                AND r.ts < k.start + interval '1 hour' AND r.reason <> 'UNKNOWN_METER'
+                AND r.ts < k.start + interval '1 hour' AND r.reason <> ALL(%s)
            GROUP BY 1, 2""",
-        ([r.key.meter_id for r in hourly], [r.key.window_start for r in hourly]),
+        ([r.key.meter_id for r in hourly], [r.key.window_start for r in hourly], _SCOPE_REASONS),
     ).fetchall()
     return {(m, s): int(n) for m, s, n in rows}
 

@@ -18,6 +18,7 @@ import orjson
 import psycopg
 
 from accounting.meter import MeterProfile, MeterState
+from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns, ValidColumns, decode_columns
 from stream.records import Rejection, encode_rejections
 from stream.replacements import pending_replacements, store_swaps
@@ -113,11 +114,13 @@ async def intake(
     messages: Sequence[tuple[bytes | None, bytes, int]],
     profiles: Mapping[str, MeterProfile],
     decoded: Sequence[DecodedColumns] | None = None,
+    authorization: SourceAuthorization | None = None,
 ) -> Intake:
     """Validate ``(key, value, kafka_timestamp_ms)`` messages in order and store the outcome.
 
     ``decoded``, when the caller has already decoded the messages, is used as it is: each
     message is decoded once, for the registry check, the meters to lock and validation.
+    ``authorization``: the gateway grants (``stream.authorization``); None checks none.
     """
     out = Intake()
     if decoded is None:
@@ -133,6 +136,7 @@ async def intake(
             profiles=profiles,
             state_of=lambda m: states.get(m, MeterState()),
             replacements=replacements,
+            authorization=authorization,
         )
         states.update(outcome.states)
         if outcome.swaps:

@@ -2,7 +2,8 @@
 
 The registry in the database is the single source of truth (ARCHITECTURE.md); a worker keeps a
 copy and reloads it when the registry's fingerprint changes, so a meter added in the API is
-known to the stream within one refresh interval.
+known to the stream within one refresh interval. The gateway grants (migration 0014) ride on
+the same fingerprint: a grant changed in the API is enforced within one refresh interval too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import psycopg
 from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
+from store.gateways import all_gateways, enterprise_parks, gateways_version
 from store.registry import Meter, all_meters, enterprise_regions, registry_version
+from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns
 
 log = logging.getLogger(__name__)
@@ -66,12 +69,13 @@ class RegistryCache:
 
     def __init__(self, database_url: str, *, min_reload_interval_s: float = 0.2) -> None:
         self._url = database_url
-        self._version: tuple[int, str] | None = None
+        self._version: tuple[tuple[int, str], tuple[int, str]] | None = None
         self._checked = 0.0
         self._min_interval = min_reload_interval_s
         self.profiles: dict[str, MeterProfile] = {}
         self.meters: dict[str, Meter] = {}
         self.regions: dict[str, str] = {}  # enterprise -> emission-factor region of its park
+        self.authorization = SourceAuthorization.empty()  # which gateway may send which meter
         self._lock = asyncio.Lock()  # a caller arriving during a load waits for it
         self._loaded = asyncio.Event()  # set once the first load succeeded
 
@@ -100,20 +104,31 @@ class RegistryCache:
             )
             return
         if loaded is not None:
-            self.meters, self.regions = loaded
+            self.meters, self.regions, self.authorization = loaded
             self.profiles = to_profiles(list(self.meters.values()))
-            log.info("meter registry loaded: %d meters", len(self.profiles))
+            log.info(
+                "meter registry loaded: %d meters; gateway grants enforced in %d park(s)",
+                len(self.profiles),
+                len(self.authorization.enforcing_parks),
+            )
         self._loaded.set()
 
-    def _load(self) -> tuple[dict[str, Meter], dict[str, str]] | None:
+    def _load(
+        self,
+    ) -> tuple[dict[str, Meter], dict[str, str], SourceAuthorization] | None:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
-            version = registry_version(conn)
+            version = (registry_version(conn), gateways_version(conn))
             if version == self._version:
                 return None
             meters = {m.meter_id: m for m in all_meters(conn)}
             regions = enterprise_regions(conn)
+            authorization = SourceAuthorization(
+                all_gateways(conn),
+                {m.meter_id: m.enterprise_id for m in meters.values()},
+                enterprise_parks(conn),
+            )
             self._version = version
-            return meters, regions
+            return meters, regions, authorization
 
     def missing(self, decoded: Sequence[DecodedColumns]) -> bool:
         """Whether these decoded messages name a meter this cache does not know."""

@@ -28,6 +28,7 @@ from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import QUARANTINE_MASK, reason_names
 from accounting.replacement import Replacement, Swap, apply_swap, pending
 from accounting.validation import validate
+from stream.authorization import GATEWAY_SOURCES, SourceAuthorization
 from stream.columns import DecodedColumns, ReadingColumns, ValidColumns
 from stream.records import Rejection
 
@@ -35,6 +36,9 @@ from stream.records import Rejection
 class StreamReason(StrEnum):
     UNKNOWN_METER = "UNKNOWN_METER"  # a scope deviation: the meter is outside the registry (4.3)
     BAD_QUALITY = "BAD_QUALITY"  # the collector marked the value bad (e.g. OPC UA StatusCode)
+    # A gateway sent a meter it was not granted (``stream.authorization``); the name of the
+    # quarantine bit ``accounting.reasons.Reason.UNAUTHORIZED_SOURCE``.
+    UNAUTHORIZED_SOURCE = "UNAUTHORIZED_SOURCE"
 
 
 @dataclass
@@ -80,8 +84,13 @@ def validate_batch(
     profiles: Mapping[str, MeterProfile],
     state_of: Callable[[str], MeterState],
     replacements: Mapping[str, Sequence[Replacement]] | None = None,
+    authorization: SourceAuthorization | None = None,
 ) -> BatchOutcome:
     """Validate decoded messages (in arrival order), each judged at its own ``now_ms``.
+
+    ``authorization``: the gateway grants. A guarded meter's readings from a message whose
+    gateway may not send it are quarantined as UNAUTHORIZED_SOURCE before validation, so they
+    never move the meter's state; asked once per (message, meter), never per reading.
 
     ``replacements``: each meter's recorded device swaps (any superset of those not yet
     applied). A swap after the state's last reading is applied when the meter's next reading is
@@ -109,6 +118,22 @@ def validate_batch(
             [b.bad if b.bad is not None else np.zeros(len(b), np.bool_) for _, b in parts]
         )
     batches: list[ReadingColumns | None] = [m.batch for m in messages]
+    # Per message, the gateway answerable for its readings (None: not gateway traffic).
+    senders = [
+        b.gateway_id if b is not None and b.source in GATEWAY_SOURCES else None for b in batches
+    ]
+    gateways = sorted({s for s in senders if s is not None}) if authorization else []
+    code_of = {g: i for i, g in enumerate(gateways)}
+    # Per reading, its gateway's code (-1: not gateway traffic): a meter's readings usually all
+    # come from one gateway, found with a min and a max instead of a sort.
+    sender_code = (
+        np.repeat(
+            np.array([code_of.get(senders[i] or "", -1) for i, _ in parts], dtype=np.intp),
+            lengths,
+        )
+        if authorization
+        else np.zeros(0, np.intp)
+    )
 
     n = len(meter_ids)
     meter_index, meter_code = _codes(meter_ids)
@@ -174,6 +199,10 @@ def validate_batch(
             detail = f"meter {meter_id} is not in the registry"
             quarantined.extend((i, StreamReason.UNKNOWN_METER, detail) for i in rows.tolist())
             continue
+        if authorization is not None and authorization.guards(meter_id):
+            rows = _authorized(rows, sender_code, gateways, meter_id, authorization, quarantined)
+            if not rows.shape[0]:
+                continue
         if bad is not None:
             marked = bad[rows]
             if marked.any():
@@ -239,6 +268,31 @@ def validate_batch(
         has_interval=has_interval[picked],
     )
     return BatchOutcome(valid, rejections, states, spans, swaps)
+
+
+def _authorized(
+    rows: NDArray[np.intp],
+    sender_code: NDArray[np.intp],
+    gateways: Sequence[str],
+    meter_id: str,
+    authorization: SourceAuthorization,
+    quarantined: list[tuple[int, str, str]],
+) -> NDArray[np.intp]:
+    """The rows whose gateway may send ``meter_id``; the others go to ``quarantined``."""
+    mine = sender_code[rows]
+    low, high = int(mine.min()), int(mine.max())
+    senders = [low] if low == high else np.unique(mine).tolist()
+    refused: list[int] = []
+    for code in senders:
+        detail = authorization.refusal(gateways[code], meter_id) if code >= 0 else None
+        if detail is not None:
+            refused.append(code)
+            quarantined.extend(
+                (i, StreamReason.UNAUTHORIZED_SOURCE, detail) for i in rows[mine == code].tolist()
+            )
+    if not refused:
+        return rows
+    return rows[~np.isin(mine, refused)]
 
 
 def _reject(batch: ReadingColumns, i: int, reason: str, detail: str) -> Rejection:

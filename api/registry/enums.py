@@ -82,3 +82,10 @@ class FactorCatalogue(StrEnum):
 
     EMISSION_FACTOR = "emission_factor"  # accounting/factors.py
     CONVERSION_PARAMETER = "conversion_parameter"  # accounting/parameters.py
+
+
+class GatewayStatus(StrEnum):
+    """A disabled gateway stays registered (its park keeps enforcing) and may send nothing."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"

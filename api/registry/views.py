@@ -1,5 +1,6 @@
 """Registry and configuration routes (issue 6 item 2): the organisation tree, meters and their
-replacements, factor overrides, targets and baselines, and the audit log read (clause 7.3).
+replacements, the gateways and what they may send, factor overrides, targets and baselines,
+and the audit log read (clause 7.3).
 
 Each resource has its own module; ``router`` gathers them for ``api.app``.
 """
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.registry import audit_views, factors, meter_views, org_views, targets
+from api.registry import audit_views, factors, gateways, meter_views, org_views, targets
 
 router = APIRouter()
-for _module in (org_views, meter_views, factors, targets, audit_views):
+for _module in (org_views, meter_views, gateways, factors, targets, audit_views):
     router.include_router(_module.router)

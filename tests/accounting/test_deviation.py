@@ -287,3 +287,14 @@ def test_ill_formed_expectations_and_thresholds_are_refused() -> None:
         Thresholds(target_tolerance=-0.1)
     with pytest.raises(DeviationError, match="min_readings_for_rate >= 1"):
         Thresholds(min_readings_for_rate=0)
+
+
+def test_an_unauthorized_source_alerts_as_a_scope_deviation_of_the_meters_enterprise() -> None:
+    figures = WindowFigures.unauthorized_source(
+        "m-b", enterprise_id="ent-b", width_s=900, window_start_ms=T0, readings=2
+    )
+    finding = only(Rule.UNAUTHORIZED_SOURCE, figures)
+    assert (finding.measured, finding.expected, finding.unit) == (2.0, 0.0, "readings")
+    assert finding.cause is CauseCategory.ACCOUNTING_SCOPE
+    assert finding.enterprise_id == "ent-b"
+    assert Rule.UNAUTHORIZED_SOURCE not in rules(evaluate(window(), NONE))

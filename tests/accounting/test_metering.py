@@ -74,6 +74,7 @@ def test_quarantine_reasons_and_flags_use_separate_bit_halves() -> None:
         Reason.FUTURE_TIMESTAMP,
         Reason.TOO_OLD,
         Reason.UNIT_MISMATCH,
+        Reason.UNAUTHORIZED_SOURCE,
     }
     for reason in Reason:
         in_low = bool(reason & int(QUARANTINE_MASK))

@@ -10,7 +10,9 @@ server with real objects of both tenants (``tenancy_cases.build_world``).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +36,7 @@ from tests.api.tenancy_cases import (
     hidden,
     named_other_tenant,
 )
+from tests.api.test_registry_gateways import own_park
 from tests.api.test_tickets import make_alert, produce
 from tests.api.test_tickets_live import feed
 
@@ -155,6 +158,27 @@ async def page_context_of_b_hidden(w: World, c: Clients) -> None:
     assert [p["park_id"] for p in mine.json()["parks"]] == [PARK]
 
 
+def gateway_refused(method: str, path: str, body: Any = None) -> Check:
+    """Gateways are park infrastructure spanning tenants: A's key is 403 for any of them, also
+    for reads (a gateway's grants name other enterprises and their meters); the gateway, in a
+    park of its own so no other test's park starts enforcing grants, stays as it was."""
+
+    async def check(w: World, c: Clients) -> None:
+        tag = uuid.uuid4().hex[:8]
+        park, one, _, _ = await own_park(c.server.database_url, tag)
+        gw = f"gw-{tag}"
+        made = await c.admin.post(
+            "/v1/gateways", json={"gateway_id": gw, "park_id": park, "enterprise_ids": [one]}
+        )
+        assert made.status_code == 201, made.text
+        r = await c.a.request(method, path.format(gateway=gw), json=body)
+        assert r.status_code == 403, r.text
+        assert gw not in r.text and one not in r.text
+        assert (await c.admin.get(f"/v1/gateways/{gw}")).json() == made.json()
+
+    return check
+
+
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -208,6 +232,15 @@ CASES: dict[tuple[str, str], Check] = {
     ),
     ("GET", "/v1/meters/{meter_id}/replacements"): hidden(
         "GET", "/v1/meters/{meter_b}/replacements"
+    ),
+    # Gateways and their grants: park-wide keys only.
+    ("POST", "/v1/gateways"): gateway_refused(
+        "POST", "/v1/gateways", {"gateway_id": "x", "park_id": "apitest"}
+    ),
+    ("GET", "/v1/gateways"): gateway_refused("GET", "/v1/gateways"),
+    ("GET", "/v1/gateways/{gateway_id}"): gateway_refused("GET", "/v1/gateways/{gateway}"),
+    ("PATCH", "/v1/gateways/{gateway_id}"): gateway_refused(
+        "PATCH", "/v1/gateways/{gateway}", {"enterprise_ids": []}
     ),
     # Factors: the park's catalogue, the same for every reader.
     ("POST", "/v1/factor-overrides"): forbidden("POST", "/v1/factor-overrides", _W, {}),
