@@ -9,6 +9,7 @@ weighted by the GWP of the set in force, so per-gas reporting stays exact.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from functools import cache
 
@@ -72,6 +73,7 @@ def components(name: str) -> Mapping[Gas, float]:
 
 def fugitive_release_factor(name: str, *, gwp_set: GwpSet, on: date) -> ResolvedFactor:
     """Tonnes of each component gas, and of CO2e, per tonne of ``name`` released."""
-    return compose_factor(
+    composed = compose_factor(
         Carrier.FUGITIVE_GAS, dict(components(name)), gwp_set=gwp_set, on=on, region=NATIONAL
     )
+    return replace(composed, keys=(name,))

@@ -10,7 +10,7 @@ in ``data/process_factors.csv`` with their source in each row.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache
 
@@ -107,6 +107,7 @@ def process_factor(
             raise ProcessError(f"{name} is a fraction in (0, 1], got {value}")
     found = process_factor_by_key(key)
     per_t = found.tonnes_per_tonne * purity * calcination
-    return compose_factor(
+    composed = compose_factor(
         Carrier.PROCESS_MATERIAL, {found.gas: per_t}, gwp_set=gwp_set, on=on, region=NATIONAL
     )
+    return replace(composed, keys=(key,))

@@ -348,3 +348,53 @@ async def test_a_good_csv_and_a_good_xlsx_are_stored_whole(
     )
     assert r.status_code == 201, r.text
     assert await stored(api_server, f"INV-x{unique}-2") == 1
+
+
+@pytest.mark.parametrize(
+    ("carrier", "unit", "category", "factor_key"),
+    [
+        ("fugitive_gas", "kg", "fugitive", "SF6"),
+        ("fugitive_gas", "kg", "fugitive", "R-410A"),
+        ("process_material", "t", "process", "process.caco3"),
+    ],
+)
+async def test_meters_of_process_materials_and_fugitive_gases_are_registered(
+    admin: httpx.AsyncClient,
+    unique: str,
+    carrier: str,
+    unit: str,
+    category: str,
+    factor_key: str,
+) -> None:
+    """The schema and the registry accept every source category of 6.3.1 c for meters; the
+    factor_key names the material or gas the worker weighs (stream/emissions.py)."""
+    body = {
+        "meter_id": f"act-{carrier}-{unique}",
+        "enterprise_id": ENTERPRISE_A,
+        "carrier": carrier,
+        "unit": unit,
+        "register_kind": "cumulative",
+        "source_category": category,
+        "factor_key": factor_key,
+    }
+    r = await admin.post("/v1/meters", json=body)
+    assert r.status_code == 201, r.text
+    unknown = await admin.post(
+        "/v1/meters", json=body | {"meter_id": f"act-x-{unique}", "factor_key": "unobtainium"}
+    )
+    assert unknown.status_code == 422 and "unobtainium" in unknown.text
+
+
+async def test_green_space_is_not_a_meter(admin: httpx.AsyncClient, unique: str) -> None:
+    """Green space is an area entered as an activity record; no meter reads it."""
+    body = {
+        "meter_id": f"act-green-{unique}",
+        "enterprise_id": ENTERPRISE_A,
+        "carrier": "green_space",
+        "unit": "ha",
+        "register_kind": "cumulative",
+        "source_category": "green_space_sink",
+    }
+    r = await admin.post("/v1/meters", json=body)
+    assert r.status_code == 422, r.text
+    assert "green_space" in r.text
