@@ -18,7 +18,7 @@ Drafts, withdrawn records and superseded versions never appear here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -149,8 +149,3 @@ async def replaced_meters(
         for row in rows
         for meter in row.replaces_meters
     ]
-
-
-def period_days(start: date, end: date) -> int:
-    """Days of an inclusive local period."""
-    return (end - start + timedelta(days=1)).days
