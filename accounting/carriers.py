@@ -26,6 +26,12 @@ class Carrier(StrEnum):
     # Mass of one greenhouse gas released (refrigerant top-ups, SF6 switchgear losses); the gas
     # itself is named by the factor, so one carrier covers every fugitive gas.
     FUGITIVE_GAS = "fugitive_gas"
+    # Mass of a raw material whose decomposition or reaction releases CO2 (limestone, dolomite:
+    # clause 6.3.1 c process emissions); the material is named by its process factor
+    # (``accounting.process``), so one carrier covers every process material.
+    PROCESS_MATERIAL = "process_material"
+    # Area of green space (trees, lawn) whose removals are estimated (clause 6.3.1 c sink).
+    GREEN_SPACE = "green_space"
 
 
 CANONICAL_UNIT: dict[Carrier, str] = {
@@ -44,4 +50,6 @@ CANONICAL_UNIT: dict[Carrier, str] = {
     # Output value in units of 10^4 CNY, as Chinese intensity statistics report it.
     Carrier.OUTPUT_VALUE: "10^4 CNY",
     Carrier.FUGITIVE_GAS: "t",
+    Carrier.PROCESS_MATERIAL: "t",
+    Carrier.GREEN_SPACE: "ha",
 }

@@ -47,10 +47,12 @@ class ResolvedFactor:
     gases: tuple[GasCoefficient, ...]
     tco2e_per_unit: float
     rows: tuple[FactorRow, ...]  # every catalogue row used: key, version, source
+    # Keys of data outside the catalogue the factor used (process material, gas or blend).
+    keys: tuple[str, ...] = ()
 
     @property
     def versions(self) -> tuple[str, ...]:
-        return tuple(row.version for row in self.rows)
+        return (*(row.version for row in self.rows), *self.keys)
 
 
 def compose_factor(

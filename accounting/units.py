@@ -35,6 +35,8 @@ class Unit(StrEnum):
     T = "t"
     CNY = "CNY"
     CNY_10K = "10^4 CNY"
+    HA = "ha"
+    M2 = "m2"
 
 
 class Dimension(StrEnum):
@@ -43,6 +45,7 @@ class Dimension(StrEnum):
     VOLUME = "volume"  # base m3 at metering conditions
     MASS = "mass"  # base t
     CURRENCY = "currency"  # base CNY
+    AREA = "area"  # base ha
 
 
 # Size of one unit in its dimension's base unit; 1 kWh = 3.6 MJ exactly.
@@ -61,6 +64,8 @@ _SCALE: dict[Unit, tuple[Dimension, float]] = {
     Unit.T: (Dimension.MASS, 1.0),
     Unit.CNY: (Dimension.CURRENCY, 1.0),
     Unit.CNY_10K: (Dimension.CURRENCY, 1e4),
+    Unit.HA: (Dimension.AREA, 1.0),
+    Unit.M2: (Dimension.AREA, 1e-4),
 }
 
 _ALIASES: dict[str, Unit] = {
@@ -76,6 +81,9 @@ _ALIASES: dict[str, Unit] = {
     "litre": Unit.L,
     "liter": Unit.L,
     "tonne": Unit.T,
+    "m²": Unit.M2,
+    "hectare": Unit.HA,
+    "公顷": Unit.HA,
 }
 
 # Which dimensions a reading of each carrier may come in.
@@ -94,6 +102,8 @@ _CARRIER_DIMENSIONS: dict[Carrier, frozenset[Dimension]] = {
     Carrier.PRODUCTION_OUTPUT: frozenset({Dimension.MASS}),
     Carrier.OUTPUT_VALUE: frozenset({Dimension.CURRENCY}),
     Carrier.FUGITIVE_GAS: frozenset({Dimension.MASS}),
+    Carrier.PROCESS_MATERIAL: frozenset({Dimension.MASS}),
+    Carrier.GREEN_SPACE: frozenset({Dimension.AREA}),
 }
 
 STANDARD_PRESSURE_KPA = 101.325

@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import errors, live_windows
+from api.activity.views import router as activity_router
 from api.middleware import RequestGuard
 from api.page.views import router as page_router
 from api.producer import RawProducer
@@ -116,6 +117,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         readings_router,
         queries_router,
         tickets_router,
+        activity_router,
         webhooks_router,
         live_router,
         reports_router,

@@ -40,6 +40,8 @@ class Scope(StrEnum):
     KEYS_ADMIN = "keys:admin"
     LIVE_READ = "live:read"
     REPORTS_READ = "reports:read"
+    ACTIVITY_READ = "activity:read"  # manual activity records (clause 6.3.1 e)
+    ACTIVITY_WRITE = "activity:write"
 
 
 _READ = frozenset(
@@ -51,15 +53,22 @@ _READ = frozenset(
         Scope.TICKETS_READ,
         Scope.LIVE_READ,
         Scope.REPORTS_READ,
+        Scope.ACTIVITY_READ,
     }
 )
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.OPERATOR: _READ
-    | {Scope.ALERTS_WRITE, Scope.TICKETS_WRITE, Scope.WEBHOOKS_ADMIN, Scope.READINGS_WRITE},
+    | {
+        Scope.ALERTS_WRITE,
+        Scope.TICKETS_WRITE,
+        Scope.WEBHOOKS_ADMIN,
+        Scope.READINGS_WRITE,
+        Scope.ACTIVITY_WRITE,
+    },
     Role.AUDITOR: _READ | {Scope.AUDIT_READ},
-    Role.ENTERPRISE: _READ | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE},
+    Role.ENTERPRISE: _READ | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE},
 }
 
 

@@ -5,6 +5,12 @@ applies the factor (clause 6.3.1: activity data x emission factor). A meter's ``
 in the registry, when set, names the factor series to use instead of its carrier's default
 (e.g. ``cn_ets_grid`` for a carbon-market report).
 
+Process and fugitive meters (clause 6.3.1 c) are not combustion: a ``process_material`` meter
+gets the stoichiometric factor its ``factor_key`` names (``accounting.process``, e.g.
+``process.caco3``), a ``fugitive_gas`` meter the GWP of the gas or blend its ``factor_key``
+names (``SF6``, ``R-410A``). A fuel meter marked ``process`` (feedstock) gets no factor: its
+activity is kept and its CO2 is a carbon mass balance, entered as a process activity record.
+
 ``catalogue`` and ``parameters`` are the packaged ones unless the caller passes a set with the
 park's own versions (``accounting.overrides.apply_overrides``); either way the version valid on
 the window's (UTC) day is used, and ``factor_versions`` names every version used: the emission
@@ -22,8 +28,10 @@ from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
 from accounting.co2e import FactorResolutionError, ResolvedFactor, resolve_factor
 from accounting.factor_rows import Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
+from accounting.fugitive import FugitiveError, fugitive_release_factor
 from accounting.gwp import GwpSet
 from accounting.parameters import Parameter, ParameterNotFoundError, load_parameters
+from accounting.process import ProcessError, process_factor
 from accounting.regions import region_chain
 from accounting.units import Conversion, UnitError, resolve_conversion
 from store.registry import Meter
@@ -83,6 +91,30 @@ class EmissionCalculator:
                 self._factors[key] = None
         return self._factors[key]
 
+    def meter_factor(self, meter: Meter, carrier: Carrier, on: date) -> ResolvedFactor | None:
+        """The factor of a meter's carrier and category (see the module docstring)."""
+        if carrier in (Carrier.PROCESS_MATERIAL, Carrier.FUGITIVE_GAS):
+            return self.material_factor(carrier, meter.factor_key, on)
+        if meter.source_category == SourceCategory.PROCESS.value:
+            return None  # feedstock: not the combustion formula
+        series_name = meter.factor_key or (
+            DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
+        )
+        return None if series_name is None else self.factor(carrier, Series(series_name), on)
+
+    def material_factor(self, carrier: Carrier, key: str | None, on: date) -> ResolvedFactor | None:
+        """Process material or fugitive gas ``key``'s factor; None (logged) if unknown."""
+        if key is None:
+            log.warning("no emission factor: a '%s' meter names no material in factor_key", carrier)
+            return None
+        try:
+            if carrier is Carrier.PROCESS_MATERIAL:
+                return process_factor(key, gwp_set=self.gwp_set, on=on)
+            return fugitive_release_factor(key, gwp_set=self.gwp_set, on=on)
+        except (ProcessError, FugitiveError) as exc:
+            log.warning("no emission factor: %s", exc)
+            return None
+
     def conversion(self, unit: str, carrier: Carrier, on: date) -> Conversion:
         """``unit`` -> the carrier's canonical unit on ``on``; raises ``UnitError``."""
         key = (unit, carrier, on)
@@ -129,12 +161,9 @@ class EmissionCalculator:
                 log.warning("meter %s: %s; activity kept, no emission factor", meter.meter_id, exc)
             to_canonical, canonical = 1.0, meter.unit
         activity = sums.quantity * to_canonical
-        series_name = meter.factor_key or (
-            DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
-        )
         factor = None
-        if convertible and series_name is not None and meter.source_category != "activity_only":
-            factor = self.factor(carrier, Series(series_name), day)
+        if convertible and meter.source_category != "activity_only":
+            factor = self.meter_factor(meter, carrier, day)
         gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
         category = meter.source_category
         iso = (

@@ -13,6 +13,8 @@ from typing import Any
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.factor_rows import Series
 from accounting.factors import load_catalogue
+from accounting.fugitive import FugitiveError, components
+from accounting.process import ProcessError, process_factor_by_key
 from accounting.units import UnitError, conversion_factor
 from api.errors import ApiError
 from api.registry.enums import MeterSourceCategory
@@ -29,6 +31,18 @@ def series_by_carrier() -> dict[Series, frozenset[Carrier]]:
     for row in load_catalogue().rows:
         found.setdefault(row.series, set()).add(row.carrier)
     return {series: frozenset(carriers) for series, carriers in found.items()}
+
+
+def _check_material_key(key: str, carrier: Carrier) -> None:
+    """A process material meter's ``factor_key`` names its material (``process.caco3``), a
+    fugitive gas meter's its gas or blend (``SF6``, ``R-410A``): stream/emissions.py."""
+    try:
+        if carrier is Carrier.PROCESS_MATERIAL:
+            process_factor_by_key(key)
+        else:
+            components(key)
+    except (ProcessError, FugitiveError) as exc:
+        raise ApiError(422, f"factor_key: {exc}", field="factor_key") from exc
 
 
 def _check_factor_key(key: str, carrier: Carrier) -> None:
@@ -50,6 +64,13 @@ def _check_factor_key(key: str, carrier: Carrier) -> None:
 def check_meter(row: dict[str, Any]) -> None:
     """Raise a 422 ``ApiError`` naming the field when the row cannot be used as it stands."""
     carrier = Carrier(row["carrier"])
+    if carrier is Carrier.GREEN_SPACE:
+        raise ApiError(
+            422,
+            "carrier 'green_space' is an area, entered as an activity record"
+            " (/v1/activity-records), not read by a meter",
+            field="carrier",
+        )
     accounted = row["source_category"] != MeterSourceCategory.ACTIVITY_ONLY
     if accounted:
         # CO2e needs the activity in the carrier's canonical unit; a unit that does not convert
@@ -63,7 +84,16 @@ def check_meter(row: dict[str, Any]) -> None:
                 " 'activity_only'",
                 field="unit",
             ) from exc
-    if row.get("factor_key") is not None:
+    if carrier in (Carrier.PROCESS_MATERIAL, Carrier.FUGITIVE_GAS):
+        if accounted and row.get("factor_key") is None:
+            raise ApiError(
+                422,
+                f"a '{carrier}' meter names its material or gas in factor_key",
+                field="factor_key",
+            )
+        if row.get("factor_key") is not None:
+            _check_material_key(row["factor_key"], carrier)
+    elif row.get("factor_key") is not None:
         _check_factor_key(row["factor_key"], carrier)
     try:
         to_profile(Meter(**{k: v for k, v in row.items() if k in _FIELDS}))

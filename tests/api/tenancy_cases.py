@@ -8,6 +8,7 @@ enterprise key of A must be treated for B's objects (issue 6, tenancy: another t
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,24 @@ from tests.api.test_tickets import make_alert, produce, wait_ticket
 B_DAY_START = "2025-03-10T00:00:00Z"
 B_DAY_END = "2025-03-11T00:00:00Z"
 B_WINDOW_TCO2E = 0.25  # one stored hour window of B's meter on that day
+EVIDENCE_PDF = b"%PDF-1.4\n% refill note\n"
+
+
+def activity_body(enterprise: str) -> dict[str, Any]:
+    """A draft activity record of ``enterprise``: an SF6 refill with a declared evidence file."""
+    return {
+        "enterprise_id": enterprise,
+        "period_start": "2025-03-01",
+        "period_end": "2025-03-31",
+        "source_category": "fugitive",
+        "carrier": "fugitive_gas",
+        "material": "SF6",
+        "quantity": 1.0,
+        "unit": "kg",
+        "document_ref": "tenancy refill",
+        "evidence_file_name": "refill.pdf",
+        "evidence_sha256": hashlib.sha256(EVIDENCE_PDF).hexdigest(),
+    }
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,8 @@ class World:
     action_b: int
     webhook_b: str
     key_b: str  # the key id of an enterprise key of B
+    activity_a: int
+    activity_b: int
 
     def fill(self, template: str) -> str:
         """A path or a value with ``{meter_b}`` etc. replaced by this world's ids."""
@@ -164,6 +185,8 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         },
     )
     token_b = await make_key(Role.ENTERPRISE, enterprise_id=ENTERPRISE_B)
+    activity_a = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_A))
+    activity_b = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_B))
     return World(
         tag=tag,
         site_a=a["site"],
@@ -181,6 +204,8 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         action_b=int(action["action_id"]),
         webhook_b=str(webhook["endpoint_id"]),
         key_b=token_b.split("_")[1],
+        activity_a=int(activity_a["record_id"]),
+        activity_b=int(activity_b["record_id"]),
     )
 
 

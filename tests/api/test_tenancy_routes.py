@@ -27,9 +27,11 @@ from tests.api.tenancy_cases import (
     B_DAY_END,
     B_DAY_START,
     B_WINDOW_TCO2E,
+    EVIDENCE_PDF,
     Check,
     Clients,
     World,
+    activity_body,
     build_world,
     filtered,
     forbidden,
@@ -70,6 +72,7 @@ def route_table() -> list[tuple[str, str]]:
 ROUTES = route_table()
 _DAY = {"from": B_DAY_START, "to": B_DAY_END}
 _TICKET_B = "/v1/tickets/{ticket_b}"
+_ACTIVITY_B = "/v1/activity-records/{activity_b}"
 _REASON = {"reason": "tenancy test"}
 
 
@@ -177,6 +180,45 @@ def gateway_refused(method: str, path: str, body: Any = None) -> Check:
         assert (await c.admin.get(f"/v1/gateways/{gw}")).json() == made.json()
 
     return check
+
+
+async def named_other_tenant_write(w: World, c: Clients) -> None:
+    """A record for B entered with A's key is 404, as if B did not exist; nothing is stored."""
+    body = activity_body(ENTERPRISE_B) | {"document_ref": f"tenancy-{w.tag}-write"}
+    r = await c.a.post("/v1/activity-records", json=body)
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    listed = await c.admin.get("/v1/activity-records", params={"limit": "500"})
+    assert body["document_ref"] not in {
+        i["current"]["document_ref"] for i in listed.json()["items"]
+    }
+
+
+async def evidence_of_b_hidden(w: World, c: Clients) -> None:
+    """A's key cannot attach a file to B's record (404), even the very file it declares."""
+    path = w.fill(_ACTIVITY_B)
+    before = (await c.admin.get(path)).json()
+    r = await c.a.put(
+        path + "/evidence", content=EVIDENCE_PDF, headers={"content-type": "application/pdf"}
+    )
+    assert r.status_code == 404, r.text
+    assert (await c.admin.get(path)).json() == before
+
+
+async def upload_for_b_refused(w: World, c: Clients) -> None:
+    """A file of records for B uploaded with A's key: the row is rejected and nothing stored."""
+    ref = f"tenancy-{w.tag}-upload"
+    body = activity_body(ENTERPRISE_B) | {"document_ref": ref}
+    del body["evidence_file_name"], body["evidence_sha256"]
+    text = ",".join(body) + "\n" + ",".join(str(v) for v in body.values()) + "\n"
+    r = await c.a.post(
+        "/v1/activity-records/uploads", content=text.encode(), headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 422, r.text
+    [row] = r.json()["rows"]
+    assert row["outcome"] == "rejected" and row["errors"] == [f"no enterprise {ENTERPRISE_B!r}"]
+    listed = await c.admin.get("/v1/activity-records", params={"limit": "500"})
+    assert ref not in {i["current"]["document_ref"] for i in listed.json()["items"]}
 
 
 _W = Scope.REGISTRY_WRITE
@@ -328,6 +370,24 @@ CASES: dict[tuple[str, str], Check] = {
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"): forbidden(
         "POST", "/v1/webhooks/deliveries/1/redeliver", Scope.WEBHOOKS_ADMIN
     ),
+    # Activity records: an enterprise key works its own; B's are 404 and stay as they were.
+    ("POST", "/v1/activity-records"): named_other_tenant_write,
+    ("GET", "/v1/activity-records"): filtered(
+        "/v1/activity-records", "items", "record_id", "{activity_a}", "{activity_b}"
+    ),
+    ("GET", "/v1/activity-records/{record_id}"): hidden("GET", _ACTIVITY_B),
+    ("POST", "/v1/activity-records/{record_id}/transitions"): hidden(
+        "POST", _ACTIVITY_B + "/transitions", {"to": "confirmed"}, proof=_ACTIVITY_B
+    ),
+    ("POST", "/v1/activity-records/{record_id}/corrections"): hidden(
+        "POST",
+        _ACTIVITY_B + "/corrections",
+        {k: v for k, v in activity_body(ENTERPRISE_B).items() if k != "enterprise_id"}
+        | {"reason": "from A", "quantity": 9.0},
+        proof=_ACTIVITY_B,
+    ),
+    ("PUT", "/v1/activity-records/{record_id}/evidence"): evidence_of_b_hidden,
+    ("POST", "/v1/activity-records/uploads"): upload_for_b_refused,
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.

@@ -50,3 +50,35 @@ def test_an_activity_only_meter_has_no_emissions() -> None:
     meter = _meter(carrier="water", unit="m3", source_category="activity_only")
     result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(7.0), meter)
     assert (result.activity, result.tco2e, result.gwp_set) == (7.0, 0.0, None)
+
+
+def test_a_fuel_meter_marked_process_does_not_get_the_combustion_formula() -> None:
+    """Gas fed to a reactor as feedstock: its carbon leaves in products and off-gas, so the
+    combustion factor (NCV x CC x OF x 44/12) would be wrong. Its activity is kept and no
+    factor applies; the CO2 it releases is a process record (carbon mass balance)."""
+    meter = _meter(carrier="natural_gas", unit="Nm3", source_category="process")
+    result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(1000.0), meter)
+    assert (result.activity, result.activity_unit) == (1000.0, "Nm3")
+    assert (result.tco2e, result.gases, result.factor_versions) == (0.0, {}, ())
+    assert result.iso_category == "1 direct emissions and removals"
+
+
+def test_a_process_material_meter_gets_its_stoichiometric_factor() -> None:
+    """A limestone belt scale: 10 t x 0.43971 tCO2/t (IPCC 2006 Vol 3 Table 2.1)."""
+    meter = _meter(
+        carrier="process_material",
+        unit="t",
+        source_category="process",
+        factor_key="process.caco3",
+    )
+    result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(10.0), meter)
+    assert result.tco2e == pytest.approx(4.3971, rel=1e-12)
+    assert result.factor_versions == ("process.caco3",)
+
+
+def test_a_fugitive_gas_meter_weighs_the_gas_by_its_gwp() -> None:
+    """An SF6 refill scale in kg: 2 kg x 23,500 (AR5) = 47 tCO2e."""
+    meter = _meter(carrier="fugitive_gas", unit="kg", source_category="fugitive", factor_key="SF6")
+    result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(2.0), meter)
+    assert result.tco2e == pytest.approx(47.0, rel=1e-12)
+    assert result.gases == {"SF6": pytest.approx(0.002)}

@@ -1,0 +1,1 @@
+"""Manual activity records (clause 6.3.1 e): entry, confirmation, corrections, evidence."""
