@@ -32,6 +32,8 @@ class Reason(IntFlag):
     """Older than the meter's maximum age: the period it belongs to may already be reported."""
     UNIT_MISMATCH = 1 << 7
     """The reading's unit label differs from the unit in the meter registry."""
+    BEFORE_INSTALLATION = 1 << 8
+    """A history reading timed before the meter's installation (``meter.installed_at``)."""
     # -- flags: accepted, counted, but marked ----------------------------------------------------
     ROLLOVER = 1 << 16
     """Register wrapped past its rollover value; the wrapped delta is counted (not a fault)."""
