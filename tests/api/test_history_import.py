@@ -196,3 +196,56 @@ async def test_last_march_imported_with_backfill_equals_the_same_day_pushed_live
 
     await _wait_for(admin, park, march, want)
     assert await _figures(admin, park, yesterday) == want  # the live day is untouched
+
+
+async def test_an_ems_push_marked_history_is_accepted_from_the_installation_json_and_csv(
+    api_server: ApiServer, admin: httpx.AsyncClient, database_url: str, unique: str
+) -> None:
+    meter_id = f"hist-push-{unique}"
+    r = await admin.post(
+        "/v1/meters",
+        json={
+            "meter_id": meter_id,
+            "enterprise_id": "apitest-ent-a",
+            "carrier": "electricity",
+            "unit": "kWh",
+            "register_kind": "cumulative",
+            "source_category": "purchased_electricity",
+            "expected_interval_s": 3600,
+            "installed_at": "2025-01-01T00:00:00Z",
+        },
+    )
+    assert r.status_code == 201, r.text
+    old = {"meter_id": meter_id, "ts": "2025-06-01T00:00:00Z", "value": 100.0, "unit": "kWh"}
+
+    r = await admin.post("/v1/readings", json={"readings": [old]})
+    assert r.status_code == 422
+    assert r.json()["results"][0]["reason"] == "TOO_OLD"
+    assert "mode=history" in r.json()["results"][0]["detail"]
+
+    early = {**old, "ts": "2024-12-31T23:00:00Z"}
+    r = await admin.post(
+        "/v1/readings", params={"mode": "history"}, json={"readings": [early, old]}
+    )
+    assert r.status_code == 202, r.text
+    assert [i["reason"] for i in r.json()["results"]] == ["BEFORE_INSTALLATION", None]
+
+    csv_body = f"meter_id,ts,value,unit\n{meter_id},2025-06-01T01:00:00Z,110.5,kWh\n"
+    r = await admin.post(
+        "/v1/readings",
+        params={"mode": "history"},
+        content=csv_body,
+        headers={"content-type": "text/csv"},
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == 1
+
+    deadline = time.monotonic() + WAIT_S
+    stored: list[tuple[Any, ...]] = []
+    while time.monotonic() < deadline and len(stored) < 2:
+        with psycopg.connect(database_url) as conn:
+            stored = conn.execute(
+                "SELECT value, quantity FROM reading WHERE meter_id = %s ORDER BY ts", (meter_id,)
+            ).fetchall()
+        await asyncio.sleep(0.5)
+    assert stored == [(100.0, None), (110.5, 10.5)]
