@@ -59,6 +59,9 @@ class MeterProfile:
     # accounting period may already be reported (clause 6.3.1).
     max_age_ms: int = 31 * DAY_MS
     future_tolerance_ms: int = 60_000  # clock skew allowed between gateway and worker
+    # The registry's installed_at: the earliest time a *history* reading may carry (an import
+    # of history is not bound by ``max_age_ms``, only by the meter's life). None: no bound.
+    installed_ms: int | None = None
 
     def __post_init__(self) -> None:
         parse_accuracy_class(self.accuracy_class)

@@ -35,6 +35,8 @@ class Reason(IntFlag):
     UNAUTHORIZED_SOURCE = 1 << 8
     """A gateway sent a meter the registry does not let it send (clause 8.4, data-source control:
     a park with registered gateways accepts a meter only from the gateways granted it)."""
+    BEFORE_INSTALLATION = 1 << 10
+    """A history reading timed before the meter's installation (``meter.installed_at``)."""
     # -- flags: accepted, counted, but marked ----------------------------------------------------
     ROLLOVER = 1 << 16
     """Register wrapped past its rollover value; the wrapped delta is counted (not a fault)."""

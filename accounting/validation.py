@@ -74,6 +74,7 @@ def validate(
     units: str | Sequence[str] | NDArray[np.str_] | None = None,
     unit_scale: float = 1.0,
     seq: ArrayLike | None = None,
+    history: bool | NDArray[np.bool_] = False,
 ) -> ValidationResult:
     """Validate one meter's batch; return per-reading reason masks and the next state.
 
@@ -88,6 +89,11 @@ def validate(
     replayed DUPLICATE rather than OUT_OF_ORDER. A reading carries every per-reading reason
     that applies (range, time, unit); only readings passing those are checked against the last
     accepted one.
+
+    ``history`` (one flag for the batch or one per reading) marks readings imported as history
+    (GB/T 32150 clause 6.3.1: an inventory covers whole years, a base year included): they are
+    not bound by ``max_age_ms`` but by the meter's installation (BEFORE_INSTALLATION), and are
+    judged by every other rule exactly like live ones.
     """
     ts = as_epoch_ms(ts_ms)
     v = np.asarray(values, dtype=np.float64)
@@ -100,7 +106,7 @@ def validate(
         raise ValueError("seq must have one entry per reading")
     n = ts.shape[0]
 
-    reasons = _per_reading_reasons(profile, ts, v, units, now_ms)
+    reasons = _per_reading_reasons(profile, ts, v, units, now_ms, history)
     cand: NDArray[np.intp] | None = None
     ct, cv, cs = ts, v, s
     if reasons is not None:
@@ -141,6 +147,7 @@ def _per_reading_reasons(
     v: NDArray[np.float64],
     units: str | Sequence[str] | NDArray[np.str_] | None,
     now_ms: int | NDArray[np.int64],
+    history: bool | NDArray[np.bool_] = False,
 ) -> NDArray[np.uint32] | None:
     """Quarantine bits that need no other reading; None when every reading passes them."""
     # Clamped to the finite floats so that an infinite value fails even an open range.
@@ -151,10 +158,19 @@ def _per_reading_reasons(
         if profile.rollover is not None:
             hi = min(hi, np.nextafter(profile.rollover, -np.inf))  # it shows 0 at rollover
     future = now_ms + profile.future_tolerance_ms
-    oldest = now_ms - profile.max_age_ms
+    # Live readings must be recent (a stale one would land in a period already reported);
+    # history is bounded by the meter's installation instead.
+    too_old = ts < now_ms - profile.max_age_ms
+    before_installation: NDArray[np.bool_] | None = None
+    if history is not False:
+        if profile.installed_ms is not None:
+            before_installation = (ts < profile.installed_ms) & history
+        too_old &= ~np.asarray(history, dtype=np.bool_)
     # NaN fails both comparisons, so it lands in OUT_OF_RANGE too
     in_range = (v >= lo) & (v <= hi)
-    ok = in_range & (ts <= future) & (ts >= oldest)
+    ok = in_range & (ts <= future) & ~too_old
+    if before_installation is not None:
+        ok &= ~before_installation
     mismatch: NDArray[np.bool_] | None = None
     if units is not None:
         if isinstance(units, str):
@@ -172,7 +188,8 @@ def _per_reading_reasons(
     for bit, bad in (
         (Reason.OUT_OF_RANGE, ~in_range),
         (Reason.FUTURE_TIMESTAMP, ts > future),
-        (Reason.TOO_OLD, ts < oldest),
+        (Reason.TOO_OLD, too_old),
+        (Reason.BEFORE_INSTALLATION, before_installation),
         (Reason.UNIT_MISMATCH, mismatch),
     ):
         if bad is not None:

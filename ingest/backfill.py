@@ -1,6 +1,11 @@
 """Historical readings from a CSV file into ``readings.raw``, through the same validation path
 as live readings (the stream worker validates, quarantines and windows them; clause 8.4).
 
+Every batch carries the history marker (``ReadingBatch.history``): the worker accepts any time
+after the meter's installation instead of the live 31-day limit (an inventory needs its base
+year and last year, GB/T 32150 clause 6.3.1), and fits readings older than the meter's newest
+one into the gaps between its stored readings (``accounting.history``).
+
 The file has a header ``meter_id,ts,value,unit`` (ts ISO 8601 with an offset). Each meter's
 rows become batches keyed ``backfill:<meter_id>`` with ``seq`` = the reading's epoch ms, so a
 second import of the same file is recognised reading by reading as duplicates. A meter's rows
@@ -99,7 +104,9 @@ def batches(
         hi = max(r.ts_ms for r in readings)
         old = tally.spans.get(meter_id)
         tally.spans[meter_id] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
-        return ReadingBatch(Source.EMS, gateway_id, f"backfill:{meter_id}", tuple(readings))
+        return ReadingBatch(
+            Source.EMS, gateway_id, f"backfill:{meter_id}", tuple(readings), history=True
+        )
 
     for line, row in rows:
         tally.rows += 1

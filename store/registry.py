@@ -186,6 +186,15 @@ def all_meters(conn: psycopg.Connection[Any]) -> list[Meter]:
         return [Meter(**row) for row in cur.fetchall()]
 
 
+def installed_ms(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Each active meter's ``installed_at`` as epoch ms: the earliest time history may carry."""
+    rows = conn.execute(
+        "SELECT meter_id, (extract(epoch FROM installed_at) * 1000)::bigint FROM meter"
+        " WHERE status = 'active'"
+    ).fetchall()
+    return {str(m): int(t) for m, t in rows}
+
+
 def enterprise_regions(conn: psycopg.Connection[Any]) -> dict[str, str]:
     """Each enterprise's emission-factor region: the region of its park."""
     rows = conn.execute(

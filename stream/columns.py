@@ -52,6 +52,7 @@ class ReadingColumns:
     unit: list[str]
     seq: NDArray[np.int64]
     bad: NDArray[np.bool_] | None = None
+    history: bool = False  # the batch's wire marker (``ReadingBatch.history``)
 
     def __len__(self) -> int:
         return len(self.meter_id)
@@ -81,6 +82,7 @@ class ReadingColumns:
             [r.unit for r in rs],
             np.fromiter((r.seq for r in rs), np.int64, n),
             bad if bad.any() else None,
+            batch.history,
         )
 
 
@@ -162,7 +164,16 @@ def _columns(header: _Header) -> ReadingColumns | None:
     except (TypeError, KeyError, ValueError, OverflowError):
         return None
     return ReadingColumns(
-        header.source, header.gateway_id, header.source_key, meter_ids, ts, value, units, seq, bad
+        header.source,
+        header.gateway_id,
+        header.source_key,
+        meter_ids,
+        ts,
+        value,
+        units,
+        seq,
+        bad,
+        header.history,
     )
 
 
@@ -181,7 +192,9 @@ def decode_columns(raw: bytes) -> DecodedColumns:
     good, bad = _readings(header)
     if not good:
         return DecodedColumns(None, bad)
-    batch = ReadingBatch(header.source, header.gateway_id, header.source_key, tuple(good))
+    batch = ReadingBatch(
+        header.source, header.gateway_id, header.source_key, tuple(good), header.history
+    )
     return DecodedColumns(ReadingColumns.from_batch(batch), bad)
 
 

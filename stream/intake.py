@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import psycopg
 
 from accounting.meter import MeterProfile, MeterState
+from accounting.reasons import Reason
 from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns, ValidColumns, decode_columns
 from stream.records import Rejection, encode_rejections
 from stream.replacements import pending_replacements, store_swaps
 from stream.sink import store_rejections, store_valid
-from stream.validate import validate_batch
+from stream.validate import MovedInterval, Neighbours, behind_state, validate_batch
 
 _REPLAY_REASONS = {"DUPLICATE_TIMESTAMP", "OUT_OF_ORDER"}
 
@@ -88,6 +90,75 @@ async def _save_states(conn: psycopg.AsyncConnection[Any], states: dict[str, Met
     )
 
 
+# Per meter and span of history behind its state: the stored reading before the span, those
+# inside it and the one after it (index range scans on the primary key (meter_id, ts)).
+_NEIGHBOURS_SQL = """
+SELECT k.m, (extract(epoch FROM r.ts) * 1000)::bigint, r.value, r.flags
+FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS k(m, lo, hi)
+CROSS JOIN LATERAL (
+    (SELECT ts, value, flags FROM reading WHERE meter_id = k.m AND ts < k.lo
+     ORDER BY ts DESC LIMIT 1)
+    UNION ALL
+    (SELECT ts, value, flags FROM reading WHERE meter_id = k.m AND ts BETWEEN k.lo AND k.hi)
+    UNION ALL
+    (SELECT ts, value, flags FROM reading WHERE meter_id = k.m AND ts > k.hi
+     ORDER BY ts LIMIT 1)
+) AS r
+ORDER BY 1, 2
+"""
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+async def _neighbours(
+    conn: psycopg.AsyncConnection[Any], spans: dict[str, tuple[int, int]]
+) -> dict[str, Neighbours]:
+    """The stored readings history behind each meter's state is validated against."""
+    if not spans:
+        return {}
+    meters = list(spans)
+    cur = await conn.execute(
+        _NEIGHBOURS_SQL,
+        (meters, [_dt(spans[m][0]) for m in meters], [_dt(spans[m][1]) for m in meters]),
+    )
+    found: dict[str, list[tuple[int, float, int]]] = {}
+    for m, t, v, f in await cur.fetchall():
+        found.setdefault(str(m), []).append((int(t), float(v), int(f)))
+    replacement = int(Reason.REPLACEMENT)
+    return {
+        m: Neighbours(
+            np.array([r[0] for r in rs], dtype=np.int64),
+            np.array([r[1] for r in rs], dtype=np.float64),
+            np.array([bool(r[2] & replacement) for r in rs], dtype=np.bool_),
+        )
+        for m, rs in found.items()
+    }
+
+
+async def _move_intervals(
+    conn: psycopg.AsyncConnection[Any], moved: Sequence[MovedInterval]
+) -> None:
+    """Shrink the intervals of stored readings that history was accepted before."""
+    if not moved:
+        return
+    await conn.execute(
+        "UPDATE reading r SET interval_start = u.start, quantity = u.quantity,"
+        " quantity_unit = r.unit, flags = u.flags"
+        " FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::float8[],"
+        " %s::int[]) AS u(meter_id, ts, start, quantity, flags)"
+        " WHERE r.meter_id = u.meter_id AND r.ts = u.ts",
+        (
+            [m.meter_id for m in moved],
+            [_dt(m.ts_ms) for m in moved],
+            [_dt(m.start_ms) for m in moved],
+            [m.quantity for m in moved],
+            [m.flags for m in moved],
+        ),
+    )
+
+
 async def _stored(
     conn: psycopg.AsyncConnection[Any], candidates: list[Rejection]
 ) -> dict[tuple[str, int], tuple[float, int | None]]:
@@ -130,13 +201,20 @@ async def intake(
         # Device swaps recorded after a state's last reading: applied before the readings of
         # the new device are validated (``accounting.replacement``).
         replacements = await pending_replacements(conn, states)
+
+        def state_of(meter_id: str) -> MeterState:
+            return states.get(meter_id, MeterState())
+
+        # History before a meter's newest reading is judged against its stored neighbours.
+        neighbours = await _neighbours(conn, behind_state(decoded, state_of))
         outcome = validate_batch(
             decoded,
             [now_ms for _, _, now_ms in messages],
             profiles=profiles,
-            state_of=lambda m: states.get(m, MeterState()),
+            state_of=state_of,
             replacements=replacements,
             authorization=authorization,
+            neighbours=neighbours,
         )
         states.update(outcome.states)
         if outcome.swaps:
@@ -170,6 +248,7 @@ async def intake(
             if fresh:
                 out.rejected.append((key, now_ms, fresh))
         await store_valid(conn, valid)
+        await _move_intervals(conn, outcome.moved)
         items = [
             (ms_iso, r)
             for _, now_ms, rs in out.rejected

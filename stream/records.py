@@ -64,6 +64,10 @@ class ReadingBatch:
     gateway_id: str
     source_key: str
     readings: tuple[RawReading, ...]
+    # Imported history (``"history": true`` on the wire): judged by the meter's installation
+    # instead of the live age limit, and validated into gaps before the meter's newest reading.
+    # A message without the field is live, as every message written before it existed.
+    history: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,7 @@ class _Header:
     gateway_id: str
     source_key: str
     items: list[Any]
+    history: bool = False
 
 
 def _header(raw: bytes) -> _Header | Rejection:
@@ -180,6 +185,9 @@ def _header(raw: bytes) -> _Header | Rejection:
         source = Source(str(obj.get("source")))
         gateway_id = _text(obj, "gateway_id", _ID)
         source_key = _text(obj, "source_key", _SOURCE_KEY)
+        history = obj.get("history", False)
+        if not isinstance(history, bool):
+            raise _BadInputError(f"history must be true or false, got {history!r}")
         items = obj.get("readings")
         if not isinstance(items, list) or not items:
             raise _BadInputError("readings must be a non-empty list")
@@ -189,7 +197,7 @@ def _header(raw: bytes) -> _Header | Rejection:
             )
     except (_BadInputError, ValueError) as exc:
         return Rejection(DecodeReason.MALFORMED_MESSAGE, str(exc), payload=_payload(raw))
-    return _Header(source, gateway_id, source_key, items)
+    return _Header(source, gateway_id, source_key, items, history)
 
 
 def _readings(header: _Header) -> tuple[list[RawReading], list[Rejection]]:
@@ -222,7 +230,9 @@ def decode_batch(raw: bytes) -> Decoded:
         return Decoded(None, [header])
     good, bad = _readings(header)
     batch = (
-        ReadingBatch(header.source, header.gateway_id, header.source_key, tuple(good))
+        ReadingBatch(
+            header.source, header.gateway_id, header.source_key, tuple(good), header.history
+        )
         if good
         else None
     )
@@ -230,12 +240,15 @@ def decode_batch(raw: bytes) -> Decoded:
 
 
 def encode_batch(batch: ReadingBatch) -> bytes:
+    # "history" is written only when set: a live message stays what it always was.
+    marker = {"history": True} if batch.history else {}
     return orjson.dumps(
         {
             "v": WIRE_VERSION,
             "source": batch.source.value,
             "gateway_id": batch.gateway_id,
             "source_key": batch.source_key,
+            **marker,
             "readings": [
                 {
                     "meter_id": r.meter_id,

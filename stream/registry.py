@@ -22,7 +22,13 @@ from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
 from store.gateways import all_gateways, enterprise_parks, gateways_version
-from store.registry import Meter, all_meters, enterprise_regions, registry_version
+from store.registry import (
+    Meter,
+    all_meters,
+    enterprise_regions,
+    installed_ms,
+    registry_version,
+)
 from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns
 
@@ -40,8 +46,9 @@ def _day_end_ms(day: date) -> int:
     return int(datetime.combine(day, clock_time.max, tzinfo=UTC).timestamp() * 1000)
 
 
-def to_profile(meter: Meter) -> MeterProfile:
-    """The validation profile of a registry row (clause 9.1 c, GB 17167)."""
+def to_profile(meter: Meter, *, installed_at_ms: int | None = None) -> MeterProfile:
+    """The validation profile of a registry row (clause 9.1 c, GB 17167); ``installed_at_ms``
+    bounds the history it accepts."""
     return MeterProfile(
         meter_id=meter.meter_id,
         carrier=Carrier(meter.carrier),
@@ -57,11 +64,15 @@ def to_profile(meter: Meter) -> MeterProfile:
         range_min=meter.range_min if meter.range_min is not None else -math.inf,
         range_max=meter.range_max if meter.range_max is not None else math.inf,
         max_rate_per_h=meter.max_rate_per_h,
+        installed_ms=installed_at_ms,
     )
 
 
-def to_profiles(meters: list[Meter]) -> dict[str, MeterProfile]:
-    return {m.meter_id: to_profile(m) for m in meters}
+def to_profiles(
+    meters: list[Meter], installed: dict[str, int] | None = None
+) -> dict[str, MeterProfile]:
+    known = installed or {}
+    return {m.meter_id: to_profile(m, installed_at_ms=known.get(m.meter_id)) for m in meters}
 
 
 class RegistryCache:
@@ -76,6 +87,7 @@ class RegistryCache:
         self.meters: dict[str, Meter] = {}
         self.regions: dict[str, str] = {}  # enterprise -> emission-factor region of its park
         self.authorization = SourceAuthorization.empty()  # which gateway may send which meter
+        self.installed: dict[str, int] = {}  # meter -> installed_at, epoch ms
         self._lock = asyncio.Lock()  # a caller arriving during a load waits for it
         self._loaded = asyncio.Event()  # set once the first load succeeded
 
@@ -104,8 +116,8 @@ class RegistryCache:
             )
             return
         if loaded is not None:
-            self.meters, self.regions, self.authorization = loaded
-            self.profiles = to_profiles(list(self.meters.values()))
+            self.meters, self.regions, self.authorization, self.installed = loaded
+            self.profiles = to_profiles(list(self.meters.values()), self.installed)
             log.info(
                 "meter registry loaded: %d meters; gateway grants enforced in %d park(s)",
                 len(self.profiles),
@@ -115,7 +127,7 @@ class RegistryCache:
 
     def _load(
         self,
-    ) -> tuple[dict[str, Meter], dict[str, str], SourceAuthorization] | None:
+    ) -> tuple[dict[str, Meter], dict[str, str], SourceAuthorization, dict[str, int]] | None:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
             version = (registry_version(conn), gateways_version(conn))
             if version == self._version:
@@ -127,8 +139,9 @@ class RegistryCache:
                 {m.meter_id: m.enterprise_id for m in meters.values()},
                 enterprise_parks(conn),
             )
+            installed = installed_ms(conn)
             self._version = version
-            return meters, regions, authorization
+            return meters, regions, authorization, installed
 
     def missing(self, decoded: Sequence[DecodedColumns]) -> bool:
         """Whether these decoded messages name a meter this cache does not know."""

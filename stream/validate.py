@@ -23,14 +23,37 @@ from itertools import chain
 import numpy as np
 from numpy.typing import NDArray
 
+from accounting.history import StoredReading, fill_gap
 from accounting.intervals import meter_intervals
 from accounting.meter import MeterProfile, MeterState
-from accounting.reasons import QUARANTINE_MASK, reason_names
+from accounting.reasons import QUARANTINE_MASK, Reason, reason_names
 from accounting.replacement import Replacement, Swap, apply_swap, pending
 from accounting.validation import validate
 from stream.authorization import GATEWAY_SOURCES, SourceAuthorization
 from stream.columns import DecodedColumns, ReadingColumns, ValidColumns
-from stream.records import Rejection
+from stream.records import Rejection, ms_to_iso
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """A meter's stored readings around the history readings behind its state, in time order:
+    the one before the earliest (if any), every one between, and the one after the latest.
+    ``replacement`` marks the rows a recorded device swap wrote (flag REPLACEMENT)."""
+
+    ts_ms: NDArray[np.int64]
+    value: NDArray[np.float64]
+    replacement: NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class MovedInterval:
+    """A stored reading whose interval history filled: it now starts at ``start_ms``."""
+
+    meter_id: str
+    ts_ms: int
+    start_ms: int
+    quantity: float
+    flags: int
 
 
 class StreamReason(StrEnum):
@@ -51,6 +74,8 @@ class BatchOutcome:
     spans: list[tuple[str, int, int]] = field(default_factory=list)
     # Recorded device swaps applied, per meter in time order (``accounting.replacement``).
     swaps: list[tuple[str, Swap]] = field(default_factory=list)
+    # Stored readings whose interval shrank because history was accepted before them.
+    moved: list[MovedInterval] = field(default_factory=list)
 
 
 def _empty_valid(k: int) -> ValidColumns:
@@ -85,12 +110,19 @@ def validate_batch(
     state_of: Callable[[str], MeterState],
     replacements: Mapping[str, Sequence[Replacement]] | None = None,
     authorization: SourceAuthorization | None = None,
+    neighbours: Mapping[str, Neighbours] | None = None,
 ) -> BatchOutcome:
     """Validate decoded messages (in arrival order), each judged at its own ``now_ms``.
 
     ``authorization``: the gateway grants. A guarded meter's readings from a message whose
     gateway may not send it are quarantined as UNAUTHORIZED_SOURCE before validation, so they
     never move the meter's state; asked once per (message, meter), never per reading.
+
+    Readings of history messages (``ReadingColumns.history``) are bounded by the meter's
+    installation instead of the live age limit. Those at or before the meter's state (its
+    newest accepted reading) go into the gaps between its stored readings
+    (``accounting.history.fill_gap``), which ``neighbours`` holds per meter (see
+    :func:`behind_state`); the state itself does not move for them.
 
     ``replacements``: each meter's recorded device swaps (any superset of those not yet
     applied). A swap after the state's last reading is applied when the meter's next reading is
@@ -112,6 +144,9 @@ def validate_batch(
     value = np.concatenate([b.value for _, b in parts])
     seq = np.concatenate([b.seq for _, b in parts])
     now = np.repeat(np.array([now_ms[i] for i, _ in parts], dtype=np.int64), lengths)
+    history: NDArray[np.bool_] | None = None
+    if any(b.history for _, b in parts):
+        history = np.repeat(np.array([b.history for _, b in parts], dtype=np.bool_), lengths)
     bad: NDArray[np.bool_] | None = None
     if any(b.bad is not None for _, b in parts):
         bad = np.concatenate(
@@ -173,6 +208,7 @@ def validate_batch(
             now_ms=now[rows],
             units=None if (mine_units == own_unit).all() else [units[i] for i in rows.tolist()],
             seq=seq[rows],
+            history=False if history is None else history[rows],
         )
         reasons = result.reasons
         flags[rows] = reasons
@@ -191,6 +227,78 @@ def validate_batch(
             has_interval[tail] = True
             span.extend((int(intervals.start_ms[0]), int(intervals.end_ms[-1])))
         return result.state
+
+    moved: list[MovedInterval] = []
+
+    def fill(meter_id: str, profile: MeterProfile, rows: NDArray[np.intp]) -> None:
+        """History readings behind the meter's state, into the gaps of its stored readings."""
+        own_unit = unit_index.get(profile.unit, -1)
+        foreign = unit_code[rows] != own_unit
+        for i in rows[foreign].tolist():
+            flags[i] = int(Reason.UNIT_MISMATCH)
+            quarantined.append((i, Reason.UNIT_MISMATCH.name or "", "validation: UNIT_MISMATCH"))
+        rows = rows[~foreign]
+        near = (neighbours or {}).get(meter_id)
+        if near is None:  # the caller looked up no neighbours: nothing to fill against
+            near = Neighbours(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.bool_))
+        at = np.searchsorted(near.ts_ms, ts[rows])
+        count = near.ts_ms.shape[0]
+        stored = np.zeros(rows.shape[0], dtype=np.bool_)
+        if count:
+            stored = near.ts_ms[np.minimum(at, count - 1)] == ts[rows]
+        for i in rows[stored].tolist():
+            # A reading already stored at this time: a replay when the value is the same
+            # (the intake recognises it), else a conflicting DUPLICATE_TIMESTAMP.
+            flags[i] = int(Reason.DUPLICATE_TIMESTAMP)
+            quarantined.append((i, "DUPLICATE_TIMESTAMP", "validation: DUPLICATE_TIMESTAMP"))
+        rows, at = rows[~stored], at[~stored]
+        for gap in np.unique(at).tolist():
+            mine = rows[at == gap]
+            if gap >= near.ts_ms.shape[0] or near.replacement[max(gap - 1, 0) : gap + 1].any():
+                why = (
+                    "history next to a recorded meter replacement: import it before the"
+                    " replacement is recorded, or correct the readings by hand"
+                    if gap < near.ts_ms.shape[0]
+                    else "no stored reading after it: the meter's state is ahead of its readings"
+                )
+                for i in mine.tolist():
+                    flags[i] = int(Reason.OUT_OF_ORDER)
+                    quarantined.append((i, "OUT_OF_ORDER", f"validation: OUT_OF_ORDER ({why})"))
+                continue
+            before = (
+                StoredReading(int(near.ts_ms[gap - 1]), float(near.value[gap - 1]))
+                if gap > 0
+                else None
+            )
+            after = StoredReading(int(near.ts_ms[gap]), float(near.value[gap]))
+            got = fill_gap(profile, before, after, ts[mine], value[mine], now_ms=now[mine])
+            flags[mine] = got.reasons
+            for j in np.flatnonzero(got.reasons & QUARANTINE_MASK).tolist():
+                names = reason_names(int(got.reasons[j]) & quarantine)
+                detail = "validation: " + ", ".join(names)
+                if got.conflict[j]:
+                    detail += (
+                        f" (the stored reading at {ms_to_iso(after.ts_ms)} does not follow it)"
+                    )
+                quarantined.append((int(mine[j]), names[0], detail))
+            taken = mine[got.accepted_index]
+            accepted[taken] = True
+            starts[taken] = got.start_ms
+            quantity[taken] = got.quantity
+            has_interval[taken] = got.has_interval
+            if got.after_start_ms is not None and got.after_quantity is not None:
+                moved.append(
+                    MovedInterval(
+                        meter_id,
+                        after.ts_ms,
+                        got.after_start_ms,
+                        got.after_quantity,
+                        int(got.after_flags or 0),
+                    )
+                )
+            if taken.shape[0]:
+                first = int(got.start_ms[0]) if got.has_interval[0] else int(ts[taken[0]])
+                spans.append((meter_id, first, after.ts_ms))
 
     for meter_id, code in meter_index.items():
         rows = order[begins[code] : ends_list[code]]
@@ -214,6 +322,13 @@ def validate_batch(
                 if not rows.shape[0]:
                     continue
         state = state_of(meter_id)
+        if history is not None and state.last_ts_ms is not None:
+            behind = history[rows] & (ts[rows] <= state.last_ts_ms)
+            if behind.any():
+                fill(meter_id, profile, rows[behind])
+                rows = rows[~behind]
+                if not rows.shape[0]:
+                    continue
         todo = pending(state, replacements.get(meter_id, ())) if replacements else []
         span: list[int] = []
         left = rows
@@ -267,7 +382,29 @@ def validate_batch(
         quantity=quantity[picked],
         has_interval=has_interval[picked],
     )
-    return BatchOutcome(valid, rejections, states, spans, swaps)
+    return BatchOutcome(valid, rejections, states, spans, swaps, moved)
+
+
+def behind_state(
+    messages: Sequence[DecodedColumns], state_of: Callable[[str], MeterState]
+) -> dict[str, tuple[int, int]]:
+    """Per meter, the time span of its history readings at or before its state's newest
+    reading: the stretch whose stored neighbours :func:`validate_batch` needs."""
+    spans: dict[str, tuple[int, int]] = {}
+    for m in messages:
+        b = m.batch
+        if b is None or not b.history:
+            continue
+        ids = np.array(b.meter_id)
+        for meter_id in set(b.meter_id):
+            last = state_of(meter_id).last_ts_ms
+            if last is None:
+                continue
+            t = b.ts_ms[(ids == meter_id) & (b.ts_ms <= last)]
+            if t.shape[0]:
+                lo, hi = spans.get(meter_id, (int(t.min()), int(t.max())))
+                spans[meter_id] = (min(lo, int(t.min())), max(hi, int(t.max())))
+    return spans
 
 
 def _authorized(

@@ -18,6 +18,14 @@ class RejectReason(StrEnum):
     UNIT_MISMATCH = "UNIT_MISMATCH"  # not the registry's unit of the meter
     METER_RETIRED = "METER_RETIRED"  # read at or after the meter's retirement
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
-    TOO_OLD = "TOO_OLD"
+    TOO_OLD = "TOO_OLD"  # a live push older than 31 days (history: push with mode=history)
+    BEFORE_INSTALLATION = "BEFORE_INSTALLATION"  # history before the meter's installed_at
     # The same (meter, time) with another value: accepted before, or earlier in this batch.
     CONFLICTING_VALUE = "CONFLICTING_VALUE"
+
+
+class PushMode(StrEnum):
+    """``POST /v1/readings?mode=``: live readings, or an import of history (clause 6.3.1)."""
+
+    LIVE = "live"  # within the live age limit (31 days), checked against the newest readings
+    HISTORY = "history"  # any time from the meter's installed_at; fills gaps in stored history

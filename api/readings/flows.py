@@ -48,16 +48,26 @@ def _rejected(reason: RejectReason, detail: str) -> Verdict:
     return (_REJECTED, reason.value, detail)
 
 
-def encode(*, gateway_id: str, source_key: str, readings: list[Item], seq_base: int) -> bytes:
+def encode(
+    *,
+    gateway_id: str,
+    source_key: str,
+    readings: list[Item],
+    seq_base: int,
+    history: bool = False,
+) -> bytes:
     """``stream.records.encode_batch`` of EMS readings (always of good quality, seq =
     ``seq_base`` + position in the message), built straight from the pushed items: the same
-    wire format (the tests decode it with ``decode_batch``)."""
+    wire format (the tests decode it with ``decode_batch``), with the history marker when
+    ``history``."""
+    marker = {"history": True} if history else {}
     return orjson.dumps(
         {
             "v": WIRE_VERSION,
             "source": _EMS,
             "gateway_id": gateway_id,
             "source_key": source_key,
+            **marker,
             "readings": [
                 {
                     "meter_id": r.meter_id,
@@ -79,9 +89,11 @@ def _check_registry(
     who: Principal,
     now_ms: int,
     verdicts: list[Verdict | None],
+    history: bool = False,
 ) -> list[str | None]:
     """The enterprise of each reading that passes the registry and time checks (clause 4.3
-    scope, the worker's limits), ``None`` for the others, whose verdicts it sets."""
+    scope, the worker's limits), ``None`` for the others, whose verdicts it sets. History is
+    bounded by each meter's installation instead of the live age limit."""
     # Another tenant's meter reads exactly like a missing one: its existence is not ours.
     visible = {m: row for m, row in meters.items() if who.sees(row.enterprise_id)}
     latest, earliest = now_ms + _FUTURE_MS, now_ms - _MAX_AGE_MS
@@ -101,8 +113,14 @@ def _check_registry(
             verdicts[item.position] = _rejected(
                 RejectReason.FUTURE_TIMESTAMP, "ts is in the future"
             )
-        elif item.ts_ms < earliest:
-            detail = f"ts is older than {_MAX_AGE_MS // 86_400_000} days"
+        elif history and item.ts_ms < meter.installed_at_ms:
+            detail = f"ts is before the meter's installation ({ms_to_iso(meter.installed_at_ms)})"
+            verdicts[item.position] = _rejected(RejectReason.BEFORE_INSTALLATION, detail)
+        elif not history and item.ts_ms < earliest:
+            detail = (
+                f"ts is older than {_MAX_AGE_MS // 86_400_000} days (import history with"
+                " mode=history)"
+            )
             verdicts[item.position] = _rejected(RejectReason.TOO_OLD, detail)
         else:
             enterprise[item.position] = meter.enterprise_id
@@ -157,15 +175,17 @@ async def push(
     who: Principal,
     items: list[Item],
     now_ms: int,
+    history: bool = False,
 ) -> dict[str, Any]:
     """Check, send and record one push; return the per-reading results (``PushResult``).
+    ``history``: an import of history (``mode=history``), marked so on the wire.
 
     ``items`` is a whole push as ``parse_body`` returns it: item i is at position i."""
     meters, before = await service.lookup(
         conn, meter_ids=[i.meter_id for i in items], ts_ms=[i.ts_ms for i in items]
     )
     verdicts: list[Verdict | None] = [None] * len(items)
-    enterprise = _check_registry(items, meters, who, now_ms, verdicts)
+    enterprise = _check_registry(items, meters, who, now_ms, verdicts, history)
     _check_repeats(items, enterprise, verdicts, before)
 
     # One message per enterprise (its EMS is one source), each meter's readings in time order.
@@ -183,7 +203,16 @@ async def push(
         bases = await service.seq_bases(conn, count=len(chunks))
         gateway_id = f"ems:{who.key_id}"
         messages = [
-            (key, encode(gateway_id=gateway_id, source_key=key, readings=chunk, seq_base=base))
+            (
+                key,
+                encode(
+                    gateway_id=gateway_id,
+                    source_key=key,
+                    readings=chunk,
+                    seq_base=base,
+                    history=history,
+                ),
+            )
             for (ent, chunk), base in zip(chunks, bases, strict=True)
             for key in [f"ems/{ent}"]
         ]

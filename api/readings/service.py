@@ -19,6 +19,7 @@ class MeterRow(NamedTuple):
     enterprise_id: str
     unit: str
     retired_at_ms: int | None
+    installed_at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ class Reply:
 # The split is a FROM item: inside ``= ANY(...)`` a generic (prepared) plan would split the
 # text again for every meter row.
 _REGISTRY_SQL = (
-    "SELECT meter.meter_id, enterprise_id, unit, (extract(epoch FROM retired_at) * 1000)::bigint"
+    "SELECT meter.meter_id, enterprise_id, unit, (extract(epoch FROM retired_at) * 1000)::bigint,"
+    " (extract(epoch FROM installed_at) * 1000)::bigint"
     " FROM unnest(string_to_array(%s::text, ',')) AS t(m) JOIN meter ON meter.meter_id = t.m"
 )
 # One index probe per pushed reading (scalar subqueries on the primary keys): a join lets the
@@ -79,7 +81,7 @@ async def lookup(
     async with conn.pipeline():
         registry = await conn.execute(_REGISTRY_SQL, (",".join(set(meter_ids)),))
         before = await conn.execute(_BEFORE_SQL, (",".join(meter_ids), _joined(ts_ms)))
-    meters = {m: MeterRow(e, u, r) for m, e, u, r in await registry.fetchall()}
+    meters = {m: MeterRow(e, u, r, i) for m, e, u, r, i in await registry.fetchall()}
     return meters, {(m, ms): v for m, ms, v in await before.fetchall()}
 
 

@@ -18,12 +18,13 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from api.deps import DbDep, StateDep, require
 from api.errors import PROBLEM_JSON, ApiError, problems
 from api.keys import Principal, Scope
 from api.readings import flows, service
+from api.readings.enums import PushMode
 from api.readings.models import PushResult, request_body_schema
 from api.readings.parse import media_type, parse_body
 from config.settings import ApiSettings
@@ -58,7 +59,13 @@ def _as_reply(result: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 async def _handle(
-    *, state: StateDep, conn: DbDep, who: Principal, kind: str, body: bytes
+    *,
+    state: StateDep,
+    conn: DbDep,
+    who: Principal,
+    kind: str,
+    body: bytes,
+    mode: PushMode = PushMode.LIVE,
 ) -> tuple[int, dict[str, Any]]:
     settings: ApiSettings = state.settings
     items = parse_body(body, kind=kind, max_readings=settings.api_max_readings)
@@ -69,6 +76,7 @@ async def _handle(
         who=who,
         items=items,
         now_ms=time.time_ns() // 1_000_000,
+        history=mode is PushMode.HISTORY,
     )
     for outcome in ("accepted", "duplicate", "rejected"):
         if result[outcome]:
@@ -89,6 +97,16 @@ async def push_readings(
     conn: DbDep,
     who: Pusher,
     idempotency_key: Annotated[str | None, _IDEMPOTENCY_KEY] = None,
+    mode: Annotated[
+        PushMode,
+        Query(
+            description="`live` (default): readings of the last 31 days. `history`: an import"
+            " of history (a base year, last year), accepted from the meter's `installed_at`"
+            " (else BEFORE_INSTALLATION), validated by the same rules and fitted into gaps"
+            " before the meter's newest reading (the stored readings either side of it must"
+            " still follow; a reading already stored at that time is a duplicate)"
+        ),
+    ] = PushMode.LIVE,
 ) -> Response:
     """Push a batch of EMS readings (JSON ``{"readings": [...]}`` or CSV with the header
     ``meter_id,ts,value,unit``). New readings go to ``readings.raw`` (acks=all) before the
@@ -99,8 +117,11 @@ async def push_readings(
     kind = media_type(request.headers.get("content-type"))
     body = await request.body()
     if idempotency_key is None:
-        return _reply(*await _handle(state=state, conn=conn, who=who, kind=kind, body=body))
-    digest = service.body_digest(kind, body)
+        return _reply(
+            *await _handle(state=state, conn=conn, who=who, kind=kind, body=body, mode=mode)
+        )
+    # The mode is part of what was asked: the same body as history is another request.
+    digest = service.body_digest(kind if mode is PushMode.LIVE else f"{kind};{mode}", body)
     async with conn.transaction():
         await service.lock_idempotency_key(conn, key_id=who.key_id, key=idempotency_key)
         stored = await service.stored_reply(conn, key_id=who.key_id, key=idempotency_key)
@@ -112,7 +133,9 @@ async def push_readings(
                     idempotency_key=idempotency_key,
                 )
             return _reply(stored.status, stored.response, replayed=True)
-        status, reply = await _handle(state=state, conn=conn, who=who, kind=kind, body=body)
+        status, reply = await _handle(
+            state=state, conn=conn, who=who, kind=kind, body=body, mode=mode
+        )
         await service.store_reply(
             conn,
             key_id=who.key_id,

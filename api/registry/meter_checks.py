@@ -95,6 +95,13 @@ def check_meter(row: dict[str, Any]) -> None:
             _check_material_key(row["factor_key"], carrier)
     elif row.get("factor_key") is not None:
         _check_factor_key(row["factor_key"], carrier)
+    installed, retired = row.get("installed_at"), row.get("retired_at")
+    if installed is not None and retired is not None and installed >= retired:
+        raise ApiError(
+            422,
+            f"installed_at must be before the meter's retirement ({retired})",
+            field="installed_at",
+        )
     try:
         to_profile(Meter(**{k: v for k, v in row.items() if k in _FIELDS}))
     except (ValueError, KeyError) as exc:

@@ -108,6 +108,7 @@ class MeterPatch(PatchBody):
         "accuracy_class",
         "metering_level",
         "in_boundary",
+        "installed_at",
     )
 
     site_id: str | None = Field(default=None, pattern=ID_PATTERN)
@@ -128,6 +129,12 @@ class MeterPatch(PatchBody):
     factor_key: str | None = Field(default=None, max_length=64)
     in_boundary: bool | None = Field(default=None, strict=True)
     max_rate_per_h: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
+    installed_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the meter went into service: history imports (`parkcarbon backfill`,"
+        " `POST /v1/readings?mode=history`) accept readings from this time on. Set it to the"
+        " start of the oldest history to import (a base year, last year's inventory).",
+    )
     serial: str | None = Field(default=None, min_length=1, max_length=64)
 
 

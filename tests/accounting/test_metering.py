@@ -75,6 +75,7 @@ def test_quarantine_reasons_and_flags_use_separate_bit_halves() -> None:
         Reason.TOO_OLD,
         Reason.UNIT_MISMATCH,
         Reason.UNAUTHORIZED_SOURCE,
+        Reason.BEFORE_INSTALLATION,
     }
     for reason in Reason:
         in_low = bool(reason & int(QUARANTINE_MASK))

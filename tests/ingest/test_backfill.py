@@ -84,6 +84,8 @@ def test_backfill_stores_history_through_the_worker_and_a_second_import_is_recog
             source_category="purchased_electricity",
         ),
     )
+    # History is accepted from the meter's installation on (registered today, it is now).
+    db.execute("UPDATE meter SET installed_at = %s WHERE meter_id = %s", ("2024-01-01Z", meter_id))
     time.sleep(6)  # the worker refreshes its registry every 5 s
     rows = [f"{meter_id},{_iso(T0 + i * QUARTER_MS)},{1000 + 10 * i},kWh" for i in range(96)]
     csv_file = tmp_path / "history.csv"
@@ -110,3 +112,126 @@ def test_backfill_stores_history_through_the_worker_and_a_second_import_is_recog
         "SELECT count(*), sum(quantity) FROM reading WHERE meter_id = %s", (meter_id,)
     ).fetchone()
     assert again == stored
+
+
+def _history_meter(db: psycopg.Connection, unique: str, meter_id: str) -> None:
+    add_park(db, park_id=f"p-{unique}", name="park", actor="test")
+    add_enterprise(db, enterprise_id=f"e-{unique}", park_id=f"p-{unique}", name="e", actor="test")
+    add_meter(
+        db,
+        actor="test",
+        meter=Meter(
+            meter_id=meter_id,
+            enterprise_id=f"e-{unique}",
+            carrier="electricity",
+            unit="kWh",
+            register_kind="cumulative",
+            source_category="purchased_electricity",
+            expected_interval_s=3600,
+        ),
+    )
+    db.execute(
+        "UPDATE meter SET installed_at = '2024-01-01T00:00:00Z' WHERE meter_id = %s", (meter_id,)
+    )
+
+
+def _run_backfill(
+    database_url: str, worker: RunningWorker, path: Path, rows: list[str]
+) -> subprocess.CompletedProcess[str]:
+    path.write_text("meter_id,ts,value,unit\n" + "\n".join(rows) + "\n")
+    env = {
+        **os.environ,
+        "PARKCARBON_DATABASE_URL": database_url,
+        "PARKCARBON_TOPIC_PREFIX": worker.prefix,
+    }
+    cmd = [str(ROOT / ".venv/bin/parkcarbon"), "backfill", str(path), "--wait-timeout-s", "90"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=150)
+
+
+@pytest.mark.integration
+def test_history_older_than_a_year_fills_a_gap_between_stored_readings_exactly(
+    db: psycopg.Connection, database_url: str, worker: RunningWorker, unique: str, tmp_path: Path
+) -> None:
+    meter_id = f"OLD-{unique}"
+    _history_meter(db, unique, meter_id)
+    time.sleep(6)  # the worker refreshes its registry every 5 s
+    hour = "2025-02-03T{:02d}:00:00+00:00"  # nearly two years ago
+    first = _run_backfill(
+        database_url,
+        worker,
+        tmp_path / "ends.csv",
+        [f"{meter_id},{hour.format(0)},100,kWh", f"{meter_id},{hour.format(4)},140,kWh"],
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    # Then the hours between, after the meter's state has moved past them.
+    middle = [f"{meter_id},{hour.format(h)},{100 + 10 * h},kWh" for h in (1, 2, 3)]
+    second = _run_backfill(database_url, worker, tmp_path / "middle.csv", middle)
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    def stored() -> list[tuple[int, float | None]]:
+        rows = db.execute(
+            "SELECT extract(hour FROM ts AT TIME ZONE 'UTC')::int, quantity FROM reading"
+            " WHERE meter_id = %s ORDER BY ts",
+            (meter_id,),
+        ).fetchall()
+        return [(int(h), q) for h, q in rows]
+
+    # Hour 4 counted 40 kWh over the gap; now each hour counts its own 10 kWh.
+    assert stored() == [(0, None), (1, 10.0), (2, 10.0), (3, 10.0), (4, 10.0)]
+    rejected = db.execute(
+        "SELECT count(*) FROM rejected_reading WHERE meter_id = %s", (meter_id,)
+    ).fetchone()
+    assert rejected == (0,)
+    deadline = time.monotonic() + 60
+    hours: list[tuple[float, ...]] = []
+    while time.monotonic() < deadline:
+        hours = db.execute(
+            "SELECT activity FROM emission_window WHERE meter_id = %s AND width_s = 3600"
+            " ORDER BY window_start",
+            (meter_id,),
+        ).fetchall()
+        if hours == [(10.0,)] * 4:
+            break
+        time.sleep(0.5)
+    assert hours == [(10.0,)] * 4  # the hour windows were recomputed from the filled gap
+    again = _run_backfill(database_url, worker, tmp_path / "middle.csv", middle)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert stored() == [(0, None), (1, 10.0), (2, 10.0), (3, 10.0), (4, 10.0)]  # a replay
+
+
+@pytest.mark.integration
+def test_a_live_message_with_an_old_reading_is_still_quarantined_too_old(
+    db: psycopg.Connection, worker: RunningWorker, unique: str
+) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from stream.records import RawReading, ReadingBatch, Source, encode_batch, ts_to_ms
+    from stream.topics import Topic
+
+    meter_id = f"LIVE-{unique}"
+    _history_meter(db, unique, meter_id)
+    time.sleep(6)
+    ts = ts_to_ms("2025-02-03T00:00:00+00:00")
+    batch = ReadingBatch(
+        Source.EMS, f"g-{unique}", f"live:{meter_id}", (RawReading(meter_id, ts, 1.0, "kWh", 1),)
+    )
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092")
+        await producer.start()
+        try:
+            await producer.send_and_wait(worker.topic(Topic.READINGS_RAW), encode_batch(batch))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    deadline = time.monotonic() + 60
+    reasons: list[tuple[str]] = []
+    while time.monotonic() < deadline and not reasons:
+        reasons = db.execute(
+            "SELECT reason FROM rejected_reading WHERE meter_id = %s", (meter_id,)
+        ).fetchall()
+        time.sleep(0.5)
+    assert reasons == [("TOO_OLD",)]

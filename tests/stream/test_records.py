@@ -168,3 +168,33 @@ def test_timestamps_convert_both_ways_at_millisecond_precision() -> None:
     assert ts_to_ms("2026-01-01T00:00:00.123Z") == 1_767_225_600_123
     assert ms_to_iso(1_767_225_600_123) == "2026-01-01T00:00:00.123Z"
     assert ts_to_ms("2026-01-01T08:00:00+08:00") == 1_767_225_600_000
+
+
+def test_the_history_marker_travels_on_the_wire_and_a_message_without_it_is_live() -> None:
+    from stream.columns import decode_columns
+    from stream.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
+
+    reading = RawReading("E-1", 1_700_000_000_000, 1.5, "kWh", 7)
+    history = ReadingBatch(Source.EMS, "g", "backfill:E-1", (reading,), history=True)
+    live = ReadingBatch(Source.EMS, "g", "k", (reading,))
+    assert decode_batch(encode_batch(history)).batch == history
+    assert b"history" not in encode_batch(live)  # live messages are unchanged on the wire
+    assert decode_batch(encode_batch(live)).batch == live
+    columns = decode_columns(encode_batch(history)).batch
+    assert columns is not None and columns.history
+    old = decode_columns(encode_batch(live)).batch
+    assert old is not None and not old.history
+
+
+def test_a_history_marker_that_is_not_a_boolean_makes_the_message_malformed() -> None:
+    from stream.records import decode_batch
+
+    raw = (
+        b'{"v": 1, "source": "ems", "gateway_id": "g", "source_key": "k", "history": "yes",'
+        b' "readings": [{"meter_id": "E-1", "ts": "2026-01-01T00:00:00Z", "value": 1,'
+        b' "unit": "kWh", "seq": 1}]}'
+    )
+    decoded = decode_batch(raw)
+    assert decoded.batch is None
+    assert decoded.rejections[0].reason == "MALFORMED_MESSAGE"
+    assert "history must be true or false" in decoded.rejections[0].detail
