@@ -16,11 +16,10 @@ nothing; where the network is trusted, PLAINTEXT without a password is the hones
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from aiokafka.helpers import create_ssl_context
 from pydantic import SecretStr
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]
@@ -42,7 +41,7 @@ class KafkaSecurity:
     key_file: Path | None = None  # its private key (PEM, unencrypted: protect it by file mode)
     sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
     username: str = ""
-    password: SecretStr = SecretStr("")
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
 
     @property
     def uses_tls(self) -> bool:
@@ -115,11 +114,10 @@ def check(security: KafkaSecurity, *, prefix: str = "") -> None:
 
 def ssl_context(security: KafkaSecurity) -> ssl.SSLContext:
     """A client context that verifies the broker's certificate and host name (TLS 1.2+)."""
-    context = create_ssl_context(
-        cafile=security.ca_file,
-        certfile=security.cert_file,
-        keyfile=security.key_file,
-    )
+    # Without a CA file: the system's trusted CAs, as a public-CA-signed broker needs.
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=security.ca_file)
+    if security.cert_file is not None:
+        context.load_cert_chain(security.cert_file, security.key_file)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 

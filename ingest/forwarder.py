@@ -22,6 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from config.kafka_security import client_kwargs
 from ingest.buffer import ReadingBuffer, StoredBatch
 from ingest.config import KafkaConfig
 from ingest.metrics import GatewayMetrics
@@ -114,6 +115,7 @@ class Forwarder:
             enable_idempotence=True,
             request_timeout_ms=self._config.request_timeout_ms,
             linger_ms=5,
+            **client_kwargs(self._config.security()),
         )
         try:
             await producer.start()
