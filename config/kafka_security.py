@@ -137,3 +137,25 @@ def client_kwargs(security: KafkaSecurity) -> dict[str, Any]:
             sasl_plain_password=security.password.get_secret_value(),
         )
     return kwargs
+
+
+async def connect_failure(bootstrap: str, security: KafkaSecurity, timeout_s: float) -> str:
+    """Why one connection to the first bootstrap server fails ("" when it succeeds).
+
+    aiokafka reports a client that could not start as "Unable to bootstrap" and only logs the
+    cause; a refused login (SaslAuthenticationFailed) or an untrusted broker certificate
+    (CERTIFICATE_VERIFY_FAILED) is what an operator needs to read, so the callers that report
+    an uplink failure add this to their message.
+    """
+    from aiokafka.conn import create_conn
+
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    kwargs = client_kwargs(security)
+    try:
+        conn = await create_conn(
+            host, int(port), request_timeout_ms=int(timeout_s * 1000), **kwargs
+        )
+    except Exception as exc:  # whatever it is, it is the answer
+        return f"{type(exc).__name__}: {exc}"
+    conn.close()
+    return ""
