@@ -103,7 +103,8 @@ async def _forward_until(config: GatewayConfig, batch: ReadingBatch, done: Any) 
     task = asyncio.create_task(forwarder.run())
     try:
         async with asyncio.timeout(60):
-            while not await done(metrics, buffer):
+            # The database and the metrics have no event to wait on: poll them.
+            while not await done(metrics, buffer):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
     finally:
         forwarder.request_stop()
