@@ -56,20 +56,32 @@ class KafkaConfig(_Model):
     # the park CA, a SCRAM login per gateway, and ACLs that let it write readings.raw only
     # (docs/operations.md, "Kafka for remote gateways"). Checks: config/kafka_security.py.
     security_protocol: SecurityProtocol = Field(
-        default="PLAINTEXT", description="PLAINTEXT, SSL or SASL_SSL (SASL_PLAINTEXT refused)"
+        default="PLAINTEXT",
+        description="PLAINTEXT (loopback, closed network), SSL (TLS) or SASL_SSL (TLS and a "
+        "SASL login, for a broker on the plant network); SASL_PLAINTEXT is refused: it sends "
+        "readings and a PLAIN password in clear text",
     )
     ssl_ca_file: Annotated[Path | None, _LOOSE] = Field(
-        default=None, description="CA of the broker's certificate (PEM); unset: system CAs"
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate (the park CA); "
+        "unset trusts the system's CAs; must exist when the config is loaded",
     )
     ssl_cert_file: Annotated[Path | None, _LOOSE] = Field(
-        default=None, description="client certificate (PEM) for mutual TLS"
+        default=None, description="this gateway's certificate (PEM) for mutual TLS; needs the key"
     )
     ssl_key_file: Annotated[Path | None, _LOOSE] = Field(
-        default=None, description="its private key (PEM, unencrypted; mode 0600)"
+        default=None, description="its private key (PEM, unencrypted: keep it mode 0600)"
     )
-    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
-    sasl_username: str = ""
-    sasl_password: Annotated[SecretStr, _LOOSE] = SecretStr("")
+    sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism with SASL_SSL: SCRAM-SHA-512 or PLAIN"
+    )
+    sasl_username: str = Field(
+        default="", description="this gateway's Kafka user (SASL_SSL), one per gateway for ACLs"
+    )
+    sasl_password: Annotated[SecretStr, _LOOSE] = Field(
+        default=SecretStr(""),
+        description="its password (SASL_SSL); never logged; keep the file mode 0600",
+    )
 
     @field_validator("security_protocol", mode="before")
     @classmethod
