@@ -65,7 +65,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state = AppState(
             settings=settings,
             pool=pool,
-            producer=RawProducer(settings.kafka_bootstrap, timeout_s=settings.api_kafka_timeout_s),
+            producer=RawProducer(
+                settings.kafka_bootstrap,
+                timeout_s=settings.api_kafka_timeout_s,
+                security=settings.kafka_security(),
+            ),
         )
         app.state.parkcarbon = state
         for name, run in _background(settings):

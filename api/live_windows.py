@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from api.live import LiveEvent
 from api.state import AppState
+from config.kafka_security import client_kwargs
 from stream.topics import Topic, topic_name
 from stream.window_sink import decode_windows
 
@@ -66,6 +67,7 @@ async def run(state: AppState) -> None:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
+            **client_kwargs(state.settings.kafka_security()),
         )
         try:
             await consumer.start()

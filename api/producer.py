@@ -13,6 +13,8 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from config.kafka_security import KafkaSecurity, client_kwargs
+
 log = logging.getLogger(__name__)
 
 
@@ -21,8 +23,11 @@ class KafkaUnavailable(Exception):  # noqa: N818 - reads as the condition it rep
 
 
 class RawProducer:
-    def __init__(self, bootstrap: str, *, timeout_s: float) -> None:
+    def __init__(
+        self, bootstrap: str, *, timeout_s: float, security: KafkaSecurity | None = None
+    ) -> None:
         self._bootstrap = bootstrap
+        self._security = security or KafkaSecurity()
         self._timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -38,6 +43,7 @@ class RawProducer:
                 linger_ms=5,
                 request_timeout_ms=int(self._timeout_s * 1000),
                 max_request_size=16 * 1024 * 1024,
+                **client_kwargs(self._security),
             )
             try:
                 await asyncio.wait_for(producer.start(), self._timeout_s)

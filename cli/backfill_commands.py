@@ -65,6 +65,7 @@ def backfill(
     FILE.rejected.csv)."""
     from aiokafka import AIOKafkaProducer
 
+    from config.kafka_security import client_kwargs
     from ingest.backfill import (
         BackfillError,
         CountingLines,
@@ -88,6 +89,7 @@ def backfill(
             enable_idempotence=True,
             linger_ms=20,
             max_request_size=16 * 1024 * 1024,
+            **client_kwargs(settings.kafka_security()),
         )
         await producer.start()
         try:

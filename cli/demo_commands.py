@@ -111,6 +111,7 @@ def demo_unknown_meter(
 
     from aiokafka import AIOKafkaProducer
 
+    from config.kafka_security import client_kwargs
     from stream.records import RawReading, ReadingBatch, Source, encode_batch
     from stream.topics import Topic, topic_name
 
@@ -124,7 +125,11 @@ def demo_unknown_meter(
     )
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            **client_kwargs(settings.kafka_security()),
+        )
         await producer.start()
         try:
             await producer.send_and_wait(

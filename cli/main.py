@@ -106,6 +106,7 @@ def topics_create(
             partitions=partitions or settings.topic_partitions,
             replication=settings.topic_replication,
             prefix=settings.topic_prefix,
+            security=settings.kafka_security(),
         )
     )
     for state in states:

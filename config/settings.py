@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from config import kafka_security
+from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 DEFAULT_CONFIG_FILE = "parkcarbon.yaml"
 
@@ -62,6 +65,57 @@ class CommonSettings(BaseSettings):
     topic_replication: int = Field(
         default=1, ge=1, le=10, description="Replication factor of each parkcarbon topic."
     )
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How clients reach Kafka: PLAINTEXT (loopback, closed network), SSL (TLS) "
+        "or SASL_SSL (TLS and a SASL login). SASL_PLAINTEXT is refused: it sends data and "
+        "a PLAIN password in clear text.",
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate; unset trusts "
+        "the system's CAs. SSL and SASL_SSL only.",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS; needs the key file."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        default=None, description="Private key (PEM, unencrypted) of the client certificate."
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism with SASL_SSL: SCRAM-SHA-512 or PLAIN."
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user name (SASL_SSL only).")
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), description="SASL password (SASL_SSL only)."
+    )
+
+    @field_validator("kafka_security_protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: object) -> object:
+        return kafka_security.check_protocol(value)
+
+    @field_validator("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        return kafka_security.check_file(value)
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> CommonSettings:
+        kafka_security.check(self.kafka_security(), prefix="kafka_")
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """The TLS/SASL settings every Kafka client of this process is built with."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            ca_file=self.kafka_ssl_ca_file,
+            cert_file=self.kafka_ssl_cert_file,
+            key_file=self.kafka_ssl_key_file,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+        )
 
     @classmethod
     def settings_customise_sources(
@@ -85,6 +139,14 @@ class StackSettings(CommonSettings):
     kafka_version: str = Field(default="4.1.1", description="Apache Kafka broker version.")
     kafka_heap_mb: int = Field(default=768, ge=256, le=8192, description="Broker JVM heap.")
     kafka_controller_port: int = Field(default=9093, description="KRaft controller port.")
+    kafka_sasl_ssl_port: int = Field(
+        default=9094,
+        ge=0,
+        le=65535,
+        description="Port of the broker's SASL_SSL listener (TLS + SCRAM-SHA-512 logins and "
+        "ACLs, as remote gateways use it), on the same host as kafka_bootstrap; 0 = no such "
+        "listener and no authorizer.",
+    )
     start_timeout_s: float = Field(default=90.0, gt=0, description="Bounded readiness wait.")
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic import model_validator as _model_validator
 
+from config import kafka_security
+from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from config.settings import ConfigError
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
@@ -50,6 +52,62 @@ class KafkaConfig(_Model):
     max_batches_per_s: float = Field(default=2_000.0, gt=0, description="drain rate bound")
     retry_min_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
+    # A gateway outside the central site reaches the broker over the plant network: TLS with
+    # the park CA, a SCRAM login per gateway, and ACLs that let it write readings.raw only
+    # (docs/operations.md, "Kafka for remote gateways"). Checks: config/kafka_security.py.
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT (loopback, closed network), SSL (TLS) or SASL_SSL (TLS and a "
+        "SASL login, for a broker on the plant network); SASL_PLAINTEXT is refused: it sends "
+        "readings and a PLAIN password in clear text",
+    )
+    ssl_ca_file: Annotated[Path | None, _LOOSE] = Field(
+        default=None,
+        description="PEM file of the CA that signed the broker's certificate (the park CA); "
+        "unset trusts the system's CAs; must exist when the config is loaded",
+    )
+    ssl_cert_file: Annotated[Path | None, _LOOSE] = Field(
+        default=None, description="this gateway's certificate (PEM) for mutual TLS; needs the key"
+    )
+    ssl_key_file: Annotated[Path | None, _LOOSE] = Field(
+        default=None, description="its private key (PEM, unencrypted: keep it mode 0600)"
+    )
+    sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism with SASL_SSL: SCRAM-SHA-512 or PLAIN"
+    )
+    sasl_username: str = Field(
+        default="", description="this gateway's Kafka user (SASL_SSL), one per gateway for ACLs"
+    )
+    sasl_password: Annotated[SecretStr, _LOOSE] = Field(
+        default=SecretStr(""),
+        description="its password (SASL_SSL); never logged; keep the file mode 0600",
+    )
+
+    @field_validator("security_protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: object) -> object:
+        return kafka_security.check_protocol(value)
+
+    @field_validator("ssl_ca_file", "ssl_cert_file", "ssl_key_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        return kafka_security.check_file(value)
+
+    @_model_validator(mode="after")
+    def _security(self) -> KafkaConfig:
+        kafka_security.check(self.security())
+        return self
+
+    def security(self) -> KafkaSecurity:
+        return KafkaSecurity(
+            protocol=self.security_protocol,
+            ca_file=self.ssl_ca_file,
+            cert_file=self.ssl_cert_file,
+            key_file=self.ssl_key_file,
+            sasl_mechanism=self.sasl_mechanism,
+            username=self.sasl_username,
+            password=self.sasl_password,
+        )
 
 
 class BufferConfig(_Model):

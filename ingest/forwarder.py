@@ -21,7 +21,9 @@ import random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
+from config.kafka_security import client_kwargs, connect_failure
 from ingest.buffer import ReadingBuffer, StoredBatch
 from ingest.config import KafkaConfig
 from ingest.metrics import GatewayMetrics
@@ -114,12 +116,20 @@ class Forwarder:
             enable_idempotence=True,
             request_timeout_ms=self._config.request_timeout_ms,
             linger_ms=5,
+            **client_kwargs(self._config.security()),
         )
         try:
             await producer.start()
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), timeout=5.0)
+            if isinstance(exc, KafkaConnectionError):
+                # "Unable to bootstrap" alone hides a refused login or an untrusted certificate.
+                cause = await connect_failure(
+                    self._config.bootstrap, self._config.security(), timeout_s=5.0
+                )
+                if cause:
+                    raise KafkaConnectionError(f"{exc}: {cause}") from exc
             raise
         return producer
 

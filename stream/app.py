@@ -19,6 +19,7 @@ from typing import cast
 import faust
 
 from accounting.gwp import GwpSet
+from config.kafka_security import KafkaSecurity, ssl_context
 from config.settings import WorkerSettings
 from stream.alerts import alert_key, encode_alert
 from stream.columns import decode_columns
@@ -34,10 +35,29 @@ from stream.window_sink import WindowSink
 log = logging.getLogger(__name__)
 
 
+def broker_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:
+    """The worker's TLS/SASL as Faust credentials; Faust hands them to every aiokafka client it
+    builds (consumer, producer and the client that creates its internal topics), through
+    ``credentials_to_aiokafka_auth`` (faust-streaming 0.15.3, transport/drivers/aiokafka.py),
+    which yields the same keyword arguments as ``config.kafka_security.client_kwargs``."""
+    if security.protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(security))
+    if security.protocol == "SASL_SSL":
+        # With an ssl_context Faust's SASLCredentials says SASL_SSL; it never goes without one.
+        return faust.SASLCredentials(
+            username=security.username,
+            password=security.password.get_secret_value(),
+            ssl_context=ssl_context(security),
+            mechanism=security.sasl_mechanism,
+        )
+    return None
+
+
 def create_app(settings: WorkerSettings) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=broker_credentials(settings.kafka_security()),
         store="memory://",
         datadir=str(settings.state_dir.resolve() / "faust"),
         topic_partitions=settings.topic_partitions,

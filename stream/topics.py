@@ -9,6 +9,8 @@ from enum import StrEnum
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from config.kafka_security import KafkaSecurity, client_kwargs
+
 
 class Topic(StrEnum):
     READINGS_RAW = "readings.raw"
@@ -36,10 +38,19 @@ def topic_name(topic: Topic, prefix: str = "") -> str:
 
 
 async def create_topics(
-    bootstrap: str, *, partitions: int, replication: int, prefix: str = ""
+    bootstrap: str,
+    *,
+    partitions: int,
+    replication: int,
+    prefix: str = "",
+    security: KafkaSecurity | None = None,
 ) -> list[TopicState]:
     """Create every missing topic; existing ones are left as they are and reported."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=15000,
+        **client_kwargs(security or KafkaSecurity()),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -25,6 +25,7 @@ from psycopg_pool import PoolTimeout
 from api.live import LiveEvent
 from api.state import AppState
 from api.tickets import intake, overdue
+from config.kafka_security import client_kwargs
 from stream.alerts import AlertDecodeError, decode_alert
 from stream.topics import Topic, topic_name
 
@@ -97,6 +98,7 @@ async def _consume(state: AppState, rejected: Counter, backoff: Backoff) -> None
         # A new group reads the topic's whole history: storing it again changes nothing.
         auto_offset_reset="earliest",
         request_timeout_ms=15000,
+        **client_kwargs(state.settings.kafka_security()),
     )
     try:
         await consumer.start()
