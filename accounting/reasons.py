@@ -32,6 +32,9 @@ class Reason(IntFlag):
     """Older than the meter's maximum age: the period it belongs to may already be reported."""
     UNIT_MISMATCH = 1 << 7
     """The reading's unit label differs from the unit in the meter registry."""
+    TIMESTAMP_OUT_OF_RANGE = 1 << 9
+    """Time outside the hard sanity bound (± years around now, and always years 0001-9999 UTC;
+    ``accounting.instants``): refused by the decoder, before FUTURE_TIMESTAMP/TOO_OLD judge."""
     # -- flags: accepted, counted, but marked ----------------------------------------------------
     ROLLOVER = 1 << 16
     """Register wrapped past its rollover value; the wrapped delta is counted (not a fault)."""

@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from accounting.instants import DEFAULT_BOUND_YEARS
+
 DEFAULT_CONFIG_FILE = "parkcarbon.yaml"
 
 
@@ -61,6 +63,15 @@ class CommonSettings(BaseSettings):
     )
     topic_replication: int = Field(
         default=1, ge=1, le=10, description="Replication factor of each parkcarbon topic."
+    )
+    timestamp_bound_years: int = Field(
+        default=DEFAULT_BOUND_YEARS,
+        ge=1,
+        le=1000,
+        description="Hard sanity bound on a reading's time: more than this many years before "
+        "or after now (the message's time in the worker) is rejected as "
+        "TIMESTAMP_OUT_OF_RANGE by every parser (worker, EMS push, backfill), before the "
+        "meters' FUTURE_TIMESTAMP and TOO_OLD rules.",
     )
 
     @classmethod
