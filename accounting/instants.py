@@ -30,7 +30,7 @@ MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999_000) - _EPOCH) // _ONE_MS
 YEAR_MS = 146_097 * MS_PER_DAY // 400
 DEFAULT_BOUND_YEARS = 100
 # ISO 8601 expanded years: a sign and five or more digits (what ``iso_utc`` writes beyond 9999).
-_EXPANDED_YEAR = re.compile(r"^[+-][0-9]{5,}-")
+EXPANDED_YEAR = re.compile(r"^[+-][0-9]{5,}-")
 
 
 class TimestampOutOfRangeError(ValueError):
@@ -75,7 +75,7 @@ def parse_ms(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        if _EXPANDED_YEAR.match(text):
+        if EXPANDED_YEAR.match(text):
             raise TimestampOutOfRangeError(
                 f"ts {text!r} has a year beyond 0001-9999 (expanded representation)"
             ) from None
