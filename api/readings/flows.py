@@ -175,7 +175,8 @@ async def push(
 
     # One message per enterprise (its EMS is one source), each meter's readings in time order.
     by_source: dict[str, list[Item]] = defaultdict(list)
-    for item, ent in zip(items, enterprise, strict=True):
+    for item in items:
+        ent = enterprise[item.position]
         if ent is not None:
             by_source[ent].append(item)
     chunks = [
