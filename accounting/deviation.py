@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from accounting.instants import iso_utc
 from accounting.intensity import intensity_batch
 from accounting.reasons import Reason
 from accounting.window_figures import (
@@ -273,4 +273,4 @@ def _finding(rule: Rule, f: WindowFigures, check: _Check, i: int) -> Finding:
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(ms, millis=False)

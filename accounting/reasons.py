@@ -37,6 +37,9 @@ class Reason(IntFlag):
     a park with registered gateways accepts a meter only from the gateways granted it)."""
     BEFORE_INSTALLATION = 1 << 10
     """A history reading timed before the meter's installation (``meter.installed_at``)."""
+    TIMESTAMP_OUT_OF_RANGE = 1 << 9
+    """Time outside the hard sanity bound (± years around now, and always years 0001-9999 UTC;
+    ``accounting.instants``): refused by the decoder, before FUTURE_TIMESTAMP/TOO_OLD judge."""
     # -- flags: accepted, counted, but marked ----------------------------------------------------
     ROLLOVER = 1 << 16
     """Register wrapped past its rollover value; the wrapped delta is counted (not a fault)."""

@@ -65,6 +65,7 @@ def backfill(
     FILE.rejected.csv)."""
     from aiokafka import AIOKafkaProducer
 
+    from accounting.instants import TimeBounds
     from config.kafka_security import client_kwargs
     from ingest.backfill import (
         BackfillError,
@@ -78,6 +79,7 @@ def backfill(
     from stream.topics import Topic, topic_name
 
     settings = load(CommonSettings)
+    bounds = TimeBounds.around(int(time.time() * 1000), settings.timestamp_bound_years)
     gateway_id = f"backfill-{uuid.uuid4().hex[:8]}"
     topic = topic_name(Topic.READINGS_RAW, settings.topic_prefix)
     tally = Tally()
@@ -96,7 +98,11 @@ def backfill(
             lines = CountingLines(file, lambda n: progress.advance(task, n))
             pending = []
             for batch in batches(
-                read_rows(lines), tally, gateway_id=gateway_id, batch_size=batch_size
+                read_rows(lines),
+                tally,
+                gateway_id=gateway_id,
+                batch_size=batch_size,
+                bounds=bounds,
             ):
                 pending.append(
                     await producer.send(topic, encode_batch(batch), key=batch.source_key.encode())

@@ -21,6 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from accounting.instants import DEFAULT_BOUND_YEARS
 from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
@@ -116,6 +117,16 @@ class CommonSettings(BaseSettings):
             username=self.kafka_sasl_username,
             password=self.kafka_sasl_password,
         )
+
+    timestamp_bound_years: int = Field(
+        default=DEFAULT_BOUND_YEARS,
+        ge=1,
+        le=1000,
+        description="Hard sanity bound on a reading's time: more than this many years before "
+        "or after now (the message's time in the worker) is rejected as "
+        "TIMESTAMP_OUT_OF_RANGE by every parser (worker, EMS push, backfill), before the "
+        "meters' FUTURE_TIMESTAMP and TOO_OLD rules.",
+    )
 
     @classmethod
     def settings_customise_sources(

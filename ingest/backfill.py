@@ -12,7 +12,9 @@ second import of the same file is recognised reading by reading as duplicates. A
 must be in time order in the file (as exports are): a row older than one already sent reaches
 the worker late and is quarantined as out of order, visibly, not lost. A row that cannot be read
 (wrong columns, bad number, naive time) is reported with its line number and written to the
-rejects file; the other rows go on.
+rejects file; the other rows go on. So is a row whose time lies outside the bounds
+(``accounting.instants``: ± the configured years around now, always years 0001-9999 UTC), with
+the reason TIMESTAMP_OUT_OF_RANGE: never sent, so it cannot stop the worker.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accounting.instants import REPRESENTABLE, TimeBounds, TimestampOutOfRangeError
 from stream.records import (
     MAX_READINGS_PER_BATCH,
+    DecodeReason,
     RawReading,
     ReadingBatch,
     Source,
@@ -55,12 +59,14 @@ class Tally:
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def _parse(line: int, row: list[str]) -> RawReading | BadRow:
+def _parse(line: int, row: list[str], bounds: TimeBounds) -> RawReading | BadRow:
     if len(row) != len(HEADER):
         return BadRow(line, f"expected {len(HEADER)} columns, got {len(row)}", row)
     meter_id, ts, value_text, unit = (cell.strip() for cell in row)
     try:
-        ts_ms = ts_to_ms(ts)
+        ts_ms = ts_to_ms(ts, bounds)
+    except TimestampOutOfRangeError as exc:
+        return BadRow(line, f"{DecodeReason.TIMESTAMP_OUT_OF_RANGE}: {exc}", row)
     except ValueError as exc:
         return BadRow(line, f"ts: {exc}", row)
     try:
@@ -91,8 +97,10 @@ def batches(
     *,
     gateway_id: str,
     batch_size: int = 1000,
+    bounds: TimeBounds = REPRESENTABLE,
 ) -> Iterator[ReadingBatch]:
-    """Per-meter batches of at most ``batch_size`` readings, in file order per meter."""
+    """Per-meter batches of at most ``batch_size`` readings, in file order per meter; a row
+    whose time is outside ``bounds`` is a bad row."""
     if not 1 <= batch_size <= MAX_READINGS_PER_BATCH:
         raise BackfillError(f"batch size must be 1..{MAX_READINGS_PER_BATCH}")
     pending: dict[str, list[RawReading]] = {}
@@ -110,7 +118,7 @@ def batches(
 
     for line, row in rows:
         tally.rows += 1
-        parsed = _parse(line, row)
+        parsed = _parse(line, row, bounds)
         if isinstance(parsed, BadRow):
             tally.bad.append(parsed)
             continue

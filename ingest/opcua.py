@@ -43,6 +43,11 @@ def describe_metrics(metrics: GatewayMetrics) -> None:
         ("opcua_bad_status_readings_total", "counter", "Readings flagged BAD (no value)"),
         ("opcua_clock_skew_readings_total", "counter", "Readings whose device clock is off"),
         ("opcua_clock_skew_seconds", "gauge", "Last device clock offset seen beyond threshold"),
+        (
+            "opcua_timestamp_out_of_range_readings_total",
+            "counter",
+            "Readings whose device time is beyond timestamp_bound_years (quarantined downstream)",
+        ),
         ("opcua_monitored_items", "gauge", "Monitored items currently subscribed"),
         ("opcua_monitored_item_errors_total", "counter", "Monitored items the server refused"),
         ("opcua_sink_errors_total", "counter", "Batches the local buffer failed to take"),
@@ -87,6 +92,7 @@ class OpcUaCollector:
             metrics=metrics,
             skew_threshold_s=server.clock_skew_threshold_s,
             first_seq=first_seq,
+            bound_years=server.timestamp_bound_years,
         )
         self._lock = asyncio.Lock()
         self._sink_failed = asyncio.Event()

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from accounting.instants import DEFAULT_BOUND_YEARS
+
 SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss"]
 SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
 PointKind = Literal["cumulative", "instantaneous"]
@@ -113,6 +115,14 @@ class OpcUaServerConfig(_Strict):
     reconnect_max_s: float = Field(default=60.0, gt=0, le=3600)
     clock_skew_threshold_s: float = Field(
         default=5.0, gt=0, description="Device vs gateway clock difference that is flagged."
+    )
+    timestamp_bound_years: int = Field(
+        default=DEFAULT_BOUND_YEARS,
+        ge=1,
+        le=1000,
+        description="Device times more than this many years from the gateway's clock are "
+        "counted (opcua_timestamp_out_of_range_readings_total) and quarantined by the worker "
+        "as TIMESTAMP_OUT_OF_RANGE.",
     )
     points: list[OpcUaPoint] = Field(min_length=1)
 

@@ -10,6 +10,11 @@ Rules (issue 4, "timestamps and identity"):
   than the threshold is counted and logged once per change of state; the reading is still kept
   with the device's time. (A device clock running behind on a server that sends no
   ServerTimestamp cannot be told apart from an old, unchanged value, so it goes unflagged.)
+- a time outside the hard bound (``accounting.instants``: ± ``timestamp_bound_years`` around
+  the gateway's clock; OPC UA's DateTime MinValue 1601-01-01 and MaxValue 9999-12-31 among them,
+  OPC 10000-6 5.2.2.5) is counted and logged once per change of state and sent on as stamped:
+  the worker quarantines it as TIMESTAMP_OUT_OF_RANGE with its text, so nothing is lost and no
+  time is made up for it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from typing import Any
 
 from asyncua import ua
 
+from accounting.instants import DEFAULT_BOUND_YEARS, TimeBounds
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaPoint
-from stream.records import Quality, RawReading
+from stream.records import Quality, RawReading, ms_to_iso
 
 _log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,12 +68,15 @@ class ReadingMaker:
         metrics: GatewayMetrics,
         skew_threshold_s: float,
         first_seq: int = 0,
+        bound_years: int = DEFAULT_BOUND_YEARS,
     ) -> None:
         self._server = server_name
         self._metrics = metrics
         self._skew_ms = int(skew_threshold_s * 1000)
         self._next_seq = first_seq
         self._skewed = False
+        self._bound_years = bound_years
+        self._out_of_range = False
 
     @property
     def next_seq(self) -> int:
@@ -94,10 +103,30 @@ class ReadingMaker:
             ts_ms = to_ms(data.SourceTimestamp)
         elif data.ServerTimestamp is not None:
             ts_ms = to_ms(data.ServerTimestamp)
+        self._check_bound(point, ts_ms, received_ms)
         self._check_skew(point, ts_ms, data, received_ms)
         seq = self._next_seq
         self._next_seq += 1
         return RawReading(point.meter_id, ts_ms, value, point.unit, seq, quality)
+
+    def _check_bound(self, point: OpcUaPoint, ts_ms: int, received_ms: int) -> None:
+        out = ts_ms not in TimeBounds.around(received_ms, self._bound_years)
+        if out:
+            self._metrics.inc("opcua_timestamp_out_of_range_readings_total", server=self._server)
+        if out != self._out_of_range:
+            self._out_of_range = out
+            if out:
+                _log.warning(
+                    "server %s node %s: device time %s is more than %d years from the "
+                    "gateway's clock; sent on as stamped, the worker quarantines it "
+                    "(TIMESTAMP_OUT_OF_RANGE)",
+                    self._server,
+                    point.node_id,
+                    ms_to_iso(ts_ms),
+                    self._bound_years,
+                )
+            else:
+                _log.info("server %s: device times back within the bound", self._server)
 
     def _check_skew(
         self, point: OpcUaPoint, ts_ms: int, data: ua.DataValue, received_ms: int

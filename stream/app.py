@@ -22,9 +22,8 @@ from accounting.gwp import GwpSet
 from config.kafka_security import KafkaSecurity, ssl_context
 from config.settings import WorkerSettings
 from stream.alerts import alert_key, encode_alert
-from stream.columns import decode_columns
 from stream.deviations import DeviationStage
-from stream.intake import intake
+from stream.intake import decode_messages, intake
 from stream.records import encode_rejections
 from stream.registry import RegistryCache
 from stream.sink import Database
@@ -151,7 +150,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
             settings.intake_batch, within=0.2
         ):
             messages = [(e.key, e.value, int(e.message.timestamp * 1000)) for e in events]
-            decoded = [decode_columns(v) for _, v, _ in messages]
+            decoded = decode_messages(messages, bound_years=settings.timestamp_bound_years)
             if registry.missing(decoded):
                 await registry.refresh()  # a meter added a moment ago should not be rejected
             # Stored (readings, quarantine, meter state) before anything is sent or acked.

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from accounting.instants import REPRESENTABLE, TimeBounds, parse_ms
 from stream.records import (
     _ID,
     _UNIT,
@@ -29,7 +30,6 @@ from stream.records import (
     _Header,
     _header,
     _readings,
-    ts_to_ms,
 )
 
 
@@ -113,7 +113,7 @@ def _all_match(values: list[Any], known: set[str], pattern: re.Pattern[str]) -> 
     return True
 
 
-def _columns(header: _Header) -> ReadingColumns | None:
+def _columns(header: _Header, bounds: TimeBounds) -> ReadingColumns | None:
     """Every reading of the batch as columns when every one of them is good, else None.
 
     Checks the same rules as :func:`_reading`, over columns: each distinct meter id, unit and
@@ -148,7 +148,7 @@ def _columns(header: _Header) -> ReadingColumns | None:
             for text in new_stamps:
                 if type(text) is not str:
                     return None
-                _TS_MS[text] = ts_to_ms(text)
+                _TS_MS[text] = parse_ms(text)  # unbounded: the bound is per message
         value_types = set(map(type, values))
         if not value_types <= {float, int}:  # bool, None, str ... : the careful path
             return None
@@ -161,6 +161,8 @@ def _columns(header: _Header) -> ReadingColumns | None:
         if (seq < 0).any():
             return None
         ts = np.fromiter(map(_TS_MS.__getitem__, stamps), np.int64, n)
+        if int(ts.min()) < bounds.lo_ms or int(ts.max()) > bounds.hi_ms:
+            return None  # the careful path names the reading and its reason
     except (TypeError, KeyError, ValueError, OverflowError):
         return None
     return ReadingColumns(
@@ -177,19 +179,19 @@ def _columns(header: _Header) -> ReadingColumns | None:
     )
 
 
-def decode_columns(raw: bytes) -> DecodedColumns:
+def decode_columns(raw: bytes, *, bounds: TimeBounds = REPRESENTABLE) -> DecodedColumns:
     """:func:`decode_batch` as columns, without a Python object per reading; never raises.
 
-    Same outcome as ``decode_batch`` (the tests hold them equal): a message whose readings are
-    all good is decoded column-wise, any other reading by reading.
+    Same outcome as ``decode_batch`` with the same ``bounds`` (the tests hold them equal): a
+    message whose readings are all good is decoded column-wise, any other reading by reading.
     """
     header = _header(raw)
     if isinstance(header, Rejection):
         return DecodedColumns(None, [header])
-    columns = _columns(header)
+    columns = _columns(header, bounds)
     if columns is not None:
         return DecodedColumns(columns, [])
-    good, bad = _readings(header)
+    good, bad = _readings(header, bounds)
     if not good:
         return DecodedColumns(None, bad)
     batch = ReadingBatch(

@@ -18,6 +18,7 @@ import numpy as np
 import orjson
 import psycopg
 
+from accounting.instants import DEFAULT_BOUND_YEARS, TimeBounds
 from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import Reason
 from stream.authorization import SourceAuthorization
@@ -180,22 +181,35 @@ async def _stored(
     }
 
 
+def decode_messages(
+    messages: Sequence[tuple[bytes | None, bytes, int]], *, bound_years: int
+) -> list[DecodedColumns]:
+    """Decode ``(key, value, kafka_timestamp_ms)`` messages, each reading's time bounded to
+    ± ``bound_years`` around its message's Kafka time (as FUTURE/TOO_OLD use it: a replay is
+    judged exactly as the first pass)."""
+    return [
+        decode_columns(v, bounds=TimeBounds.around(now_ms, bound_years))
+        for _, v, now_ms in messages
+    ]
+
+
 async def intake(
     conn: psycopg.AsyncConnection[Any],
     messages: Sequence[tuple[bytes | None, bytes, int]],
     profiles: Mapping[str, MeterProfile],
     decoded: Sequence[DecodedColumns] | None = None,
     authorization: SourceAuthorization | None = None,
+    bound_years: int = DEFAULT_BOUND_YEARS,
 ) -> Intake:
     """Validate ``(key, value, kafka_timestamp_ms)`` messages in order and store the outcome.
 
-    ``decoded``, when the caller has already decoded the messages, is used as it is: each
-    message is decoded once, for the registry check, the meters to lock and validation.
-    ``authorization``: the gateway grants (``stream.authorization``); None checks none.
+    ``decoded``, when the caller has already decoded the messages (``decode_messages``), is
+    used as it is: each message is decoded once, for the registry check, the meters to lock and
+    validation. ``authorization``: the gateway grants (``stream.authorization``); None checks none.
     """
     out = Intake()
     if decoded is None:
-        decoded = [decode_columns(v) for _, v, _ in messages]
+        decoded = decode_messages(messages, bound_years=bound_years)
     async with conn.transaction():
         states = await _lock_states(conn, _meters_named(decoded, profiles))
         # Device swaps recorded after a state's last reading: applied before the readings of

@@ -5,6 +5,9 @@ publish, one EMS push), keyed by ``source_key`` so a meter's readings stay in on
 order. Decoding is strict: a message that is not a batch becomes one MALFORMED_MESSAGE
 rejection carrying the original bytes; a bad reading inside a good batch becomes a
 MALFORMED_READING rejection and the rest of the batch goes on (clause 8.4: nothing dropped).
+A reading whose time lies outside the bounds (``accounting.instants``: ± years around now, and
+always years 0001-9999 UTC) becomes a TIMESTAMP_OUT_OF_RANGE rejection carrying the reading as
+sent, the same way.
 """
 
 from __future__ import annotations
@@ -14,18 +17,24 @@ import functools
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
+
+from accounting.instants import (
+    REPRESENTABLE,
+    TimeBounds,
+    TimestampOutOfRangeError,
+    iso_utc,
+    parse_ms,
+)
 
 WIRE_VERSION = 1
 MAX_READINGS_PER_BATCH = 10_000
 _ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
 _SOURCE_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 _UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INT64_MAX = 2**63 - 1
 
 
@@ -46,6 +55,9 @@ class Quality(StrEnum):
 class DecodeReason(StrEnum):
     MALFORMED_MESSAGE = "MALFORMED_MESSAGE"
     MALFORMED_READING = "MALFORMED_READING"
+    # The name of accounting.reasons.Reason.TIMESTAMP_OUT_OF_RANGE (a test holds them equal;
+    # that module needs numpy, which the gateway does not install).
+    TIMESTAMP_OUT_OF_RANGE = "TIMESTAMP_OUT_OF_RANGE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +109,18 @@ class _BadInputError(ValueError):
     pass
 
 
-def ts_to_ms(text: str) -> int:
-    """ISO 8601 with an explicit offset -> UTC epoch ms; a naive time is refused (ambiguous)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise _BadInputError(f"timestamp {text!r} has no UTC offset")
-    return (moment - _EPOCH) // _MS
+def ts_to_ms(text: str, bounds: TimeBounds = REPRESENTABLE) -> int:
+    """ISO 8601 with an explicit offset -> UTC epoch ms; a naive time is refused (ambiguous),
+    an instant outside ``bounds`` raises TimestampOutOfRangeError (a ValueError)."""
+    return bounds.check(parse_ms(text), text)
 
 
-_MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - _EPOCH
-
-
-# Cached: a batch's readings share few instants, and strftime is the costly part of encoding
+# Cached: a batch's readings share few instants, and formatting is the costly part of encoding
 # them (every encoder of readings and windows, in the gateway, the worker and the API, calls it).
 @functools.lru_cache(maxsize=65_536)
 def ms_to_iso(ts_ms: int) -> str:
-    seconds, ms = divmod(ts_ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}Z"
+    """``accounting.instants.iso_utc``: never raises, four-digit years (expanded beyond)."""
+    return iso_utc(ts_ms)
 
 
 def _text(obj: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str:
@@ -123,7 +130,7 @@ def _text(obj: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-def _reading(obj: Any) -> RawReading:
+def _reading(obj: Any, bounds: TimeBounds) -> RawReading:
     if not isinstance(obj, dict):
         raise _BadInputError(f"a reading must be an object, got {type(obj).__name__}")
     extra = obj.keys() - {"meter_id", "ts", "value", "unit", "seq", "quality"}
@@ -143,14 +150,9 @@ def _reading(obj: Any) -> RawReading:
     # The database keeps it as bigint: a larger one would stop the worker on every delivery.
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= _INT64_MAX:
         raise _BadInputError(f"seq must be a non-negative integer below 2**63, got {seq!r}")
-    return RawReading(
-        meter_id=_text(obj, "meter_id", _ID),
-        ts_ms=ts_to_ms(ts),
-        value=float(value),
-        unit=_text(obj, "unit", _UNIT),
-        seq=seq,
-        quality=quality,
-    )
+    meter_id, unit = _text(obj, "meter_id", _ID), _text(obj, "unit", _UNIT)
+    # Last: a time out of range is its own reason only for a reading otherwise well formed.
+    return RawReading(meter_id, ts_to_ms(ts, bounds), float(value), unit, seq, quality)
 
 
 def _payload(raw: bytes) -> str:
@@ -200,18 +202,22 @@ def _header(raw: bytes) -> _Header | Rejection:
     return _Header(source, gateway_id, source_key, items, history)
 
 
-def _readings(header: _Header) -> tuple[list[RawReading], list[Rejection]]:
+def _readings(
+    header: _Header, bounds: TimeBounds = REPRESENTABLE
+) -> tuple[list[RawReading], list[Rejection]]:
     """Each item checked on its own: the reference semantics of decoding."""
     good: list[RawReading] = []
     bad: list[Rejection] = []
     for item in header.items:
         try:
-            good.append(_reading(item))
+            good.append(_reading(item, bounds))
         except (_BadInputError, ValueError, TypeError) as exc:
             meter = item.get("meter_id") if isinstance(item, dict) else None
             bad.append(
                 Rejection(
-                    DecodeReason.MALFORMED_READING,
+                    DecodeReason.TIMESTAMP_OUT_OF_RANGE
+                    if isinstance(exc, TimestampOutOfRangeError)
+                    else DecodeReason.MALFORMED_READING,
                     str(exc),
                     source_key=header.source_key,
                     source=header.source.value,
@@ -223,12 +229,13 @@ def _readings(header: _Header) -> tuple[list[RawReading], list[Rejection]]:
     return good, bad
 
 
-def decode_batch(raw: bytes) -> Decoded:
-    """Decode one ``readings.raw`` message; never raises on bad input."""
+def decode_batch(raw: bytes, *, bounds: TimeBounds = REPRESENTABLE) -> Decoded:
+    """Decode one ``readings.raw`` message; never raises on bad input. A reading's time must
+    lie within ``bounds`` (the worker's: ± the configured years around the message's time)."""
     header = _header(raw)
     if isinstance(header, Rejection):
         return Decoded(None, [header])
-    good, bad = _readings(header)
+    good, bad = _readings(header, bounds)
     batch = (
         ReadingBatch(
             header.source, header.gateway_id, header.source_key, tuple(good), header.history

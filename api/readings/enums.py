@@ -17,6 +17,9 @@ class RejectReason(StrEnum):
     UNKNOWN_METER = "UNKNOWN_METER"
     UNIT_MISMATCH = "UNIT_MISMATCH"  # not the registry's unit of the meter
     METER_RETIRED = "METER_RETIRED"  # read at or after the meter's retirement
+    # Beyond the hard sanity bound (± years around now; always years 0001-9999 UTC): the
+    # worker's TIMESTAMP_OUT_OF_RANGE, judged before FUTURE_TIMESTAMP and TOO_OLD.
+    TIMESTAMP_OUT_OF_RANGE = "TIMESTAMP_OUT_OF_RANGE"
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
     TOO_OLD = "TOO_OLD"  # a live push older than 31 days (history: push with mode=history)
     BEFORE_INSTALLATION = "BEFORE_INSTALLATION"  # history before the meter's installed_at

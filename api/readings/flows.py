@@ -22,7 +22,7 @@ from api.keys import Principal
 from api.producer import KafkaUnavailable, RawProducer
 from api.readings import service
 from api.readings.enums import Outcome, RejectReason
-from api.readings.parse import Item
+from api.readings.parse import Item, Parsed
 from stream.records import MAX_READINGS_PER_BATCH, WIRE_VERSION, Quality, Source, ms_to_iso
 
 # The worker's own limits (accounting.meter.MeterProfile defaults): refused here already, so the
@@ -92,12 +92,13 @@ def _check_registry(
     history: bool = False,
 ) -> list[str | None]:
     """The enterprise of each reading that passes the registry and time checks (clause 4.3
-    scope, the worker's limits), ``None`` for the others, whose verdicts it sets. History is
-    bounded by each meter's installation instead of the live age limit."""
+    scope, the worker's limits), ``None`` for the others, whose verdicts it sets. Both lists
+    are indexed by position in the push. History is bounded by each meter's installation
+    instead of the live age limit."""
     # Another tenant's meter reads exactly like a missing one: its existence is not ours.
     visible = {m: row for m, row in meters.items() if who.sees(row.enterprise_id)}
     latest, earliest = now_ms + _FUTURE_MS, now_ms - _MAX_AGE_MS
-    enterprise: list[str | None] = [None] * len(items)
+    enterprise: list[str | None] = [None] * len(verdicts)
     for item in items:
         meter = visible.get(item.meter_id)
         if meter is None:
@@ -173,24 +174,29 @@ async def push(
     producer: RawProducer,
     topic: str,
     who: Principal,
-    items: list[Item],
+    parsed: Parsed,
     now_ms: int,
     history: bool = False,
 ) -> dict[str, Any]:
     """Check, send and record one push; return the per-reading results (``PushResult``).
     ``history``: an import of history (``mode=history``), marked so on the wire.
 
-    ``items`` is a whole push as ``parse_body`` returns it: item i is at position i."""
+    ``parsed`` is a whole push as ``parse_body`` returns it: its items and its readings out of
+    the time bounds together hold every position once."""
+    items = parsed.items
     meters, before = await service.lookup(
         conn, meter_ids=[i.meter_id for i in items], ts_ms=[i.ts_ms for i in items]
     )
-    verdicts: list[Verdict | None] = [None] * len(items)
+    verdicts: list[Verdict | None] = [None] * parsed.count
+    for refused in parsed.out_of_range:
+        verdicts[refused.position] = _rejected(RejectReason.TIMESTAMP_OUT_OF_RANGE, refused.detail)
     enterprise = _check_registry(items, meters, who, now_ms, verdicts, history)
     _check_repeats(items, enterprise, verdicts, before)
 
     # One message per enterprise (its EMS is one source), each meter's readings in time order.
     by_source: dict[str, list[Item]] = defaultdict(list)
-    for item, ent in zip(items, enterprise, strict=True):
+    for item in items:
+        ent = enterprise[item.position]
         if ent is not None:
             by_source[ent].append(item)
     chunks = [
@@ -230,22 +236,28 @@ async def push(
         )
         for item in sent:
             verdicts[item.position] = _RACED if (item.meter_id, item.ts_ms) in raced else _OK
-    return _result(items, verdicts)
+    return _result(parsed, verdicts)
 
 
-def _result(items: list[Item], verdicts: list[Verdict | None]) -> dict[str, Any]:
+def _result(parsed: Parsed, verdicts: list[Verdict | None]) -> dict[str, Any]:
     outcomes = [v[0] for v in verdicts if v is not None]
+    # Every position once, in push order: an out-of-range reading names its time as pushed.
+    said: list[tuple[str, str] | None] = [None] * len(verdicts)
+    for item in parsed.items:
+        said[item.position] = (item.meter_id, ms_to_iso(item.ts_ms))
+    for refused in parsed.out_of_range:
+        said[refused.position] = (refused.meter_id, refused.ts)
     results = [
         {
-            "index": item.position,
-            "meter_id": item.meter_id,
-            "ts": ms_to_iso(item.ts_ms),
+            "index": position,
+            "meter_id": who[0],
+            "ts": who[1],
             "outcome": v[0],
             "reason": v[1],
             "detail": v[2],
         }
-        for item, v in zip(items, verdicts, strict=True)
-        if v is not None
+        for position, (who, v) in enumerate(zip(said, verdicts, strict=True))
+        if v is not None and who is not None
     ]
     return {
         "accepted": outcomes.count(_ACCEPTED),

@@ -35,7 +35,9 @@ class PushReading(BaseModel):
 class ReadingResult(BaseModel):
     index: int = Field(description="Position in the pushed batch (CSV: data row, from 0)")
     meter_id: str
-    ts: str = Field(description="The reading's time in UTC")
+    ts: str = Field(
+        description="The reading's time in UTC; as pushed when it is TIMESTAMP_OUT_OF_RANGE"
+    )
     outcome: Outcome
     reason: RejectReason | None = None
     detail: str | None = None

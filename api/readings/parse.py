@@ -3,7 +3,10 @@
 Strict means: a value is a JSON number (CSV: a JSON-style number literal), never a string,
 boolean or null, and finite; a time is ISO 8601 with an explicit offset (a naive time is
 ambiguous); no unknown or missing fields. A body with any malformed reading is refused whole
-(422, every error listed with its index), so a client bug never half-lands.
+(422, every error listed with its index), so a client bug never half-lands. A well-formed
+reading whose time is outside the bounds (``accounting.instants``: ± the configured years
+around now, always years 0001-9999 UTC) is not malformed: it is refused on its own
+(TIMESTAMP_OUT_OF_RANGE) and the rest of the push goes on.
 """
 
 from __future__ import annotations
@@ -11,12 +14,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import isfinite
 from typing import Any, NamedTuple
 
 import orjson
 
+from accounting.instants import (
+    EXPANDED_YEAR,
+    REPRESENTABLE,
+    TimeBounds,
+    TimestampOutOfRangeError,
+)
 from api.errors import ApiError
 from api.readings.models import ID_PATTERN, UNIT_PATTERN
 
@@ -40,21 +50,47 @@ class Item(NamedTuple):  # a tuple: a push builds thousands of them
     unit: str
 
 
+class OutOfRange(NamedTuple):
+    """A well-formed reading whose time is outside the bounds: rejected on its own."""
+
+    position: int
+    meter_id: str
+    ts: str  # as pushed: it names no instant the platform stores
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A push's readings: well-formed ones, and those refused for their time alone."""
+
+    items: list[Item]
+    out_of_range: list[OutOfRange] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.items) + len(self.out_of_range)
+
+
 class MediaType:
     JSON = "application/json"
     CSV = "text/csv"
 
 
-def _ts_ms(text: Any) -> int:
+def _ts_ms(text: Any, bounds: TimeBounds = REPRESENTABLE) -> int:
+    """UTC epoch ms of an aware ISO 8601 time within ``bounds``; TimestampOutOfRangeError for a
+    well-formed time outside them (a year beyond 0001-9999 in expanded form included)."""
     if not isinstance(text, str):
         raise ValueError(f"ts must be an ISO 8601 string, got {text!r}")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        if EXPANDED_YEAR.match(text):
+            raise TimestampOutOfRangeError(f"ts {text!r} has a year beyond 0001-9999") from None
         raise ValueError(f"ts {text!r} is not an ISO 8601 date-time") from None
     if moment.tzinfo is None:
         raise ValueError(f"ts {text!r} has no UTC offset (a naive time is ambiguous)")
-    return (moment - _EPOCH) // _MS
+    # Aware subtraction: exact also where the offset crosses year 1 or 9999 in UTC.
+    return bounds.check((moment - _EPOCH) // _MS, text)
 
 
 _MS = datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC) - _EPOCH
@@ -79,7 +115,7 @@ def _text(value: Any, pattern: re.Pattern[str], name: str) -> str:
     return value
 
 
-def _well_formed(index: int, obj: Any, times: dict[str, int]) -> Item | None:
+def _well_formed(index: int, obj: Any, times: dict[str, int], bounds: TimeBounds) -> Item | None:
     """The common case, checked fast: exactly the four fields, each of the exact type, a
     finite float or an int, and a time seen before in this batch or parsed once. ``None``
     sends the reading to ``_item``, which applies the same rules and names every problem."""
@@ -103,33 +139,42 @@ def _well_formed(index: int, obj: Any, times: dict[str, int]) -> Item | None:
     ts_ms = times.get(ts)
     if ts_ms is None:
         try:
-            ts_ms = times[ts] = _ts_ms(ts)
+            ts_ms = times[ts] = _ts_ms(ts, bounds)
         except ValueError:
             return None
     return Item(index, meter_id, ts_ms, value, unit)
 
 
-def _item(index: int, obj: Any, errors: list[dict[str, Any]]) -> Item | None:
+def _item(
+    index: int, obj: Any, errors: list[dict[str, Any]], bounds: TimeBounds
+) -> Item | OutOfRange | None:
     if not isinstance(obj, dict):
         errors.append({"index": index, "detail": "a reading must be an object"})
         return None
     problems = [f"unknown field {k!r}" for k in obj if k not in _FIELDS]
     problems += [f"missing field {k!r}" for k in _FIELDS if k not in obj]
     parsed: dict[str, Any] = {}
+    out_of_range: str | None = None
     for name, check in (
         ("meter_id", lambda v: _text(v, _ID, "meter_id")),
-        ("ts", _ts_ms),
+        ("ts", lambda v: _ts_ms(v, bounds)),
         ("value", _value),
         ("unit", lambda v: _text(v, _UNIT, "unit")),
     ):
         if name in obj:
             try:
                 parsed[name] = check(obj[name])
+            except TimestampOutOfRangeError as exc:
+                out_of_range = str(exc)
             except ValueError as exc:
                 problems.append(str(exc))
     if problems:
+        if out_of_range is not None:
+            problems.append(out_of_range)
         errors.append({"index": index, "detail": "; ".join(problems)})
         return None
+    if out_of_range is not None:
+        return OutOfRange(index, parsed["meter_id"], obj["ts"], out_of_range)
     return Item(index, parsed["meter_id"], parsed["ts"], parsed["value"], parsed["unit"])
 
 
@@ -190,8 +235,13 @@ def media_type(content_type: str | None) -> str:
     return kind
 
 
-def parse_body(body: bytes, *, kind: str, max_readings: int) -> list[Item]:
-    """The pushed readings, or an ApiError: 413 above ``max_readings``, 422 when malformed."""
+def parse_body(
+    body: bytes, *, kind: str, max_readings: int, bounds: TimeBounds = REPRESENTABLE
+) -> Parsed:
+    """The pushed readings, or an ApiError: 413 above ``max_readings``, 422 when malformed.
+
+    Readings whose time is outside ``bounds`` come back apart (``out_of_range``), each to be
+    answered as rejected with TIMESTAMP_OUT_OF_RANGE."""
     raw = _json_items(body) if kind == MediaType.JSON else _csv_items(body)
     if not raw:
         raise ApiError(422, "the batch holds no readings")
@@ -202,15 +252,20 @@ def parse_body(body: bytes, *, kind: str, max_readings: int) -> list[Item]:
             limit=max_readings,
         )
     errors: list[dict[str, Any]] = []
-    items = []
+    items: list[Item] = []
+    out_of_range: list[OutOfRange] = []
     times: dict[str, int] = {}  # a push's readings share a few timestamps
     for index, obj in enumerate(raw):
-        item = _well_formed(index, obj, times)
+        item = _well_formed(index, obj, times, bounds)
         if item is None:
             if isinstance(obj, str):  # a CSV row of the wrong width
                 errors.append({"index": index, "detail": obj})
                 continue
-            item = _item(index, obj, errors)
+            checked = _item(index, obj, errors, bounds)
+            if isinstance(checked, OutOfRange):
+                out_of_range.append(checked)
+                continue
+            item = checked
         if item is not None:
             items.append(item)
     if errors:
@@ -220,4 +275,4 @@ def parse_body(body: bytes, *, kind: str, max_readings: int) -> list[Item]:
             error_count=len(errors),
             errors=errors[:_MAX_ERRORS],
         )
-    return items
+    return Parsed(items, out_of_range)

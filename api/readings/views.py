@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from accounting.instants import TimeBounds
 from api.deps import DbDep, StateDep, require
 from api.errors import PROBLEM_JSON, ApiError, problems
 from api.keys import Principal, Scope
@@ -68,14 +69,20 @@ async def _handle(
     mode: PushMode = PushMode.LIVE,
 ) -> tuple[int, dict[str, Any]]:
     settings: ApiSettings = state.settings
-    items = parse_body(body, kind=kind, max_readings=settings.api_max_readings)
+    now_ms = time.time_ns() // 1_000_000
+    parsed = parse_body(
+        body,
+        kind=kind,
+        max_readings=settings.api_max_readings,
+        bounds=TimeBounds.around(now_ms, settings.timestamp_bound_years),
+    )
     result = await flows.push(
         conn=conn,
         producer=state.producer,
         topic=topic_name(Topic.READINGS_RAW, settings.topic_prefix),
         who=who,
-        items=items,
-        now_ms=time.time_ns() // 1_000_000,
+        parsed=parsed,
+        now_ms=now_ms,
         history=mode is PushMode.HISTORY,
     )
     for outcome in ("accepted", "duplicate", "rejected"):
@@ -112,8 +119,8 @@ async def push_readings(
     ``meter_id,ts,value,unit``). New readings go to ``readings.raw`` (acks=all) before the
     answer; each reading's outcome is accepted, duplicate (same meter, time and value as one
     accepted before: not sent again) or rejected with a reason (unknown meter, unit mismatch,
-    retired meter, future or too old, conflicting value). An enterprise key pushes only its own
-    enterprise's meters; any other meter is UNKNOWN_METER."""
+    retired meter, time out of range, future or too old, conflicting value). An enterprise key
+    pushes only its own enterprise's meters; any other meter is UNKNOWN_METER."""
     kind = media_type(request.headers.get("content-type"))
     body = await request.body()
     if idempotency_key is None:

@@ -36,7 +36,8 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background:
 <p class="meta">Park {{ r.park_id }}{% if r.enterprise_id %}, enterprise {{ r.enterprise_id
 }}{% else %}, all enterprises{% endif %} &middot; period {{ r.period.label }} ({{ r.period.start
 }} to {{ r.period.end }}, local days of {{ r.period.timezone }}) &middot; generated {{
-r.generated_at.strftime("%Y-%m-%d %H:%M UTC") }} &middot; {{ clause }}</p></header>
+r.generated_at.replace(tzinfo=None).isoformat(" ", "minutes") }} UTC &middot; {{ clause
+}}</p></header>
 <section><h2>Totals</h2><div class="cards">
 <div class="card">Gross, location-based<b>{{ fmt(r.totals.location_tco2e) }} tCO2e</b></div>
 <div class="card">Gross, market-based<b>{% if r.totals.market_tco2e is none

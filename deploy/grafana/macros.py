@@ -133,7 +133,7 @@ def go_float(value: float) -> str:
 def rfc3339nano(moment: datetime) -> str:
     """Go's ``time.RFC3339Nano`` of a UTC time: trailing zeros of the fraction dropped."""
     utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = utc.replace(tzinfo=None, microsecond=0).isoformat()  # four-digit years, as Go
     if utc.microsecond:
         text += ("." + f"{utc.microsecond:06d}").rstrip("0")
     return text + "Z"

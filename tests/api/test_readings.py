@@ -214,6 +214,64 @@ async def test_registry_checks_reject_per_reading_and_the_good_ones_still_land(
     assert len(await _ems_rows(api_server, [meters.a1, meters.a2, meters.retired])) == 3
 
 
+# Local 9999-12-31T23:59:59 at -23:59 is 10000-01-01 in UTC: it parses, and has no RFC 3339 text.
+PAST_9999 = "9999-12-31T23:59:59-23:59"
+
+
+async def test_a_time_out_of_range_is_rejected_on_its_own_and_the_other_readings_land(
+    tenant_a: httpx.AsyncClient, meters: Meters, api_server: ApiServer
+) -> None:
+    readings = [
+        {"meter_id": meters.a1, "ts": _cst(120), "value": 1.0, "unit": "kWh"},
+        {"meter_id": meters.a1, "ts": PAST_9999, "value": 2.0, "unit": "kWh"},
+        {"meter_id": meters.a1, "ts": "0999-01-01T00:00:00Z", "value": 3.0, "unit": "kWh"},
+        {"meter_id": meters.a1, "ts": "+010000-01-01T00:00:00Z", "value": 4.0, "unit": "kWh"},
+        {"meter_id": meters.a2, "ts": _cst(120), "value": 5.0, "unit": "GJ"},
+    ]
+    r = await tenant_a.post("/v1/readings", json={"readings": readings})
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (2, 0, 3)
+    results = body["results"]
+    assert [(x["index"], x["outcome"], x["reason"]) for x in results] == [
+        (0, "accepted", None),
+        (1, "rejected", "TIMESTAMP_OUT_OF_RANGE"),
+        (2, "rejected", "TIMESTAMP_OUT_OF_RANGE"),
+        (3, "rejected", "TIMESTAMP_OUT_OF_RANGE"),
+        (4, "accepted", None),
+    ]
+    assert [x["ts"] for x in results[1:4]] == [r["ts"] for r in readings[1:4]]  # as pushed
+    assert "+010000-01-01T23:58:59.000Z" in results[1]["detail"]
+    assert await _ems_rows(api_server, [meters.a1, meters.a2]) == [
+        (meters.a1, 1.0),
+        (meters.a2, 5.0),
+    ]
+
+
+async def test_a_csv_push_answers_a_time_out_of_range_per_reading(
+    tenant_a: httpx.AsyncClient, meters: Meters, api_server: ApiServer
+) -> None:
+    csv = f"meter_id,ts,value,unit\n{meters.a1},{PAST_9999},1,kWh\n{meters.a1},{_cst(150)},2,kWh\n"
+    r = await tenant_a.post(
+        "/v1/readings", content=csv.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert r.status_code == 202, r.text
+    assert [(x["outcome"], x["reason"]) for x in r.json()["results"]] == [
+        ("rejected", "TIMESTAMP_OUT_OF_RANGE"),
+        ("accepted", None),
+    ]
+    assert await _ems_rows(api_server, [meters.a1]) == [(meters.a1, 2.0)]
+
+
+async def test_a_push_whose_every_time_is_out_of_range_is_422_with_the_results(
+    tenant_a: httpx.AsyncClient, meters: Meters
+) -> None:
+    reading = {"meter_id": meters.a1, "ts": PAST_9999, "value": 1.0, "unit": "kWh"}
+    r = await tenant_a.post("/v1/readings", json={"readings": [reading]})
+    assert r.status_code == 422, r.text
+    assert [x["reason"] for x in r.json()["results"]] == ["TIMESTAMP_OUT_OF_RANGE"]
+
+
 async def test_an_enterprise_key_cannot_push_another_tenants_meter_nor_learn_it_exists(
     tenant_a: httpx.AsyncClient, meters: Meters, api_server: ApiServer, unique: str
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from accounting.instants import TimeBounds
 from ingest.backfill import BackfillError, Tally, batches, read_rows
 from store.registry import Meter, add_enterprise, add_meter, add_park
 from tests.conftest import ROOT, RunningWorker
@@ -235,3 +236,21 @@ def test_a_live_message_with_an_old_reading_is_still_quarantined_too_old(
         ).fetchall()
         time.sleep(0.5)
     assert reasons == [("TOO_OLD",)]
+
+
+def test_a_time_out_of_range_is_a_bad_row_with_its_reason_and_never_sent() -> None:
+    text = (
+        "meter_id,ts,value,unit\n"
+        "A,9999-12-31T23:59:59-23:59,1,kWh\n"  # 10000-01-01 in UTC
+        "A,0999-06-01T00:00:00Z,2,kWh\n"  # a real instant, centuries outside the bound
+        f"A,{_iso(T0)},3,kWh\n"
+    )
+    tally = Tally()
+    bounds = TimeBounds.around(T0, 100)
+    out = list(batches(read_rows(io.StringIO(text)), tally, gateway_id="g", bounds=bounds))
+    assert [r.value for b in out for r in b.readings] == [3.0]
+    assert [(b.line, b.reason.split(":")[0]) for b in tally.bad] == [
+        (2, "TIMESTAMP_OUT_OF_RANGE"),
+        (3, "TIMESTAMP_OUT_OF_RANGE"),
+    ]
+    assert tally.bad[0].row == ["A", "9999-12-31T23:59:59-23:59", "1", "kWh"]  # kept as read

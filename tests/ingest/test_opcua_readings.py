@@ -12,7 +12,7 @@ from asyncua import ua
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaPoint
 from ingest.opcua_readings import ReadingMaker
-from stream.records import Quality
+from stream.records import Quality, ms_to_iso
 
 
 def _maker(first_seq: int = 0) -> ReadingMaker:
@@ -55,3 +55,24 @@ def test_status_and_value_decide_the_quality_and_bad_readings_carry_nan(
     reading = _maker().reading(POINT, data, T0_MS)
     assert reading.quality is quality
     assert math.isnan(reading.value) is (quality is Quality.BAD)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        ua.DateTime(1601, 1, 1, tzinfo=UTC),  # OPC UA DateTime MinValue
+        ua.DateTime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),  # MaxValue
+        ua.DateTime(1900, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_a_device_time_beyond_the_bound_is_counted_and_sent_on_as_stamped(stamp: Any) -> None:
+    metrics = GatewayMetrics()
+    maker = ReadingMaker(server_name="ua1", metrics=metrics, skew_threshold_s=5, bound_years=100)
+    value = ua.Variant(1.5, ua.VariantType.Double)
+    reading = maker.reading(POINT, ua.DataValue(value, SourceTimestamp=stamp), T0_MS)
+    # Not replaced by another time: the worker quarantines it as TIMESTAMP_OUT_OF_RANGE.
+    assert reading.ts_ms == int(stamp.timestamp() * 1000)
+    assert ms_to_iso(reading.ts_ms).startswith(stamp.strftime("%Y").rjust(4, "0"))
+    inside = maker.reading(POINT, ua.DataValue(value, SourceTimestamp=T0), T0_MS)
+    assert inside.ts_ms == T0_MS
+    assert metrics.value("opcua_timestamp_out_of_range_readings_total", server="ua1") == 1

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from datetime import date
+
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from accounting.instants import TimeBounds
+from stream.columns import decode_columns
 from stream.records import (
     MAX_READINGS_PER_BATCH,
     DecodeReason,
@@ -198,3 +204,93 @@ def test_a_history_marker_that_is_not_a_boolean_makes_the_message_malformed() ->
     assert decoded.batch is None
     assert decoded.rejections[0].reason == "MALFORMED_MESSAGE"
     assert "history must be true or false" in decoded.rejections[0].detail
+
+
+# -- time bounds: any ISO 8601 time of years 0001-9999 with an offset up to ±23:59 ------------
+
+NOW = 1_767_225_600_000  # 2026-01-01T00:00Z
+BOUNDS = TimeBounds.around(NOW, 100)
+
+
+@st.composite
+def _iso_texts(draw: st.DrawFn) -> str:
+    day = draw(st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)))
+    clock = draw(st.times())
+    fraction = draw(st.sampled_from(["", ".5", ".123", ".123456"]))
+    zone = draw(
+        st.one_of(
+            st.just("Z"),
+            st.builds(
+                lambda sign, h, m: f"{sign}{h:02d}:{m:02d}",
+                st.sampled_from("+-"),
+                st.integers(0, 23),
+                st.integers(0, 59),
+            ),
+        )
+    )
+    return f"{day.isoformat()}T{clock.strftime('%H:%M:%S')}{fraction}{zone}"
+
+
+def test_the_reviewed_timestamp_is_one_rejection_and_the_rest_of_the_batch_goes_on() -> None:
+    bad = _reading(ts="9999-12-31T23:59:59-23:59", seq=1)
+    decoded = decode_batch(_message(_reading(seq=0), bad, _reading(seq=2)), bounds=BOUNDS)
+    assert decoded.batch is not None and [r.seq for r in decoded.batch.readings] == [0, 2]
+    [rejection] = decoded.rejections
+    assert rejection.reason == DecodeReason.TIMESTAMP_OUT_OF_RANGE
+    assert rejection.meter_id == "E-1" and rejection.ts_ms is None
+    assert rejection.payload == bad  # the raw text is kept: nothing lost
+    assert "+010000-01-01T23:58:59.000Z" in rejection.detail
+    [item] = decode_rejections(encode_rejections(decoded.rejections, rejected_at_ms=NOW))
+    assert item["reason"] == "TIMESTAMP_OUT_OF_RANGE"
+    assert item["payload"]["ts"] == "9999-12-31T23:59:59-23:59"
+
+
+def test_a_year_below_1000_is_out_of_the_sanity_bound_but_not_malformed() -> None:
+    decoded = decode_batch(_message(_reading(ts="0999-01-01T00:00:00Z")), bounds=BOUNDS)
+    assert decoded.batch is None
+    assert [r.reason for r in decoded.rejections] == [DecodeReason.TIMESTAMP_OUT_OF_RANGE]
+    # Without a sanity bound it is an instant like any other, and it round-trips.
+    unbounded = decode_batch(_message(_reading(ts="0999-01-01T00:00:00Z"))).batch
+    assert unbounded is not None
+    assert ms_to_iso(unbounded.readings[0].ts_ms) == "0999-01-01T00:00:00.000Z"
+
+
+@given(text=_iso_texts())
+@settings(max_examples=300, deadline=None)
+def test_any_iso_time_decodes_in_bounds_or_is_rejected_on_its_own(text: str) -> None:
+    raw = _message(_reading(seq=0), _reading(ts=text, seq=1))
+    for decoded in (decode_batch(raw, bounds=BOUNDS), decode_columns(raw, bounds=BOUNDS)):
+        assert decoded.batch is not None
+        stamps = (
+            [r.ts_ms for r in decoded.batch.readings]
+            if isinstance(decoded.batch, ReadingBatch)
+            else decoded.batch.ts_ms.tolist()
+        )
+        assert all(t in BOUNDS for t in stamps)
+        if len(stamps) == 2:
+            assert decoded.rejections == []
+        else:
+            [rejection] = decoded.rejections
+            assert rejection.reason == DecodeReason.TIMESTAMP_OUT_OF_RANGE
+            assert rejection.payload["ts"] == text
+            encode_rejections(decoded.rejections, rejected_at_ms=NOW)  # never raises
+        encode_batch(
+            decoded.batch
+            if isinstance(decoded.batch, ReadingBatch)
+            else ReadingBatch(
+                Source.MODBUS,
+                "gw-1",
+                "gw-1/dev-1",
+                tuple(decoded.batch.reading(i) for i in range(len(decoded.batch))),
+            )
+        )
+
+
+@given(ms=st.integers(min_value=BOUNDS.lo_ms, max_value=BOUNDS.hi_ms))
+def test_any_in_bound_instant_round_trips_through_the_batch_contract(ms: int) -> None:
+    batch = ReadingBatch(
+        Source.MODBUS, "gw-1", "gw-1/dev-1", (RawReading("E-1", ms, 1.0, "kWh", 0),)
+    )
+    assert decode_batch(encode_batch(batch), bounds=BOUNDS).batch == batch
+    columns = decode_columns(encode_batch(batch), bounds=BOUNDS).batch
+    assert columns is not None and columns.ts_ms.tolist() == [ms]

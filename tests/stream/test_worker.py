@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -229,3 +231,39 @@ async def test_a_replay_is_not_quarantined_but_a_conflicting_duplicate_is(
         db, "SELECT value, reason FROM rejected_reading WHERE meter_id = %s", (meter,), 1
     )
     assert rejected == [(8.5, "DUPLICATE_TIMESTAMP")]
+
+
+async def test_a_time_past_year_9999_is_quarantined_with_its_text_and_the_worker_goes_on(
+    worker: RunningWorker, kafka_bootstrap: str, db: psycopg.Connection, meter: str, unique: str
+) -> None:
+    # -23:59 moves local 9999-12-31T23:59:59 to 10000-01-01 in UTC: it parses, but has no
+    # four-digit-year text. A raw batch as any producer may send it, with a good reading beside.
+    bad_ts = "9999-12-31T23:59:59-23:59"
+    good_ts = datetime.fromtimestamp(T0 / 1000, UTC).isoformat()
+    message = {
+        "v": 1,
+        "source": "modbus",
+        "gateway_id": f"gw-{unique}",
+        "source_key": f"gw-{unique}/dev",
+        "readings": [
+            {"meter_id": meter, "ts": bad_ts, "value": 7.0, "unit": "kWh", "seq": 0},
+            {"meter_id": meter, "ts": good_ts, "value": 10.0, "unit": "kWh", "seq": 1},
+        ],
+    }
+    topic = worker.topic(Topic.READINGS_RAW)
+    await _produce(kafka_bootstrap, topic, f"gw-{unique}/dev", orjson.dumps(message))
+    quarantined = _wait_rows(
+        db,
+        "SELECT reason, ts, payload->>'ts', detail FROM rejected_reading WHERE meter_id = %s",
+        (meter,),
+        1,
+    )
+    assert [(r[0], r[1], r[2]) for r in quarantined] == [("TIMESTAMP_OUT_OF_RANGE", None, bad_ts)]
+    assert "+010000-01-01T23:58:59.000Z" in quarantined[0][3]
+    assert _wait_rows(db, "SELECT value FROM reading WHERE meter_id = %s", (meter,), 1) == [(10.0,)]
+    # The worker did not stop on it: a following batch is stored.
+    await _produce(
+        kafka_bootstrap, topic, f"gw-{unique}/dev", _batch(unique, meter, [10.0, 11.0], 2)
+    )
+    rows = _wait_rows(db, "SELECT value FROM reading WHERE meter_id = %s ORDER BY ts", (meter,), 2)
+    assert rows == [(10.0,), (11.0,)]
