@@ -75,6 +75,7 @@ def test_quarantine_reasons_and_flags_use_separate_bit_halves() -> None:
         Reason.TOO_OLD,
         Reason.UNIT_MISMATCH,
         Reason.UNAUTHORIZED_SOURCE,
+        Reason.TIMESTAMP_OUT_OF_RANGE,
         Reason.BEFORE_INSTALLATION,
     }
     for reason in Reason:
