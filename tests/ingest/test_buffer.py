@@ -19,6 +19,7 @@ import pytest
 from ingest.buffer import BufferWriteError, ReadingBuffer, encode_payload
 from ingest.config import BufferConfig, FullPolicy
 from ingest.metrics import GatewayMetrics
+from ingest.sink import SourceSink
 from stream.records import (
     Quality,
     RawReading,
@@ -325,3 +326,35 @@ def test_a_full_tmpfs_refuses_puts_loudly_and_loses_no_stored_batch(tmp_path: Pa
     for name, value in result["metrics"].items():
         metrics.set(name, value)
     _assert_store_and_forward_held(result, metrics)
+
+
+class _RefusingSink:
+    """Refuses while ``refusing`` is set, as a buffer on a full disk does."""
+
+    def __init__(self) -> None:
+        self.refusing = False
+        self.stored: list[ReadingBatch] = []
+
+    async def put(self, batch: ReadingBatch) -> None:
+        if self.refusing:
+            raise BufferWriteError("batch not stored: database or disk is full")
+        self.stored.append(batch)
+
+
+async def test_a_source_counts_refused_batches_and_logs_once_per_episode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, metrics = _RefusingSink(), GatewayMetrics()
+    source = SourceSink(sink, metrics, source_key="gw/a")
+    assert await source.put(_batch("a", 0))
+    sink.refusing = True
+    assert [await source.put(_batch("a", s)) for s in range(1, 6)] == [False] * 5
+    sink.refusing = False
+    assert await source.put(_batch("a", 6))
+    assert [b.readings[0].seq for b in sink.stored] == [0, 12]
+    assert metrics.value("gateway_unbuffered_batches_total", source="gw/a") == 5
+    assert metrics.value("gateway_unbuffered_readings_total", source="gw/a") == 10
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    back = [r for r in caplog.records if "takes batches again" in r.getMessage()]
+    assert len(errors) == 1 and "NOT buffered" in errors[0].getMessage()
+    assert len(back) == 1 and "5 batches (10 readings)" in back[0].getMessage()
