@@ -50,6 +50,19 @@ class KafkaConfig(_Model):
     max_batches_per_s: float = Field(default=2_000.0, gt=0, description="drain rate bound")
     retry_min_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
+    max_message_bytes: int = Field(
+        default=900_000,
+        ge=10_000,
+        le=10_000_000,
+        description="a batch is sent as messages of at most this many encoded bytes (before"
+        " compression); keep it below the broker's message.max.bytes and the topic's"
+        " max.message.bytes (both 1,048,588 by default)",
+    )
+    compression: Literal["gzip", "none"] = Field(
+        default="gzip",
+        description="Kafka compression of readings.raw messages; gzip needs no extra library"
+        " in any client",
+    )
 
 
 class BufferConfig(_Model):
