@@ -64,7 +64,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state = AppState(
             settings=settings,
             pool=pool,
-            producer=RawProducer(settings.kafka_bootstrap, timeout_s=settings.api_kafka_timeout_s),
+            producer=RawProducer(
+                settings.kafka_bootstrap,
+                timeout_s=settings.api_kafka_timeout_s,
+                max_message_bytes=settings.kafka_max_message_bytes,
+                compression=settings.kafka_compression,
+            ),
         )
         app.state.parkcarbon = state
         for name, run in _background(settings):

@@ -11,8 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest.backfill import BackfillError, Tally, batches, read_rows
+from ingest.backfill import BackfillError, Tally, batches, messages, read_rows
 from store.registry import Meter, add_enterprise, add_meter, add_park
+from stream.records import decode_batch, encode_batch
 from tests.conftest import ROOT, RunningWorker
 
 QUARTER_MS = 15 * 60 * 1000
@@ -110,3 +111,18 @@ def test_backfill_stores_history_through_the_worker_and_a_second_import_is_recog
         "SELECT count(*), sum(quantity) FROM reading WHERE meter_id = %s", (meter_id,)
     ).fetchone()
     assert again == stored
+
+
+def test_a_full_size_batch_of_long_meter_ids_goes_out_below_the_message_limit() -> None:
+    meter = "BF-" + "x" * 61  # the longest meter id the wire allows (64)
+    rows = [
+        (n + 2, [meter, f"2025-06-01T00:{n // 60 % 60:02d}:{n % 60:02d}.{n // 3600:03d}+08:00",
+                 f"{1_000_000 + n}.125", "kWh"])
+        for n in range(10_000)
+    ]  # fmt: skip
+    [batch] = list(batches(rows, Tally(), gateway_id="backfill-t", batch_size=10_000))
+    assert len(encode_batch(batch)) > 1_048_576
+    parts = messages(batch, 900_000)
+    assert len(parts) >= 2 and all(len(p) <= 900_000 for p in parts)
+    again = [r for p in parts for r in (decode_batch(p).batch or batch).readings]
+    assert again == list(batch.readings)  # every reading, in file order, its seq kept
