@@ -25,8 +25,8 @@ first failure of an episode is logged as an error, the first success after it as
 
 A batch the forwarder can never deliver (larger than Kafka accepts even alone, or refused by the
 broker as such) is moved to the ``dead_batches`` table with its reason (``bury``), so forwarding
-goes on with the next one; ``parkcarbon gateway-dead`` lists them and puts them back
-(``requeue``) once the cause is fixed.
+goes on with the next one; ``dead`` lists them and ``requeue`` puts them back once the cause
+is fixed (the table is plain SQLite: ``sqlite3 BUFFER 'SELECT id, reason FROM dead_batches'``).
 
 The buffer also keeps each source's sequence high-water mark, updated in the same transaction
 as the batch, so a restarted gateway never reuses a ``seq`` (``next_seq``).
