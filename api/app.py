@@ -69,6 +69,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 settings.kafka_bootstrap,
                 timeout_s=settings.api_kafka_timeout_s,
                 security=settings.kafka_security(),
+                max_message_bytes=settings.kafka_max_message_bytes,
+                compression=settings.kafka_compression,
             ),
         )
         app.state.parkcarbon = state

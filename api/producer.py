@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from config.kafka_security import KafkaSecurity, client_kwargs
+from stream.split import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,23 @@ class KafkaUnavailable(Exception):  # noqa: N818 - reads as the condition it rep
 
 
 class RawProducer:
+    """``max_message_bytes``: the bound the caller splits messages below (``stream.split``);
+    the producer's own request limit sits just above it, so an unsplit message fails here."""
+
     def __init__(
-        self, bootstrap: str, *, timeout_s: float, security: KafkaSecurity | None = None
+        self,
+        bootstrap: str,
+        *,
+        timeout_s: float,
+        security: KafkaSecurity | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        compression: str = "gzip",
     ) -> None:
         self._bootstrap = bootstrap
         self._security = security or KafkaSecurity()
         self._timeout_s = timeout_s
+        self.max_message_bytes = max_message_bytes
+        self._compression = None if compression == "none" else compression
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -42,7 +54,8 @@ class RawProducer:
                 enable_idempotence=True,
                 linger_ms=5,
                 request_timeout_ms=int(self._timeout_s * 1000),
-                max_request_size=16 * 1024 * 1024,
+                max_request_size=self.max_message_bytes + 64 * 1024,  # + key, record overhead
+                compression_type=self._compression,
                 **client_kwargs(self._security),
             )
             try:
@@ -62,6 +75,19 @@ class RawProducer:
             )
         except (TimeoutError, KafkaError, OSError) as exc:
             raise KafkaUnavailable(f"Kafka did not acknowledge within {self._timeout_s} s") from exc
+
+    async def send_in_order(self, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+        """Send (key, value) messages, queued in list order (so one key's messages keep it in
+        their partition), and wait until all in-sync replicas acknowledged every one."""
+        producer = await self._ensure()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                futures = [await producer.send(topic, value=v, key=k) for k, v in messages]
+                await asyncio.gather(*futures)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise KafkaUnavailable(
+                f"Kafka did not acknowledge within {self._timeout_s} s: {exc!r}"
+            ) from exc
 
     async def ready(self) -> bool:
         try:

@@ -72,10 +72,10 @@ def backfill(
         CountingLines,
         Tally,
         batches,
+        messages,
         read_rows,
         write_rejects,
     )
-    from stream.records import encode_batch
     from stream.topics import Topic, topic_name
 
     settings = load(CommonSettings)
@@ -90,7 +90,8 @@ def backfill(
             acks="all",
             enable_idempotence=True,
             linger_ms=20,
-            max_request_size=16 * 1024 * 1024,
+            max_request_size=settings.kafka_max_message_bytes + 64 * 1024,
+            compression_type=None if settings.kafka_compression == "none" else "gzip",
             **client_kwargs(settings.kafka_security()),
         )
         await producer.start()
@@ -104,9 +105,10 @@ def backfill(
                 batch_size=batch_size,
                 bounds=bounds,
             ):
-                pending.append(
-                    await producer.send(topic, encode_batch(batch), key=batch.source_key.encode())
-                )
+                for message in messages(batch, settings.kafka_max_message_bytes):
+                    pending.append(
+                        await producer.send(topic, message, key=batch.source_key.encode())
+                    )
                 if len(pending) >= 500:  # bounded in flight
                     await asyncio.gather(*pending)
                     pending.clear()

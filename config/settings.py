@@ -50,6 +50,19 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]."
     )
+    kafka_max_message_bytes: int = Field(
+        default=900_000,
+        ge=10_000,
+        le=10_000_000,
+        description="Largest readings.raw message the EMS push and backfill send (encoded, "
+        "before compression): a larger batch goes out as several messages. Keep it below the "
+        "broker's message.max.bytes and the topic's max.message.bytes (1,048,588 by default).",
+    )
+    kafka_compression: Literal["gzip", "none"] = Field(
+        default="gzip",
+        description="Compression of the readings.raw messages the EMS push and backfill send "
+        "(gzip: every Kafka client reads it without an extra library).",
+    )
     database_url: str = Field(
         default="postgresql://parkcarbon@127.0.0.1:5432/parkcarbon",
         description="PostgreSQL/TimescaleDB connection URL (libpq form).",

@@ -32,8 +32,10 @@ from stream.records import (
     RawReading,
     ReadingBatch,
     Source,
+    encode_batch,
     ts_to_ms,
 )
+from stream.split import split_message
 
 HEADER = ("meter_id", "ts", "value", "unit")
 
@@ -128,6 +130,12 @@ def batches(
             yield batch_of(parsed.meter_id, pending.pop(parsed.meter_id))
     for meter_id, group in pending.items():
         yield batch_of(meter_id, group)
+
+
+def messages(batch: ReadingBatch, max_bytes: int) -> list[bytes]:
+    """``batch`` as ``readings.raw`` messages of at most ``max_bytes`` bytes, in order (a
+    10,000-reading batch of long meter ids is above Kafka's default 1 MiB limit)."""
+    return split_message(encode_batch(batch), max_bytes)
 
 
 class CountingLines:

@@ -14,6 +14,20 @@ losing the oldest loses resolution, not energy. ``refuse_newest`` keeps the olde
 sites that must keep a contiguous history). Either way every dropped batch is counted in
 ``gateway_buffer_dropped_*_total`` and the first drop of an episode is logged as a warning.
 
+A write that fails (a full disk, an I/O error) stores none of its batches and every ``put``
+waiting on it raises ``BufferWriteError``: ``put`` either stores its batch or raises. The
+counters behind the size bound change only after COMMIT and are recounted from the table after
+any failed write, so a failed write never leaves bytes in them that are not on disk (those
+phantom bytes would make ``drop_oldest`` delete real batches). SQLite may already have rolled
+the transaction back itself (SQLITE_FULL, SQLITE_IOERR), so ROLLBACK runs only inside one. The
+first failure of an episode is logged as an error, the first success after it as a warning;
+``gateway_buffer_write_errors_total`` counts the batches refused meanwhile.
+
+A batch the forwarder can never deliver (larger than Kafka accepts even alone, or refused by the
+broker as such) is moved to the ``dead_batches`` table with its reason (``bury``), so forwarding
+goes on with the next one; ``dead`` lists them and ``requeue`` puts them back once the cause
+is fixed (the table is plain SQLite: ``sqlite3 BUFFER 'SELECT id, reason FROM dead_batches'``).
+
 The buffer also keeps each source's sequence high-water mark, updated in the same transaction
 as the batch, so a restarted gateway never reuses a ``seq`` (``next_seq``).
 """
@@ -46,6 +60,16 @@ CREATE TABLE IF NOT EXISTS batches (
     created_ms INTEGER NOT NULL,
     readings INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_batches (
+    id INTEGER PRIMARY KEY,
+    source_key TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    dead_ms INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    reason TEXT NOT NULL,
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seq_high_water (
@@ -95,23 +119,65 @@ class StoredBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadBatch:
+    """A batch moved aside because it can never be delivered as it is."""
+
+    id: int
+    source_key: str
+    created_ms: int
+    dead_ms: int
+    readings: int
+    bytes: int
+    reason: str
+
+
+class BufferWriteError(Exception):
+    """The batch was not stored (disk full, I/O error): nothing of it is in the buffer."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Depth:
+    batches: int
+    readings: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Written:
     dropped_batches: int
     dropped_readings: int
+    depth: _Depth
+
+
+_COUNT_SQL = "SELECT count(*), coalesce(sum(readings), 0), coalesce(sum(bytes), 0) FROM batches"
 
 
 class ReadingBuffer:
-    """A ``ReadingSink`` that makes each batch durable before ``put`` returns."""
+    """A ``ReadingSink`` that makes each batch durable before ``put`` returns.
 
-    def __init__(self, config: BufferConfig, metrics: GatewayMetrics) -> None:
+    ``on_connect`` is called with the SQLite connection once it is open (on the buffer's
+    thread), e.g. to set ``PRAGMA max_page_count`` to model a small disk.
+    """
+
+    def __init__(
+        self,
+        config: BufferConfig,
+        metrics: GatewayMetrics,
+        *,
+        on_connect: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self._config = config
         self._metrics = metrics
+        self._on_connect = on_connect
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="buffer")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[ReadingBatch, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._batches = self._readings = self._bytes = 0
+        self._depth = _Depth(0, 0, 0)
+        self._stale = False  # a failed write could not recount: recount before the next one
+        self._dead = 0
         self._full = False
+        self._failing = 0  # batches refused since the current write failure episode began
         self._next_commit = 0.0  # loop time before which no commit starts (group commit)
         self.changed = asyncio.Event()  # set after every commit; the forwarder waits on it
 
@@ -119,10 +185,11 @@ class ReadingBuffer:
         await self._run(self._open)
         self._publish()
         log.info(
-            "buffer open at %s: %d batches, %d readings waiting",
+            "buffer open at %s: %d batches, %d readings waiting, %d dead",
             self._config.path,
-            self._batches,
-            self._readings,
+            self._depth.batches,
+            self._depth.readings,
+            self._dead,
         )
         return self
 
@@ -132,11 +199,10 @@ class ReadingBuffer:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # durable at commit, also across a power cut
         conn.executescript(_SCHEMA)
-        row = conn.execute(
-            "SELECT count(*), coalesce(sum(readings), 0), coalesce(sum(bytes), 0) FROM batches"
-        ).fetchone()
-        self._batches, self._readings, self._bytes = row
+        if self._on_connect is not None:
+            self._on_connect(conn)
         self._conn = conn
+        self._recount()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -144,9 +210,11 @@ class ReadingBuffer:
     @property
     def depth(self) -> tuple[int, int, int]:
         """(batches, readings, payload bytes) waiting to be forwarded."""
-        return self._batches, self._readings, self._bytes
+        d = self._depth
+        return d.batches, d.readings, d.bytes
 
     async def put(self, batch: ReadingBatch) -> None:
+        """Return once ``batch`` is durable, or raise ``BufferWriteError`` (nothing stored)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((batch, future))
         if self._writer is None or self._writer.done():
@@ -166,10 +234,7 @@ class ReadingBuffer:
             try:
                 written: _Written = await self._run(self._write, [b for b, _ in items])
             except Exception as exc:  # disk full, I/O error: every waiting put fails loudly
-                log.exception("buffer write of %d batches failed", len(items))
-                for _, future in items:
-                    if not future.done():
-                        future.set_exception(exc)
+                self._write_failed(exc, items)
                 continue
             self._account(written)
             for _, future in items:
@@ -177,11 +242,39 @@ class ReadingBuffer:
                     future.set_result(None)
             self.changed.set()
 
+    def _write_failed(
+        self, exc: Exception, items: list[tuple[ReadingBatch, asyncio.Future[None]]]
+    ) -> None:
+        readings = sum(len(b.readings) for b, _ in items)
+        self._metrics.inc("gateway_buffer_write_errors_total", len(items))
+        self._metrics.inc("gateway_buffer_write_error_readings_total", readings)
+        self._metrics.set("gateway_buffer_write_failing", 1)
+        if not self._failing:
+            log.error(
+                "buffer write FAILED (%s: %s): %d batches (%d readings) not stored; refusing"
+                " batches until a write succeeds (%d batches still waiting)",
+                type(exc).__name__,
+                exc,
+                len(items),
+                readings,
+                self._depth.batches,
+            )
+        self._failing += len(items)
+        self._publish()
+        for _, future in items:
+            if not future.done():
+                error = BufferWriteError(f"batch not stored: {type(exc).__name__}: {exc}")
+                future.set_exception(error.with_traceback(exc.__traceback__))
+
     def _write(self, batches: list[ReadingBatch]) -> _Written:
         assert self._conn is not None
         conn, now_ms = self._conn, int(time.time() * 1000)
+        if self._stale:
+            self._recount()
         dropped_batches = dropped_readings = 0
         refuse = self._config.full_policy is FullPolicy.REFUSE_NEWEST
+        # The counters as they will be once this transaction commits; kept locally until then.
+        n_batches, n_readings, n_bytes = self.depth
         rows: list[tuple[str, int, int, int, bytes]] = []
         high_water: dict[str, int] = {}  # each source's highest seq among the stored batches
         conn.execute("BEGIN IMMEDIATE")
@@ -189,13 +282,16 @@ class ReadingBuffer:
             for batch in batches:
                 payload = encode_payload(batch)
                 n = len(batch.readings)
-                if refuse and self._over(len(payload), n):
+                if refuse and self._over(n_bytes + len(payload), n_readings + n):
                     dropped_batches, dropped_readings = dropped_batches + 1, dropped_readings + n
                     continue
                 key = batch.source_key
                 rows.append((key, now_ms, n, len(payload), payload))
-                self._batches, self._readings = self._batches + 1, self._readings + n
-                self._bytes += len(payload)
+                n_batches, n_readings, n_bytes = (
+                    n_batches + 1,
+                    n_readings + n,
+                    n_bytes + len(payload),
+                )
                 if batch.readings:
                     seq = max(r.seq for r in batch.readings)
                     if seq > high_water.get(key, -1):
@@ -210,58 +306,86 @@ class ReadingBuffer:
                 " ON CONFLICT (source_key) DO UPDATE SET seq = max(seq, excluded.seq)",
                 high_water.items(),
             )
-            while self._config.full_policy is FullPolicy.DROP_OLDEST and self._over(0, 0):
+            drop = self._config.full_policy is FullPolicy.DROP_OLDEST
+            while drop and self._over(n_bytes, n_readings):
                 gone = conn.execute(
                     "DELETE FROM batches WHERE id = (SELECT min(id) FROM batches)"
                     " RETURNING readings, bytes"
                 ).fetchone()
                 if gone is None:
                     break
-                self._batches, self._readings = self._batches - 1, self._readings - gone[0]
-                self._bytes -= gone[1]
+                n_batches, n_readings, n_bytes = (
+                    n_batches - 1,
+                    n_readings - gone[0],
+                    n_bytes - gone[1],
+                )
                 dropped_batches, dropped_readings = dropped_batches + 1, dropped_readings + gone[0]
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
-            self._recount()
+            self._abort()
             raise
-        return _Written(dropped_batches, dropped_readings)
+        self._depth = _Depth(n_batches, n_readings, n_bytes)
+        return _Written(dropped_batches, dropped_readings, self._depth)
 
-    def _over(self, extra_bytes: int, extra_readings: int) -> bool:
+    def _abort(self) -> None:
+        """After a failed statement or COMMIT: roll back what is left and recount.
+
+        SQLite rolls the whole transaction back by itself on some errors (SQLITE_FULL,
+        SQLITE_IOERR, SQLITE_NOMEM; https://sqlite.org/lang_transaction.html), and ROLLBACK
+        outside a transaction raises, so it runs only inside one. A failure here must not
+        replace the write's own error: the counters are then recounted before the next write.
+        """
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            self._recount()
+        except sqlite3.Error:
+            log.warning("buffer: rollback or recount after a failed write failed", exc_info=True)
+            self._stale = True
+
+    def _over(self, size: int, readings: int) -> bool:
         limit = self._config.max_readings
-        return self._bytes + extra_bytes > self._config.max_bytes or (
-            limit is not None and self._readings + extra_readings > limit
-        )
+        return size > self._config.max_bytes or (limit is not None and readings > limit)
 
     def _recount(self) -> None:
         assert self._conn is not None
-        row = self._conn.execute(
-            "SELECT count(*), coalesce(sum(readings), 0), coalesce(sum(bytes), 0) FROM batches"
-        ).fetchone()
-        self._batches, self._readings, self._bytes = row
+        n_batches, n_readings, n_bytes = self._conn.execute(_COUNT_SQL).fetchone()
+        (self._dead,) = self._conn.execute("SELECT count(*) FROM dead_batches").fetchone()
+        self._depth = _Depth(int(n_batches), int(n_readings), int(n_bytes))
+        self._stale = False
 
     def _account(self, written: _Written) -> None:
+        if self._failing:
+            log.warning(
+                "buffer writes succeed again: %d batches were refused while they failed",
+                self._failing,
+            )
+            self._failing = 0
+            self._metrics.set("gateway_buffer_write_failing", 0)
         if written.dropped_batches:
             self._metrics.inc("gateway_buffer_dropped_batches_total", written.dropped_batches)
             self._metrics.inc("gateway_buffer_dropped_readings_total", written.dropped_readings)
             if not self._full:
                 log.warning(
                     "buffer FULL (%d bytes, limit %d): policy %s, dropping batches",
-                    self._bytes,
+                    written.depth.bytes,
                     self._config.max_bytes,
                     self._config.full_policy.value,
                 )
             self._full = True
-        elif self._full and not self._over(0, 0):
+        elif self._full and not self._over(written.depth.bytes, written.depth.readings):
             self._full = False
-            log.info("buffer no longer full: %d batches waiting", self._batches)
+            log.info("buffer no longer full: %d batches waiting", written.depth.batches)
         self._publish()
 
     def _publish(self) -> None:
-        self._metrics.set("gateway_buffer_batches", self._batches)
-        self._metrics.set("gateway_buffer_readings", self._readings)
-        self._metrics.set("gateway_buffer_bytes", self._bytes)
+        d = self._depth
+        self._metrics.set("gateway_buffer_batches", d.batches)
+        self._metrics.set("gateway_buffer_readings", d.readings)
+        self._metrics.set("gateway_buffer_bytes", d.bytes)
         self._metrics.set("gateway_buffer_full", 1.0 if self._full else 0.0)
+        self._metrics.set("gateway_buffer_dead_batches", self._dead)
 
     async def next_seq(self, source_key: str) -> int:
         """The first seq a (re)started source may use: one past every seq ever stored."""
@@ -296,6 +420,9 @@ class ReadingBuffer:
     def _delete(self, ids: list[int]) -> None:
         assert self._conn is not None
         conn = self._conn
+        if self._stale:
+            self._recount()
+        n_batches, n_readings, n_bytes = self.depth
         conn.execute("BEGIN IMMEDIATE")
         try:
             for start in range(0, len(ids), 500):
@@ -305,13 +432,90 @@ class ReadingBuffer:
                     f"DELETE FROM batches WHERE id IN ({marks}) RETURNING readings, bytes",  # noqa: S608
                     chunk,
                 ).fetchall():
-                    self._batches, self._readings = self._batches - 1, self._readings - readings
-                    self._bytes -= size
+                    n_batches, n_readings, n_bytes = (
+                        n_batches - 1,
+                        n_readings - readings,
+                        n_bytes - size,
+                    )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
-            self._recount()
+            self._abort()
             raise
+        self._depth = _Depth(n_batches, n_readings, n_bytes)
+
+    async def bury(self, batch_id: int, reason: str) -> None:
+        """Move a batch that can never be delivered as it is to ``dead_batches``, with why."""
+        await self._run(self._bury, batch_id, reason)
+        self._metrics.inc("gateway_buffer_dead_total")
+        self._publish()
+
+    def _bury(self, batch_id: int, reason: str) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO dead_batches"
+                " (id, source_key, created_ms, dead_ms, readings, bytes, reason, payload)"
+                " SELECT id, source_key, created_ms, ?, readings, bytes, ?, payload"
+                " FROM batches WHERE id = ?",
+                (int(time.time() * 1000), reason, batch_id),
+            )
+            conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            self._abort()
+            raise
+        self._recount()
+
+    async def dead(self) -> list[DeadBatch]:
+        """The batches moved aside, oldest first (without their payloads)."""
+        return await self._run(self._dead_rows)
+
+    def _dead_rows(self) -> list[DeadBatch]:
+        assert self._conn is not None
+        rows = self._conn.execute(
+            "SELECT id, source_key, created_ms, dead_ms, readings, bytes, reason"
+            " FROM dead_batches ORDER BY id"
+        ).fetchall()
+        return [DeadBatch(*row) for row in rows]
+
+    async def dead_payload(self, batch_id: int) -> bytes | None:
+        row = await self._run(
+            self._query_one, "SELECT payload FROM dead_batches WHERE id = ?", (batch_id,)
+        )
+        return None if row is None else bytes(row[0])
+
+    async def requeue(self, ids: list[int]) -> int:
+        """Put dead batches back at the end of the queue (for an operator, once the cause is
+        fixed); returns how many moved. They are forwarded after the batches waiting now, so
+        the stream may see their readings late (quarantined as such, not lost)."""
+        moved = await self._run(self._requeue, ids)
+        self._publish()
+        self.changed.set()
+        return moved
+
+    def _requeue(self, ids: list[int]) -> int:
+        assert self._conn is not None
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            moved = 0
+            for batch_id in ids:
+                cur = conn.execute(
+                    "INSERT INTO batches (source_key, created_ms, readings, bytes, payload)"
+                    " SELECT source_key, created_ms, readings, bytes, payload FROM dead_batches"
+                    " WHERE id = ?",
+                    (batch_id,),
+                )
+                moved += cur.rowcount
+                conn.execute("DELETE FROM dead_batches WHERE id = ?", (batch_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            self._abort()
+            raise
+        self._recount()
+        return moved
 
     async def oldest_age_s(self) -> float:
         # The first stored batch (by id: the primary key, no scan) is the oldest waiting one.

@@ -109,6 +109,20 @@ class KafkaConfig(_Model):
             password=self.sasl_password,
         )
 
+    max_message_bytes: int = Field(
+        default=900_000,
+        ge=10_000,
+        le=10_000_000,
+        description="a batch is sent as messages of at most this many encoded bytes (before"
+        " compression); keep it below the broker's message.max.bytes and the topic's"
+        " max.message.bytes (both 1,048,588 by default)",
+    )
+    compression: Literal["gzip", "none"] = Field(
+        default="gzip",
+        description="Kafka compression of readings.raw messages; gzip needs no extra library"
+        " in any client",
+    )
+
 
 class BufferConfig(_Model):
     path: Annotated[Path, _LOOSE] = Path("gateway-buffer.sqlite3")

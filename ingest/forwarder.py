@@ -7,6 +7,13 @@ unreachable it backs off (jittered, exponential) and retries with a fresh produc
 uplink returns it drains at most ``max_batches_per_s`` so the broker and the stream workers
 see a bounded catch-up burst.
 
+A batch larger than ``max_message_bytes`` is sent as several messages (``split_message``), in
+order under the same key, and deleted once Kafka acknowledged all of them; messages are
+gzip-compressed (``compression``). A batch that can never be delivered as it is (one reading
+alone above the limit, or a permanent refusal such as the broker's MESSAGE_TOO_LARGE) is moved
+to the buffer's ``dead_batches`` with the reason, counted and logged, and forwarding goes on
+with the next batch: it must not hold up every reading behind it.
+
 Delivery is at-least-once: a crash or a lost acknowledgement between Kafka's ack and the
 buffer delete re-sends that batch. Readings keep their ``seq`` and timestamp, so downstream
 suppresses such duplicates by (meter_id, ts) or (source_key, seq).
@@ -21,14 +28,33 @@ import random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    KafkaConnectionError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from config.kafka_security import client_kwargs, connect_failure
 from ingest.buffer import ReadingBuffer, StoredBatch
 from ingest.config import KafkaConfig
 from ingest.metrics import GatewayMetrics
+from stream.split import split_message
 
 log = logging.getLogger(__name__)
+# Refusals of the message itself: sending it again can only fail again.
+PERMANENT = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTimestampError,
+)
+# The producer's own request bound sits above the message bound: a record adds its key and
+# headers (aiokafka checks the uncompressed record against max_request_size).
+_REQUEST_SLACK = 64 * 1024
 
 
 class Forwarder:
@@ -83,31 +109,72 @@ class Forwarder:
             await asyncio.sleep(rest)
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[StoredBatch]) -> None:
-        sent: list[tuple[StoredBatch, asyncio.Future[Any]]] = []
+        sent: list[tuple[StoredBatch, list[asyncio.Future[Any]]]] = []
+        dead: list[tuple[StoredBatch, str]] = []
         error: BaseException | None = None
+        partial: list[asyncio.Future[Any]] = []
         for row in rows:
             try:
-                future = await producer.send(
-                    self._config.topic, row.payload, key=row.source_key.encode()
+                parts = split_message(row.payload, self._config.max_message_bytes)
+            except ValueError as exc:  # one reading alone too large, or not a batch at all
+                dead.append(
+                    (row, f"cannot be split below {self._config.max_message_bytes} bytes: {exc}")
                 )
+                continue
+            if len(parts) > 1:
+                self._metrics.inc("gateway_forward_split_total")
+            futures: list[asyncio.Future[Any]] = []
+            try:
+                for part in parts:
+                    futures.append(
+                        await producer.send(self._config.topic, part, key=row.source_key.encode())
+                    )
+            except PERMANENT as exc:  # the producer's own size check, before any request
+                dead.append((row, f"refused: {type(exc).__name__}: {exc}"))
+                continue
             except Exception as exc:
-                error = exc
+                # Some parts may be on their way: they are awaited, but the batch stays in the
+                # buffer and is sent again whole (its readings are recognised as replays).
+                error, partial = exc, futures
                 break
-            sent.append((row, future))
-        results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-        acked = [
-            row
-            for (row, _), r in zip(sent, results, strict=True)
-            if not isinstance(r, BaseException)
-        ]
+            sent.append((row, futures))
+        results = await asyncio.gather(*(f for _, fs in sent for f in fs), return_exceptions=True)
+        await asyncio.gather(*partial, return_exceptions=True)
+        acked: list[StoredBatch] = []
+        failures: list[BaseException] = []
+        dead_by_kafka = False
+        at = 0
+        for row, futures in sent:
+            mine, at = results[at : at + len(futures)], at + len(futures)
+            bad = [r for r in mine if isinstance(r, BaseException)]
+            permanent = [r for r in bad if isinstance(r, PERMANENT)]
+            if permanent:
+                dead.append((row, f"refused: {type(permanent[0]).__name__}: {permanent[0]}"))
+                dead_by_kafka = True
+            elif bad:
+                failures.append(bad[0])
+            else:
+                acked.append(row)
         await self._buffer.delete([row.id for row in acked])
         self._metrics.inc("gateway_forward_batches_total", len(acked))
         self._metrics.inc("gateway_forward_readings_total", sum(row.readings for row in acked))
-        failures = [r for r in results if isinstance(r, BaseException)]
+        for row, reason in dead:
+            await self._buffer.bury(row.id, reason)
+            log.error(
+                "batch %d of %s (%d readings) moved to dead_batches: %s",
+                row.id,
+                row.source_key,
+                row.readings,
+                reason,
+            )
         if error is None and failures:
             error = failures[0]
         if error is not None:
             raise error
+        if dead_by_kafka:
+            # An idempotent producer's sequence for that partition now has a gap the broker
+            # did not accept: start afresh rather than risk OutOfOrderSequence on the next send.
+            await self._close_producer()
 
     async def _start_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
@@ -117,6 +184,8 @@ class Forwarder:
             request_timeout_ms=self._config.request_timeout_ms,
             linger_ms=5,
             **client_kwargs(self._config.security()),
+            compression_type=None if self._config.compression == "none" else "gzip",
+            max_request_size=self._config.max_message_bytes + _REQUEST_SLACK,
         )
         try:
             await producer.start()

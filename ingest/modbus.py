@@ -29,7 +29,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from ingest.config import ModbusDevice
 from ingest.metrics import GatewayMetrics, MetricKey
 from ingest.registers import Block, Function, block_decoder, plan_blocks, split_block
-from ingest.sink import ReadingSink
+from ingest.sink import ReadingSink, SourceSink
 from stream.records import Quality, RawReading, ReadingBatch, Source
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class ModbusCollector:
     ) -> None:
         self.device = device
         self.source_key = f"{gateway_id}/{device.name}"
-        self._sink, self._gateway_id, self._metrics = sink, gateway_id, metrics
+        self._sink = SourceSink(sink, metrics, source_key=self.source_key)
+        self._gateway_id, self._metrics = gateway_id, metrics
         self._seq, self._start_delay, self._clock = first_seq, start_delay_s, clock
         spans = [p.span(i) for i, p in enumerate(device.points)]
         self.blocks = plan_blocks(spans, max_gap=device.max_gap, max_count=device.max_block)
@@ -149,8 +150,11 @@ class ModbusCollector:
             readings.extend(got or ())
         if readings:
             batch = ReadingBatch(Source.MODBUS, self._gateway_id, self.source_key, tuple(readings))
-            await self._sink.put(batch)
-            self._metrics.add(self._k_points, len(readings))
+            # A refused batch is counted by the SourceSink; the device itself is fine.
+            if await self._sink.put(batch):
+                self._metrics.add(self._k_points, len(readings))
+            else:
+                complete = False
         return complete
 
     async def _connect(self) -> bool:

@@ -25,7 +25,7 @@ from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.opcua_readings import ReadingMaker
 from ingest.opcua_session import OpcUaSession
-from ingest.sink import ReadingSink
+from ingest.sink import ReadingSink, SourceSink
 from stream.records import MAX_READINGS_PER_BATCH, RawReading, ReadingBatch, Source
 
 _log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class OpcUaCollector:
         self.server = server
         self.source_key = f"{gateway_id}/{server.name}"
         self._gateway_id = gateway_id
-        self._sink = sink
+        self._sink = SourceSink(sink, metrics, source_key=self.source_key)
         self._metrics = metrics
         self._jitter = jitter
         self._maker = ReadingMaker(
@@ -192,15 +192,15 @@ class OpcUaCollector:
         """Number and hand over readings under one lock: sink order equals sequence order."""
         async with self._lock:
             readings = build()
-            try:
-                for start in range(0, len(readings), MAX_READINGS_PER_BATCH):
-                    chunk = tuple(readings[start : start + MAX_READINGS_PER_BATCH])
-                    batch = ReadingBatch(Source.OPCUA, self._gateway_id, self.source_key, chunk)
-                    await self._sink.put(batch)
-            except Exception:
+            refused = False
+            for start in range(0, len(readings), MAX_READINGS_PER_BATCH):
+                chunk = tuple(readings[start : start + MAX_READINGS_PER_BATCH])
+                batch = ReadingBatch(Source.OPCUA, self._gateway_id, self.source_key, chunk)
+                # Counted and logged (once per episode) by the SourceSink.
+                refused |= not await self._sink.put(batch)
+            if refused:
                 # Resubscribing makes the server send every current value again.
                 self._metrics.inc("opcua_sink_errors_total", server=self.server.name)
-                _log.exception("server %s: the local buffer refused a batch", self.server.name)
                 self._sink_failed.set()
 
 

@@ -507,3 +507,41 @@ async def test_concurrent_pushes_with_one_idempotency_key_accept_once(
     )
     assert sorted(r.json()["accepted"] for r in replies) == [1, 1, 1, 1]
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in replies) == 3
+
+
+async def test_a_full_size_push_of_long_meter_ids_is_accepted_and_every_reading_arrives(
+    tenant_a: httpx.AsyncClient, api_server: ApiServer, raw_topic: AIOKafkaConsumer, unique: str
+) -> None:
+    """10,000 readings of 64-character meter ids encode to about 1.4 MB, above the broker's
+    message.max.bytes: the API sends them as several messages, each below the limit."""
+    ids = [f"ems-big-{unique}-{m}-".ljust(64, "x") for m in range(10)]
+    async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as conn:
+        for meter_id in ids:
+            await conn.execute(
+                "INSERT INTO meter (meter_id, enterprise_id, carrier, unit, register_kind,"
+                " source_category) VALUES (%s, %s, 'electricity', 'kWh', 'cumulative',"
+                " 'purchased_electricity')",
+                (meter_id, ENTERPRISE_A),
+            )
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    readings = [
+        {"meter_id": m, "ts": (start + timedelta(minutes=i)).isoformat(), "value": 1e6 + i + 0.125,
+         "unit": "kWh"}
+        for m in ids
+        for i in range(1000)
+    ]  # fmt: skip
+    assert len(readings) == api_server.settings.api_max_readings
+    r = await tenant_a.post("/v1/readings", json={"readings": readings}, timeout=60)
+    assert r.status_code == 202, r.text[:500]
+    assert r.json()["accepted"] == 10_000
+    found = await _batches_for(raw_topic, set(ids), 10_000)
+    got = [(x.meter_id, x.ts_ms, x.seq) for _, b in found for x in b.readings]
+    assert len(found) >= 2  # split
+    assert len(got) == 10_000 and len({(m, t) for m, t, _ in got}) == 10_000
+    seqs = [s for _, _, s in got]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 10_000  # in order, seq kept
+    async with await AsyncConnection.connect(api_server.database_url) as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM ems_reading WHERE meter_id = ANY(%s)", (ids,)
+        )
+        assert await cur.fetchone() == (10_000,)

@@ -12,8 +12,9 @@ import psycopg
 import pytest
 
 from accounting.instants import TimeBounds
-from ingest.backfill import BackfillError, Tally, batches, read_rows
+from ingest.backfill import BackfillError, Tally, batches, messages, read_rows
 from store.registry import Meter, add_enterprise, add_meter, add_park
+from stream.records import decode_batch, encode_batch
 from tests.conftest import ROOT, RunningWorker
 
 QUARTER_MS = 15 * 60 * 1000
@@ -254,3 +255,18 @@ def test_a_time_out_of_range_is_a_bad_row_with_its_reason_and_never_sent() -> No
         (3, "TIMESTAMP_OUT_OF_RANGE"),
     ]
     assert tally.bad[0].row == ["A", "9999-12-31T23:59:59-23:59", "1", "kWh"]  # kept as read
+
+
+def test_a_full_size_batch_of_long_meter_ids_goes_out_below_the_message_limit() -> None:
+    meter = "BF-" + "x" * 61  # the longest meter id the wire allows (64)
+    rows = [
+        (n + 2, [meter, f"2025-06-01T00:{n // 60 % 60:02d}:{n % 60:02d}.{n // 3600:03d}+08:00",
+                 f"{1_000_000 + n}.125", "kWh"])
+        for n in range(10_000)
+    ]  # fmt: skip
+    [batch] = list(batches(rows, Tally(), gateway_id="backfill-t", batch_size=10_000))
+    assert len(encode_batch(batch)) > 1_048_576
+    parts = messages(batch, 900_000)
+    assert len(parts) >= 2 and all(len(p) <= 900_000 for p in parts)
+    again = [r for p in parts for r in (decode_batch(p).batch or batch).readings]
+    assert again == list(batch.readings)  # every reading, in file order, its seq kept
