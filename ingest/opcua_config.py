@@ -31,14 +31,14 @@ PointKind = Literal["cumulative", "instantaneous"]
 # the server's namespace table, which the gateway resolves nowhere).
 _NODE_ID = re.compile(
     r"^(ns=\d{1,5};)?(i=\d{1,10}|s=.{1,4000}|b=[A-Za-z0-9+/=]{1,4000}"
-    r"|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$",
+    r"|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\Z",
     re.DOTALL,
 )
 # Same alphabets as the wire contract in ``stream/records.py``; no "/" in a server name because
 # the source key is "<gateway_id>/<server name>".
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}$")
-_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}\Z")
+_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
+_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
 
 # Paths come from YAML as strings; strict mode would otherwise refuse str for Path.
 FilePath = Annotated[Path, Field(strict=False)]

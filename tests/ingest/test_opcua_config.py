@@ -67,6 +67,11 @@ def test_a_secure_server_config_with_a_pinned_or_listed_server_certificate_loads
         ),
         ({"points": [{"node_id": "ns=2;i=5", "meter_id": "E1", "unit": "kWh"}]}, "exactly one of"),
         ({"surprise": 1}, "Extra inputs are not permitted"),
+        # A trailing newline is not part of a name, an ID or a unit.
+        ({"name": "ua1\n"}, "name 'ua1\\\\n' must match"),
+        ({"points": [{**POINT, "meter_id": "E-0001\n"}]}, "meter_id 'E-0001\\\\n' must match"),
+        ({"points": [{**POINT, "unit": "kWh\n"}]}, "unit 'kWh\\\\n' must match"),
+        ({"points": [{**POINT, "node_id": "ns=2;i=5\n"}]}, "is not a string NodeId"),
         # A signing policy without a way to check the server's certificate trusts whoever answers.
         (SECURE, "requires exactly one of 'server_certificate'"),
         (
