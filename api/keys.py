@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-_TOKEN = re.compile(r"^pck_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
+_TOKEN = re.compile(r"^pck_([a-z0-9]{12})_([A-Za-z0-9_-]{43})\Z")
 
 
 class Role(StrEnum):

@@ -228,6 +228,13 @@ class ApiSettings(CommonSettings):
         description="Run the alerts consumer that stores alerts and opens tickets in this "
         "process (one API process per park should).",
     )
+    live_key_recheck_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How often an open live feed re-checks its API key; a revoked or expired "
+        "key's feed ends within this time.",
+    )
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="Allow webhook endpoints on loopback and private addresses (link-local "

@@ -22,8 +22,8 @@ from config.settings import ConfigError
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
 
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # no "/": it separates gateway and device keys
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}$")  # as stream.records accepts
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # no "/": it separates gateway and device keys
+_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")  # as stream.records accepts
 
 
 class RegisterKind(StrEnum):

@@ -6,6 +6,13 @@ or a refused login all end the same way: tear down, wait a jittered exponential 
 (``reconnect_min_s`` doubling up to ``reconnect_max_s``), connect again — without restarting
 the gateway. Readings reach the sink as one batch per publish or poll cycle, with per-source
 sequence numbers assigned under one lock so they reach the sink in sequence order.
+
+With a signing security policy the server's certificate is checked before anything secret is
+sent (OPC UA Part 4 6.1.3): a pinned ``server_certificate`` is the only key the secure channel
+accepts, and with a ``trust_list`` the certificate the endpoint presents must be trusted by that
+list (directly or through a CA) and within its validity period. An untrusted certificate ends
+the attempt before the secure channel opens, so the user name and password never leave; the
+collector counts it and retries with the usual backoff (the operator may add the certificate).
 """
 
 from __future__ import annotations
@@ -18,8 +25,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from asyncua import ua
 from asyncua.client.client import Client
+from asyncua.common.utils import ServiceError
+from asyncua.crypto import security_policies
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaServerConfig
@@ -30,6 +43,18 @@ from stream.records import MAX_READINGS_PER_BATCH, RawReading, ReadingBatch, Sou
 
 _log = logging.getLogger(__name__)
 _HEALTHY_S = 30.0  # a connection that lasted this long resets the backoff
+# Trusted (directly or through a CA), not revoked and in its validity period. The application URI
+# and key usages are the server's business; trust is what keeps the password from a stranger.
+_SERVER_CHECKS = (
+    CertificateValidatorOptions.TIME_RANGE
+    | CertificateValidatorOptions.TRUSTED
+    | CertificateValidatorOptions.REVOKED
+    | CertificateValidatorOptions.PEER_SERVER
+)
+
+
+class UntrustedServerCertificate(Exception):  # noqa: N818 - reads as the condition it reports
+    """The server presented a certificate the gateway's trust list does not trust."""
 
 
 def describe_metrics(metrics: GatewayMetrics) -> None:
@@ -40,6 +65,11 @@ def describe_metrics(metrics: GatewayMetrics) -> None:
         ("opcua_reads_failed_total", "counter", "Polled read cycles that failed"),
         ("opcua_reconnects_total", "counter", "Sessions re-established after a loss"),
         ("opcua_connect_failures_total", "counter", "Connection attempts that failed"),
+        (
+            "opcua_untrusted_certificates_total",
+            "counter",
+            "Connection attempts refused: the server's certificate is not trusted",
+        ),
         ("opcua_bad_status_readings_total", "counter", "Readings flagged BAD (no value)"),
         ("opcua_clock_skew_readings_total", "counter", "Readings whose device clock is off"),
         ("opcua_clock_skew_seconds", "gauge", "Last device clock offset seen beyond threshold"),
@@ -55,11 +85,16 @@ def describe_metrics(metrics: GatewayMetrics) -> None:
         metrics.describe(name, kind, text)
 
 
+def load_certificate(path: Path) -> x509.Certificate:
+    """A certificate file in DER or PEM."""
+    data = path.read_bytes()
+    is_pem = data.startswith(b"-----BEGIN")
+    return x509.load_pem_x509_certificate(data) if is_pem else x509.load_der_x509_certificate(data)
+
+
 def application_uri_of(certificate: Path) -> str | None:
     """The first URI in a certificate's subjectAltName (DER or PEM): the application URI."""
-    data = certificate.read_bytes()
-    is_pem = data.startswith(b"-----BEGIN")
-    cert = x509.load_pem_x509_certificate(data) if is_pem else x509.load_der_x509_certificate(data)
+    cert = load_certificate(certificate)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
@@ -112,6 +147,15 @@ class OpcUaCollector:
                 await self._one_session()
             except asyncio.CancelledError:
                 raise
+            except UntrustedServerCertificate as exc:
+                self._metrics.inc("opcua_connect_failures_total", server=self.server.name)
+                self._metrics.inc("opcua_untrusted_certificates_total", server=self.server.name)
+                _log.error(
+                    "server %s (%s): refused, credentials not sent: %s",
+                    self.server.name,
+                    self.server.endpoint,
+                    exc,
+                )
             except Exception as exc:  # whatever happens, the collector lives on
                 self._metrics.inc("opcua_connect_failures_total", server=self.server.name)
                 _log.warning("server %s (%s): %r", self.server.name, self.server.endpoint, exc)
@@ -142,9 +186,47 @@ class OpcUaCollector:
         if config.username is not None and config.password is not None:
             client.set_user(config.username)
             client.set_password(config.password.get_secret_value())
-        if config.security_string is not None:
-            await client.set_security_string(config.security_string)
+        if config.security_policy != "None":
+            await self._secure(client)
         return client
+
+    async def _secure(self, client: Client) -> None:
+        """Set the secure channel up with a server certificate that is pinned or trusted."""
+        config = self.server
+        assert config.certificate is not None and config.private_key is not None
+        policy: type[security_policies.SecurityPolicy] = getattr(
+            security_policies, f"SecurityPolicy{config.security_policy}"
+        )
+        mode = getattr(ua.MessageSecurityMode, config.security_mode)
+        # Listing endpoints is the only exchange before the check; it carries nothing secret.
+        endpoint = Client.find_endpoint(
+            await client.connect_and_get_server_endpoints(), mode, policy.URI
+        )
+        server_certificate = first_certificate(endpoint.ServerCertificate)
+        presented = x509.load_der_x509_certificate(server_certificate)
+        if config.server_certificate is not None:
+            pinned = await asyncio.to_thread(load_certificate, config.server_certificate)
+            if pinned != presented:
+                raise UntrustedServerCertificate(
+                    f"certificate {_describe(presented)} is not the pinned server_certificate "
+                    f"{config.server_certificate}"
+                )
+        else:
+            assert config.trust_list is not None
+            validator = await _trust_list_validator(config.trust_list)
+            await _validate(validator, presented, endpoint.Server, config.trust_list)
+            # CreateSession hands the certificate over again; it is checked again there, before
+            # ActivateSession sends the credentials.
+            client.certificate_validator = validator
+        # The channel is opened to this key only, and asyncua refuses a different certificate in
+        # CreateSession: a server that swapped certificates after the check gets nothing either.
+        await client.set_security(
+            policy,
+            str(config.certificate),
+            str(config.private_key),
+            server_certificate=server_certificate,
+            mode=mode,
+        )
 
     async def _one_session(self) -> None:
         client = await self._client()
@@ -202,6 +284,52 @@ class OpcUaCollector:
                 # Resubscribing makes the server send every current value again.
                 self._metrics.inc("opcua_sink_errors_total", server=self.server.name)
                 self._sink_failed.set()
+
+
+def first_certificate(chain: bytes | None) -> bytes:
+    """The first DER certificate of an endpoint's ServerCertificate, which may be a chain of
+    concatenated DER certificates (OPC UA Part 6 6.2.3)."""
+    if not chain or len(chain) < 2 or chain[0] != 0x30:
+        raise UntrustedServerCertificate("the endpoint presents no DER certificate")
+    # DER SEQUENCE: tag, then a short length (< 0x80) or 0x80 + the count of length bytes.
+    if chain[1] < 0x80:
+        end = 2 + chain[1]
+    else:
+        count = chain[1] & 0x7F
+        end = 2 + count + int.from_bytes(chain[2 : 2 + count], "big")
+    if end > len(chain):
+        raise UntrustedServerCertificate("the endpoint's certificate is truncated")
+    return chain[:end]
+
+
+async def _trust_list_validator(directory: Path) -> CertificateValidator:
+    if not await asyncio.to_thread(directory.is_dir):
+        raise UntrustedServerCertificate(f"trust_list {directory} is not a readable directory")
+    store = TrustStore([directory], [])
+    await store.load()
+    return CertificateValidator(_SERVER_CHECKS, store)
+
+
+async def _validate(
+    validator: CertificateValidator,
+    certificate: x509.Certificate,
+    server: ua.ApplicationDescription,
+    trust_list: Path,
+) -> None:
+    try:
+        await validator.validate(certificate, server)
+    except ServiceError as exc:
+        status = ua.StatusCode(ua.UInt32(exc.code))
+        raise UntrustedServerCertificate(
+            f"certificate {_describe(certificate)} fails {status.name} against "
+            f"trust_list {trust_list}"
+        ) from exc
+
+
+def _describe(certificate: x509.Certificate) -> str:
+    """Subject and SHA-256 fingerprint: what an operator compares before trusting a server."""
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+    return f"{certificate.subject.rfc4514_string()} (SHA-256 {fingerprint})"
 
 
 async def _wait(event: asyncio.Event) -> None:

@@ -5,6 +5,13 @@ point names a node, the meter it measures, and how it is collected: a monitored 
 subscription (the normal path) or a polled read (the fallback for servers or nodes where
 subscriptions misbehave). Security follows OPC UA Part 7 profiles: the policy and the message
 mode go together (None with None, a signing policy with Sign or SignAndEncrypt).
+
+The server's certificate is never trusted because the server presents it (OPC UA Part 2 8.1,
+Part 4 6.1.3: the client validates the server's Application Instance Certificate against its
+trust list): a signing policy needs either a pinned ``server_certificate`` or a ``trust_list``
+directory. A user name and password travel only over a signed and encrypted channel, so they
+are refused with security policy None (Part 4 7.36.4: the password is encrypted to the server's
+key, which policy None does not have).
 """
 
 from __future__ import annotations
@@ -26,14 +33,14 @@ PointKind = Literal["cumulative", "instantaneous"]
 # the server's namespace table, which the gateway resolves nowhere).
 _NODE_ID = re.compile(
     r"^(ns=\d{1,5};)?(i=\d{1,10}|s=.{1,4000}|b=[A-Za-z0-9+/=]{1,4000}"
-    r"|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$",
+    r"|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\Z",
     re.DOTALL,
 )
 # Same alphabets as the wire contract in ``stream/records.py``; no "/" in a server name because
 # the source key is "<gateway_id>/<server name>".
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}$")
-_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}\Z")
+_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
+_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
 
 # Paths come from YAML as strings; strict mode would otherwise refuse str for Path.
 FilePath = Annotated[Path, Field(strict=False)]
@@ -106,7 +113,15 @@ class OpcUaServerConfig(_Strict):
     certificate: FilePath | None = Field(default=None, description="Client certificate (DER/PEM)")
     private_key: FilePath | None = Field(default=None, description="Client private key (PEM)")
     server_certificate: FilePath | None = Field(
-        default=None, description="Pin the server's certificate; None trusts the endpoint's."
+        default=None,
+        description="Pin the server's certificate (DER/PEM): only this one is accepted.",
+    )
+    trust_list: FilePath | None = Field(
+        default=None,
+        description=(
+            "Directory of trusted server certificates or their issuing CA certificates "
+            "(.der/.pem); a server certificate not trusted by it is refused."
+        ),
     )
     username: str | None = None
     password: SecretStr | None = None
@@ -162,8 +177,29 @@ class OpcUaServerConfig(_Strict):
                 f"security_policy {self.security_policy!r} requires 'certificate' and "
                 "'private_key' paths"
             )
+        if self.security_policy != "None" and (
+            (self.server_certificate is None) == (self.trust_list is None)
+        ):
+            raise ValueError(
+                f"security_policy {self.security_policy!r} requires exactly one of "
+                "'server_certificate' (pin the server's certificate) or 'trust_list' (a directory "
+                "of trusted certificates): a certificate the server merely presents is not trusted"
+            )
+        if self.security_policy == "None" and (
+            self.server_certificate is not None or self.trust_list is not None
+        ):
+            raise ValueError(
+                "'server_certificate' and 'trust_list' need a signing security_policy; "
+                "with policy None the server's certificate is never checked"
+            )
         if (self.username is None) != (self.password is None):
             raise ValueError("'username' and 'password' go together: give both or neither")
+        if self.username is not None and self.security_policy == "None":
+            raise ValueError(
+                "'username' and 'password' are refused with security_policy None and "
+                "security_mode None: the password would cross the network readable by anyone; "
+                "use a signing policy with security_mode SignAndEncrypt"
+            )
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError(
                 f"reconnect_min_s ({self.reconnect_min_s}) exceeds "
@@ -172,17 +208,6 @@ class OpcUaServerConfig(_Strict):
         _refuse_duplicates("node_id", [p.node_id for p in self.points])
         _refuse_duplicates("meter_id", [p.meter_id for p in self.points])
         return self
-
-    @property
-    def security_string(self) -> str | None:
-        """asyncua's ``Policy,Mode,cert,key[,server_cert]`` form, or None for no security."""
-        if self.security_policy == "None":
-            return None
-        parts = [self.security_policy, self.security_mode, str(self.certificate)]
-        parts.append(str(self.private_key))
-        if self.server_certificate is not None:
-            parts.append(str(self.server_certificate))
-        return ",".join(parts)
 
 
 def _refuse_duplicates(key: str, values: list[str]) -> None:

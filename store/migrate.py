@@ -16,7 +16,7 @@ from typing import Literal
 import psycopg
 
 StorageMode = Literal["timescaledb", "postgresql"]
-_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql\Z")
 
 
 class MigrationError(Exception):

@@ -32,9 +32,9 @@ from accounting.instants import (
 
 WIRE_VERSION = 1
 MAX_READINGS_PER_BATCH = 10_000
-_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
-_SOURCE_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}$")
+_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
+_SOURCE_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}\Z")
+_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
 _INT64_MAX = 2**63 - 1
 
 

@@ -32,12 +32,14 @@ from api.readings.models import ID_PATTERN, UNIT_PATTERN
 
 _ID = re.compile(ID_PATTERN)
 _UNIT = re.compile(UNIT_PATTERN)
-_NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$")
+_NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _FIELDS = ("meter_id", "ts", "value", "unit")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_ERRORS = 100  # listed in a 422; the count says how many there were
-_ID_MATCH = _ID.match
-_UNIT_MATCH = _UNIT.match
+# fullmatch, not match: the patterns end in "$", which Python lets a trailing newline pass
+# ("E-0001\n"); they are shared with pydantic, whose regex engine has no "\Z".
+_ID_MATCH = _ID.fullmatch
+_UNIT_MATCH = _UNIT.fullmatch
 # An int below 2**1023 always converts to a finite double; larger ones take the slow path.
 _INT_FLOAT_LIMIT = 2**1023
 
@@ -110,7 +112,7 @@ def _value(value: Any) -> float:
 
 
 def _text(value: Any, pattern: re.Pattern[str], name: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"{name} must be a string matching {pattern.pattern}, got {value!r}")
     return value
 

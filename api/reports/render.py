@@ -1,5 +1,10 @@
 """A report's tables as files: CSV (a zip with one ``<table>.csv`` per table) and XLSX (one sheet
 per table). Numbers are written as numbers at full precision, never rounded for display.
+
+Text cells come partly from users (meter names, comments, ticket text). A spreadsheet evaluates
+a cell that starts with ``= + - @`` (or a tab or carriage return before one) as a formula, so
+such text is written with a leading single quote (OWASP "CSV Injection"): it shows as text and
+never runs. Only text is touched: a negative number is a number and stays one.
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ EXTENSIONS: dict[Format, str] = {
 }
 # A fixed time for the zip entries, so the same report gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(text: str) -> str:
+    """``text`` with a leading ``'`` if a spreadsheet would read it as a formula (OWASP)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _text(cell: Cell) -> str:
@@ -48,6 +59,8 @@ def _text(cell: Cell) -> str:
         return "true" if cell else "false"
     if isinstance(cell, datetime):
         return cell.isoformat()
+    if isinstance(cell, str):
+        return neutralised(cell)
     return str(cell)
 
 
@@ -57,7 +70,9 @@ def csv_zip(tables: list[Table]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for table in tables:
             text = io.StringIO()
-            writer = csv.writer(text, lineterminator="\n")
+            # CRLF (RFC 4180): the writer then quotes any cell holding a CR or an LF, so a
+            # carriage return inside text cannot end a row early.
+            writer = csv.writer(text, lineterminator="\r\n")
             writer.writerow(table.columns)
             writer.writerows([_text(c) for c in row] for row in table.rows)
             info = zipfile.ZipInfo(f"{table.name}.csv", date_time=_ZIP_TIME)
@@ -70,6 +85,9 @@ def _xlsx_cell(cell: Cell) -> Cell:
     # Excel has no time zones: an aware time is written as UTC text, so nothing is shifted.
     if isinstance(cell, datetime):
         return cell.isoformat()
+    if isinstance(cell, str):
+        # openpyxl stores a string starting with "=" as a formula.
+        return neutralised(cell)
     return cell
 
 

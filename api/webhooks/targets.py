@@ -2,10 +2,13 @@
 
 A webhook URL must be http(s) and its host must resolve only to addresses a webhook may reach.
 Always refused: link-local (169.254.0.0/16, fe80::/10), cloud metadata (169.254.169.254,
-fd00:ec2::254, metadata.google.internal), unspecified and "this network" (0.0.0.0/8, ::),
-multicast and reserved addresses. Loopback and private ranges are refused too unless the API
-allows private targets (a park's duty systems often sit on its own network). IPv4 addresses
-carried inside IPv6 (mapped, 6to4, Teredo, NAT64) are judged as the IPv4 address they carry.
+fd00:ec2::254, Alibaba Cloud's 100.100.100.200, metadata.google.internal), unspecified and
+"this network" (0.0.0.0/8, ::), multicast and reserved addresses, and IPv4-compatible IPv6
+addresses (::/96 but :: and ::1; deprecated by RFC 4291 2.5.5.1, no receiver has one). Loopback
+and private ranges are refused too unless the API allows private targets (a park's duty systems
+often sit on its own network). IPv4 addresses carried inside IPv6 (mapped ::ffff:0:0/96,
+IPv4-compatible ::/96, 6to4 2002::/16, Teredo, NAT64 64:ff9b::/96) are judged as the IPv4
+address they carry.
 
 The check runs when a subscription is made and again before every attempt (DNS can change), and
 the attempt connects to the very addresses that passed (``Target.connect_urls``), so a name that
@@ -25,10 +28,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _METADATA_NAMES = frozenset({"metadata.google.internal", "metadata.goog"})
 _METADATA_ADDRESSES = frozenset(
-    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+    {
+        ipaddress.ip_address("169.254.169.254"),  # AWS, Azure, GCP, Huawei Cloud, OpenStack
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud (ECS instance metadata)
+    }
 )
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_LOOPBACK_OR_UNSPECIFIED_V6 = frozenset({ipaddress.ip_address("::"), ipaddress.ip_address("::1")})
 _RESOLVE_TIMEOUT_S = 5.0
 
 
@@ -62,7 +71,7 @@ def _judged(ip: IPAddress) -> list[IPAddress]:
     # Mapped and NAT64 addresses reach exactly the IPv4 address they carry.
     if ip.ipv4_mapped is not None:
         return [ip.ipv4_mapped]
-    if ip in _NAT64:
+    if ip in _NAT64 or _ipv4_compatible(ip):
         return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
     carried: list[IPAddress] = []
     if ip.sixtofour is not None:
@@ -70,6 +79,10 @@ def _judged(ip: IPAddress) -> list[IPAddress]:
     if ip.teredo is not None:
         carried.extend(ip.teredo)
     return [*carried, ip]
+
+
+def _ipv4_compatible(ip: IPAddress) -> bool:
+    return ip in _IPV4_COMPATIBLE and ip not in _LOOPBACK_OR_UNSPECIFIED_V6
 
 
 def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
@@ -87,6 +100,8 @@ def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
         # IPv4 only: Python counts ::/8 (loopback ::1 included) as reserved IPv6.
         if isinstance(each, ipaddress.IPv4Address) and each.is_reserved:
             return "a reserved address"
+    if _ipv4_compatible(ip):
+        return "a deprecated IPv4-compatible IPv6 address"
     if allow_private:
         return None
     for each in judged:

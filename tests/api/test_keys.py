@@ -18,6 +18,7 @@ def test_a_token_parses_to_its_key_id_and_secret() -> None:
     assert parse_token("pck_abcdefghij12_" + "A" * 43) == ("abcdefghij12", "A" * 43)
     assert parse_token("pck_short_" + "A" * 43) is None
     assert parse_token("Bearer pck_abcdefghij12_" + "A" * 43) is None
+    assert parse_token("pck_abcdefghij12_" + "A" * 43 + "\n") is None  # a trailing newline too
 
 
 def test_a_key_cannot_hold_scopes_beyond_its_role() -> None:

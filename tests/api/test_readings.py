@@ -324,6 +324,8 @@ MALFORMED_JSON: list[tuple[str, bytes | None, str]] = [
     ("extra field", None, "unknown field"),
     ("missing unit", None, "missing field 'unit'"),
     ("bad meter id", None, "meter_id must be"),
+    ("meter id with a trailing newline", None, "meter_id must be"),
+    ("unit with a trailing newline", None, "unit must be"),
     (
         "NaN literal",
         _RAW % b"NaN",
@@ -357,6 +359,8 @@ _OVERRIDES: dict[str, dict[str, object]] = {
     "numeric ts": {"ts": 1767571200},
     "extra field": {"seq": 1},
     "bad meter id": {"meter_id": "a meter with spaces"},
+    "meter id with a trailing newline": {"meter_id": "E-0001\n"},
+    "unit with a trailing newline": {"unit": "kWh\n"},
 }
 
 

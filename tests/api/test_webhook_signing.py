@@ -111,6 +111,17 @@ def test_retry_after_raises_the_delay_up_to_the_maximum() -> None:
         ("224.0.0.1", "a multicast address"),
         ("ff02::1", "a multicast address"),
         ("255.255.255.255", "a reserved address"),
+        # Alibaba Cloud's metadata service, bare and in every IPv6 form that carries IPv4.
+        ("100.100.100.200", "a cloud metadata address"),
+        ("::ffff:100.100.100.200", "a cloud metadata address"),  # IPv4-mapped
+        ("64:ff9b::6464:64c8", "a cloud metadata address"),  # NAT64
+        ("2002:6464:64c8::1", "a cloud metadata address"),  # 6to4
+        ("::100.100.100.200", "a cloud metadata address"),  # IPv4-compatible
+        ("::a9fe:a9fe", "a cloud metadata address"),  # IPv4-compatible 169.254.169.254
+        ("::169.254.1.1", "a link-local address"),  # IPv4-compatible
+        # Deprecated (RFC 4291 2.5.5.1): refused even when the IPv4 it carries is public.
+        ("::8.8.8.8", "a deprecated IPv4-compatible IPv6 address"),
+        ("::10.1.2.3", "a deprecated IPv4-compatible IPv6 address"),
     ],
 )
 def test_always_refused_addresses_stay_refused_when_private_targets_are_allowed(
@@ -123,7 +134,19 @@ def test_always_refused_addresses_stay_refused_when_private_targets_are_allowed(
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fc00::1", "100.64.0.1"],
+    [
+        "127.0.0.1",
+        "::1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "fc00::1",
+        "100.64.0.1",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback
+        "::ffff:10.1.2.3",  # IPv4-mapped private
+        "64:ff9b::a01:203",  # NAT64 of 10.1.2.3
+        "2002:a01:203::1",  # 6to4 of 10.1.2.3
+    ],
 )
 def test_loopback_and_private_addresses_need_private_targets_allowed(address: str) -> None:
     ip = ipaddress.ip_address(address)

@@ -16,7 +16,8 @@ def test_the_example_config_loads_whole() -> None:
     (device,) = config.modbus_devices
     assert [p.meter_id for p in device.points] == ["E-0001", "E-0001-PWR"]
     (server,) = config.opcua_servers
-    assert server.security_string is not None
+    assert server.security_policy != "None"
+    assert server.trust_list == Path("/etc/parkcarbon/opcua-trusted")
     assert [p.subscription is None for p in server.points] == [False, True]
 
 

@@ -75,6 +75,15 @@ def test_a_good_config_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         ("address: 4", "address: 65535", "modbus_devices[0].points[1] (line 23)"),
         ("meter_id: E-1.kw\n", "meter_id: E-1.kwh\n", "(top level)"),
         ("gateway_id: gw-sub-1", "gateway_id: gw/sub", "gateway_id (line 1)"),
+        # A trailing newline is not part of an ID ("$" alone would let it pass).
+        ("gateway_id: gw-sub-1", 'gateway_id: "gw-sub-1\\n"', "gateway_id (line 1)"),
+        ("name: dev-1", 'name: "dev-1\\n"', "modbus_devices[0].name (line 10)"),
+        (
+            "meter_id: E-1.kwh",
+            'meter_id: "E-0001\\n"',
+            "modbus_devices[0].points[0].meter_id (line 15)",
+        ),
+        ("unit: kWh", 'unit: "kWh\\n"', "modbus_devices[0].points[0].unit (line 21)"),
         ("  max_bytes: 50000000", "  max_bytes: lots", "buffer.max_bytes (line 6)"),
     ],
 )

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from asyncua import Client, Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from ingest.metrics import GatewayMetrics
 from ingest.opcua import OpcUaCollector
@@ -116,7 +118,28 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CertPair]:
     folder = tmp_path_factory.mktemp("certs")
     return {
         "server": make_self_signed(folder, "server", "urn:parkcarbon:test:server"),
+        # Same name and application URI, different key: what a man in the middle would present.
+        "impostor": make_self_signed(folder / "impostor", "server", "urn:parkcarbon:test:server"),
         "client": make_self_signed(folder, "client", "urn:parkcarbon:test:gateway"),
+    }
+
+
+def trust_list_of(folder: Path, *trusted: CertPair) -> Path:
+    """A trust list directory holding only the given certificates (no private keys)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for pair in trusted:
+        shutil.copy(pair.certificate, folder / pair.certificate.name)
+    return folder
+
+
+def secure(certs: dict[str, CertPair], policy: str, **trust: str) -> dict[str, Any]:
+    """The gateway's side of a signed and encrypted connection; ``trust`` pins or lists."""
+    return {
+        "security_policy": policy,
+        "security_mode": "SignAndEncrypt",
+        "certificate": str(certs["client"].certificate),
+        "private_key": str(certs["client"].private_key),
+        **trust,
     }
 
 
@@ -185,14 +208,9 @@ async def test_sign_and_encrypt_works_against_a_server_that_requires_it(
         security_policies=[f"{policy}_SignAndEncrypt"],
         certificate=certs["server"],
     )
-    secure = {
-        "security_policy": policy,
-        "security_mode": "SignAndEncrypt",
-        "certificate": str(certs["client"].certificate),
-        "private_key": str(certs["client"].private_key),
-    }
     sink = RecordingSink()
-    config = server_config(sim.endpoint, sim_points(sim, 2), **secure)
+    trust = {"server_certificate": str(certs["server"].certificate)}
+    config = server_config(sim.endpoint, sim_points(sim, 2), **secure(certs, policy, **trust))
     async with asyncio.timeout(20), sim, collecting(config, sink):
         await sink.until(lambda: len(sink.readings) >= 10)
     assert {r.meter_id for r in sink.readings} == {"E-00001", "E-00001-PWR"}
@@ -315,13 +333,16 @@ async def test_the_collector_survives_a_sink_failure_and_resubscribes() -> None:
 # --- against a plain asyncua server written here, not the simulator ---------------------------
 
 
-class _Users:
-    """asyncua's UserManager interface: who may open a session."""
+class Users:
+    """asyncua's UserManager interface: who may open a session; every attempt is recorded."""
 
     def __init__(self, users: dict[str, str]) -> None:
         self.users = users
+        self.attempts: list[tuple[Any, Any]] = []
 
     def get_user(self, iserver: Any, username: Any = None, password: Any = None, **_: Any) -> Any:
+        if username is not None:
+            self.attempts.append((username, password))
         if username is not None and self.users.get(username) == password:
             return User(role=UserRole.User)
         return None
@@ -329,13 +350,18 @@ class _Users:
 
 @contextlib.asynccontextmanager
 async def plain_asyncua_server(
-    port: int, users: dict[str, str] | None = None
+    port: int, users: Users | None = None, certificate: CertPair | None = None
 ) -> AsyncIterator[None]:
-    """asyncua's documented server example shape: two variables, one of them failing."""
-    server = Server(user_manager=_Users(users) if users else None)
+    """asyncua's documented server example shape: two variables, one of them failing; with a
+    certificate it offers Basic256Sha256 SignAndEncrypt only."""
+    server = Server(user_manager=users)
     await server.init()
     if users:
         server.set_identity_tokens([ua.UserNameIdentityToken])
+    if certificate is not None:
+        await server.load_certificate(str(certificate.certificate))
+        await server.load_private_key(str(certificate.private_key))
+        server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/plain/")
     idx = await server.register_namespace("urn:example:plain")
     boiler = await server.nodes.objects.add_object(idx, "Boiler")
@@ -381,20 +407,23 @@ async def test_a_plain_asyncua_server_is_collected_by_subscription_and_by_polled
 
 @pytest.mark.parametrize(("password", "admitted"), [("s3cret", True), ("guess", False)])
 async def test_user_name_and_password_open_a_session_only_when_right(
-    password: str, admitted: bool
+    password: str, admitted: bool, certs: dict[str, CertPair], tmp_path: Path
 ) -> None:
     port = free_port()
     endpoint = f"opc.tcp://127.0.0.1:{port}/plain/"
+    trust = {"trust_list": str(trust_list_of(tmp_path / "trusted", certs["server"]))}
     config = server_config(
         endpoint,
         [sub_point("ns=2;s=Boiler.Steam", "B-STEAM", "GJ")],
         username="gateway",
         password=password,
+        **secure(certs, "Basic256Sha256", **trust),
     )
     sink, metrics = RecordingSink(), GatewayMetrics()
+    users = Users({"gateway": "s3cret"})
     async with (
         asyncio.timeout(15),
-        plain_asyncua_server(port, users={"gateway": "s3cret"}),
+        plain_asyncua_server(port, users, certs["server"]),
         collecting(config, sink, metrics) as collector,
     ):
         if admitted:
@@ -405,6 +434,48 @@ async def test_user_name_and_password_open_a_session_only_when_right(
                 await asyncio.sleep(0.1)
     assert (collector.sessions > 0) is admitted
     assert bool(sink.readings) is admitted
+    assert ("gateway", password) in users.attempts
+    assert metrics.value("opcua_untrusted_certificates_total", server="ua1") == 0
+
+
+@pytest.mark.parametrize("trusted_by", ["server_certificate", "trust_list"])
+async def test_a_server_with_another_certificate_is_refused_before_credentials_are_sent(
+    trusted_by: str, certs: dict[str, CertPair], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{port}/plain/"
+    if trusted_by == "trust_list":
+        trust = {"trust_list": str(trust_list_of(tmp_path / "trusted", certs["server"]))}
+    else:
+        trust = {"server_certificate": str(certs["server"].certificate)}
+    config = server_config(
+        endpoint,
+        [sub_point("ns=2;s=Boiler.Steam", "B-STEAM", "GJ")],
+        username="gateway",
+        password="s3cret",
+        **secure(certs, "Basic256Sha256", **trust),
+    )
+    sink, metrics = RecordingSink(), GatewayMetrics()
+    users = Users({"gateway": "s3cret"})
+    async with (
+        asyncio.timeout(15),
+        plain_asyncua_server(port, users, certs["impostor"]),  # same URI and name, another key
+        collecting(config, sink, metrics) as collector,
+    ):
+        # Refused, and refused again after a backoff: the collector keeps trying.
+        # Metrics have no change notification, so look every 0.1 s.
+        while metrics.value("opcua_untrusted_certificates_total", server="ua1") < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    assert users.attempts == []  # no ActivateSession, so no user name or password, ever
+    assert collector.sessions == 0
+    assert sink.batches == []
+    assert metrics.value("opcua_connect_failures_total", server="ua1") >= 2
+    impostor = x509.load_der_x509_certificate(certs["impostor"].certificate.read_bytes())
+    fingerprint = impostor.fingerprint(hashes.SHA256()).hex()
+    assert any(
+        "refused, credentials not sent" in r.getMessage() and fingerprint in r.getMessage()
+        for r in caplog.records
+    )
 
 
 # --- against node-opcua, a second implementation -----------------------------------------------

@@ -86,6 +86,9 @@ def test_encode_then_decode_is_the_identity() -> None:
         (_message(_reading(), source="smoke-signals"), "is not a valid Source"),
         (_message(), "readings must be a non-empty list"),
         (_message(_reading(), gateway_id=""), "gateway_id must be a string"),
+        # "$" lets a trailing newline through in Python; the contract's IDs end at the end.
+        (_message(_reading(), gateway_id="gw-1\n"), "gateway_id must be a string"),
+        (_message(_reading(), source_key="gw-1/dev-1\n"), "source_key must be a string"),
         (
             _message(*[_reading(seq=i) for i in range(MAX_READINGS_PER_BATCH + 1)]),
             "exceed the batch limit",
@@ -119,6 +122,8 @@ def test_undecodable_bytes_are_kept_as_base64() -> None:
         (_reading(seq=1.5), "seq must be a non-negative integer"),
         (_reading(meter_id="a b"), "meter_id must be a string"),
         (_reading(unit=""), "unit must be a string"),
+        (_reading(meter_id="E-0001\n"), "meter_id must be a string"),
+        (_reading(unit="kWh\n"), "unit must be a string"),
         (_reading(colour="red"), "unknown fields ['colour']"),
         (_reading(quality="excellent"), "is not a valid Quality"),
         ("E-1;1234.5", "a reading must be an object"),
