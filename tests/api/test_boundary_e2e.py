@@ -53,6 +53,9 @@ CHP = 1000 * GAS_T_PER_NM3 - 2000 * GRID_T_PER_KWH
 BUY = 2000 * GRID_T_PER_KWH
 FAB = 1000 * GRID_T_PER_KWH
 PARK = CHP + BUY + FAB
+AS_MEASURED = (
+    1000 * GAS_T_PER_NM3 + sum(u[3] for m, u in HOUR_USE.items() if m != "G") * GRID_T_PER_KWH
+)
 WAIT_S = 90.0
 
 
@@ -173,6 +176,10 @@ async def test_a_hierarchy_and_transfer_park_counts_every_tonne_once(
         park["fab"]: _dec6(FAB),
     }
     assert sum(Decimal(i["tco2e"]) for i in by_ent) == Decimal(_dec6(PARK))
+    # Every meter as measured (the detail view, and what totals were before the rule): the
+    # CHP's electricity twice, the sub-meters inside their parent and the tenant outside.
+    as_measured = await emissions(group_by="park", park_id=park["park"], detail="true")
+    assert [i["tco2e"] for i in as_measured] == [_dec6(AS_MEASURED)]
 
     # The same rule over the day rollup (emission_day): the park's whole local day of t0.
     tz_day = (t0 + timedelta(hours=8)).date()  # Asia/Shanghai, UTC+8 all year
