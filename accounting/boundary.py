@@ -1,5 +1,6 @@
 """Which meters count in a total, and with which sign: the accounting boundary and the meter
-hierarchy (clauses 4.3 and 6.3.1; GB/T 32150-2015 clauses 6.2, 8.2.5 and 8.2.6).
+hierarchy (clauses 4.3 and 6.3.1; GB/T 32150-2015, its accounting formula of an enterprise's
+total: purchased electricity and heat added, exported electricity and heat deducted).
 
 The database applies this rule (view ``meter_count_basis``, migration 0022) to every total it
 serves; this module states it purely, for the docs, the API's checks and a test that the two
@@ -8,8 +9,7 @@ agree (docs/boundary.md).
 - A meter outside the boundary (``in_boundary`` false) is stored and shown, never counted.
 - A sub-meter (one naming a parent meter) measures part of its parent's flow: detail only.
 - An export meter measures electricity or heat its enterprise sells or passes on. GB/T 32150
-  counts an enterprise's *net* purchased electricity and heat (purchased minus exported, 8.2.5
-  and 8.2.6), so an export counts with the sign -1. The buying enterprise counts its purchase
+  counts an enterprise's *net* purchased electricity and heat (purchased minus exported), so an export counts with the sign -1. The buying enterprise counts its purchase
   as usual; the park total then holds the seller's combustion once.
 - Every other meter counts as measured.
 """
@@ -51,8 +51,8 @@ WEIGHT: dict[CountBasis, Weight] = {
     CountBasis.OUT_OF_BOUNDARY: Weight.LEFT_OUT,
 }
 
-# What an export may measure: the purchased energies GB/T 32150 nets (8.2.5 electricity, 8.2.6
-# heat; steam is heat measured as mass).
+# What an export may measure: the purchased energies GB/T 32150 nets (electricity, and heat;
+# steam is heat measured as mass).
 EXPORTABLE: dict[Carrier, SourceCategory] = {
     Carrier.ELECTRICITY: SourceCategory.PURCHASED_ELECTRICITY,
     Carrier.STEAM: SourceCategory.PURCHASED_HEAT,

@@ -1,6 +1,6 @@
--- The accounting boundary of the meters (clauses 4.3, 6.3.1; GB/T 32150-2015 clauses 6.2 and
--- 8.2.5/8.2.6): which meters' windows count in a total, and with which sign, so no energy is
--- counted twice. docs/boundary.md explains the rule; accounting/boundary.py describes it purely.
+-- The accounting boundary of the meters (clauses 4.3, 6.3.1; GB/T 32150-2015's accounting
+-- formula, net purchased electricity and heat): which meters' windows count in a total, and
+-- with which sign, so no energy is counted twice. docs/boundary.md explains the rule; accounting/boundary.py describes it purely.
 --
 -- * A sub-meter names its parent (same enterprise, same carrier, no cycles): its windows are
 --   detail of the parent's consumption and never added to a total.
@@ -24,8 +24,8 @@ ALTER TABLE meter
         CHECK (role IN ('consumption', 'export'));
 CREATE INDEX meter_parent_idx ON meter (parent_meter_id) WHERE parent_meter_id IS NOT NULL;
 
--- An export is purchased electricity or heat flowing the other way: GB/T 32150 8.2.5/8.2.6
--- net the two, and nothing else is netted.
+-- An export is purchased electricity or heat flowing the other way: GB/T 32150 nets the two,
+-- and nothing else is netted.
 ALTER TABLE meter ADD CONSTRAINT meter_export_is_energy CHECK (
     role <> 'export'
     OR (carrier = 'electricity' AND source_category = 'purchased_electricity')
