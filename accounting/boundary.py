@@ -9,8 +9,9 @@ agree (docs/boundary.md).
 - A meter outside the boundary (``in_boundary`` false) is stored and shown, never counted.
 - A sub-meter (one naming a parent meter) measures part of its parent's flow: detail only.
 - An export meter measures electricity or heat its enterprise sells or passes on. GB/T 32150
-  counts an enterprise's *net* purchased electricity and heat (purchased minus exported), so an export counts with the sign -1. The buying enterprise counts its purchase
-  as usual; the park total then holds the seller's combustion once.
+  counts an enterprise's *net* purchased electricity and heat (purchased minus exported), so
+  an export counts with the sign -1. The buying enterprise counts its purchase as usual; the
+  park total then holds the seller's combustion once.
 - Every other meter counts as measured.
 """
 
