@@ -1,5 +1,8 @@
 """Emission windows into the live feed: ``emissions.windows`` -> one ``window`` event per
-(enterprise, width, window start) of each message, with the summed tCO2e of its meters.
+(enterprise, width, window start) of each message, with the summed tCO2e of its meters as the
+boundary rule counts them (docs/boundary.md): each meter's weight from ``meter_count_basis``
+(migration 0022), cached and reloaded when a message names a meter it lacks or every
+``_WEIGHTS_TTL_S``, so the live figures add up like ``/v1/emissions``.
 
 Every API process reads every partition from the latest offset, with no consumer group: the
 feed is a view of what happens now, not a record (the record is the ``emission_window`` table),
@@ -12,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
+from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
@@ -27,19 +33,25 @@ log = logging.getLogger(__name__)
 
 FEED_WIDTHS_S = frozenset({60, 900, 3600})
 _BACKOFF_MAX_S = 30.0
+_WEIGHTS_TTL_S = 30.0  # a hierarchy or boundary change reaches the feed within this
 
 
-def window_events(windows: list[dict[str, Any]]) -> list[LiveEvent]:
-    """Sum a message's windows per (enterprise, width, start); malformed items are skipped."""
+def window_events(
+    windows: list[dict[str, Any]], weights: Mapping[str, int] | None = None
+) -> list[LiveEvent]:
+    """Sum a message's windows per (enterprise, width, start), each times its meter's weight
+    (1 counted, -1 export, 0 left out; a meter missing from ``weights`` counts 1); malformed
+    items are skipped. ``meters`` counts the windows that entered the sum."""
     sums: dict[tuple[str, int, str], dict[str, Any]] = {}
     for w in windows:
         try:
             width, tco2e = int(w["width_s"]), float(w["tco2e"])
             key = (str(w["enterprise_id"]), width, str(w["window_start"]))
             end = str(w["window_end"])
+            weight = 1 if weights is None else weights.get(str(w["meter_id"]), 1)
         except (KeyError, TypeError, ValueError):
             continue
-        if width not in FEED_WIDTHS_S or not math.isfinite(tco2e):
+        if width not in FEED_WIDTHS_S or not math.isfinite(tco2e) or weight == 0:
             continue
         entry = sums.setdefault(
             key,
@@ -52,14 +64,38 @@ def window_events(windows: list[dict[str, Any]]) -> list[LiveEvent]:
                 "meters": 0,
             },
         )
-        entry["tco2e"] += tco2e
+        entry["tco2e"] += weight * tco2e
         entry["meters"] += 1
     return [LiveEvent("window", data["enterprise_id"], data) for data in sums.values()]
+
+
+class Weights:
+    """Each meter's weight in a total, as the database's one rule gives it."""
+
+    def __init__(self) -> None:
+        self.by_meter: dict[str, int] = {}
+        self.loaded_at = -math.inf
+
+    async def covering(self, state: AppState, windows: list[dict[str, Any]]) -> dict[str, int]:
+        meters = {str(w.get("meter_id")) for w in windows}
+        stale = time.monotonic() - self.loaded_at > _WEIGHTS_TTL_S
+        if stale or not meters <= self.by_meter.keys():
+            try:
+                async with state.pool.connection() as conn:
+                    cur = await conn.execute("SELECT meter_id, weight FROM meter_count_basis")
+                    self.by_meter = {m: int(k) for m, k in await cur.fetchall()}
+            except psycopg.Error as exc:
+                # The feed goes on with the weights it has; the next message tries again.
+                log.warning("live feed: meter weights not reloaded: %r", exc)
+                return self.by_meter
+            self.loaded_at = time.monotonic()
+        return self.by_meter
 
 
 async def run(state: AppState) -> None:
     """Feed window events to the hub for the app's lifetime; reconnect when Kafka is away."""
     delay = 0.5
+    weights = Weights()
     while True:
         consumer = AIOKafkaConsumer(
             topic_name(Topic.EMISSIONS_WINDOWS, state.settings.topic_prefix),
@@ -80,7 +116,8 @@ async def run(state: AppState) -> None:
                         except ValueError as exc:
                             log.warning("live feed: skipped an emissions.windows message: %s", exc)
                             continue
-                        for event in window_events(windows):
+                        known = await weights.covering(state, windows)
+                        for event in window_events(windows, known):
                             state.hub.publish(event)
                 delay = 0.5
         except (KafkaError, OSError) as exc:

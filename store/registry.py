@@ -42,6 +42,8 @@ class Meter:
     calibration_due: date | None = None
     factor_key: str | None = None
     in_boundary: bool = True
+    parent_meter_id: str | None = None  # a sub-meter's parent: detail, never counted (0022)
+    role: str = "consumption"  # or 'export': netted in every total (0022)
     max_rate_per_h: float | None = None  # spike limit: most consumption per hour (primary side)
     accuracy_category: str | None = None  # GB 17167 table 3 row, e.g. "user_class_II"
 

@@ -21,7 +21,9 @@ from accounting.report_compare import BaselineSpec, TargetSpec
 WIDTH_S = 3600
 
 # Windows of the park (or one enterprise) in [start, end) local days; shared by every query.
-_FROM = "FROM emission_window w JOIN enterprise e ON e.enterprise_id = w.enterprise_id"
+# The windows as the boundary counts them (docs/boundary.md, migration 0022): sub-meters and
+# meters outside the boundary left out, exports netted.
+_FROM = "FROM counted_window w JOIN enterprise e ON e.enterprise_id = w.enterprise_id"
 _METER = "LEFT JOIN meter m ON m.meter_id = w.meter_id"
 _WHERE = """
 WHERE w.width_s = 3600
@@ -78,13 +80,16 @@ WHERE e.park_id = %(park)s
   AND coalesce(r.ts, r.rejected_at) < (%(end)s::date::timestamp AT TIME ZONE %(tz)s)
 GROUP BY 1 ORDER BY 2 DESC, 1
 """
-# Readings the registry expects over the period: each meter's time in service / its interval.
+# Readings the registry expects over the period: each counted meter's time in service / its
+# interval.
 _EXPECTED = """
 SELECT m.enterprise_id, count(*), coalesce(sum(greatest(0, extract(epoch FROM
            least(coalesce(m.retired_at, 'infinity'), now(), b.hi) - greatest(m.installed_at, b.lo)
        )) / m.expected_interval_s), 0)
 FROM meter m
 JOIN enterprise e ON e.enterprise_id = m.enterprise_id
+-- the meters the totals count, as their windows' completeness does
+JOIN meter_count_basis c ON c.meter_id = m.meter_id AND c.weight <> 0
 CROSS JOIN LATERAL (SELECT %(start)s::date::timestamp AT TIME ZONE %(tz)s AS lo,
                            %(end)s::date::timestamp AT TIME ZONE %(tz)s AS hi) b
 WHERE e.park_id = %(park)s

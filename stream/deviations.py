@@ -177,13 +177,17 @@ class DeviationStage:
     ) -> WindowFigures | None:
         active = sum(1 for m in self._registry.meters.values() if m.enterprise_id == enterprise_id)
         row = conn.execute(
-            """SELECT count(*), coalesce(sum(tco2e), 0), coalesce(sum(readings_present), 0),
+            # Every meter's hour must be in; the figures are the enterprise's total as the
+            # boundary rule counts it (counted_window, docs/boundary.md).
+            """SELECT (SELECT count(*) FROM emission_window
+                       WHERE enterprise_id = %(e)s AND width_s = %(w)s AND window_start = %(s)s),
+                      coalesce(sum(tco2e), 0), coalesce(sum(readings_present), 0),
                       coalesce(sum(readings_expected), 0), coalesce(bit_or(flags), 0),
-                      coalesce(bool_or(cardinality(factor_versions) = 0 AND activity > 0
+                      coalesce(bool_or(cardinality(factor_versions) = 0 AND activity <> 0
                                AND source_category <> 'activity_only'), false)
-               FROM emission_window
-               WHERE enterprise_id = %s AND width_s = %s AND window_start = %s""",
-            (enterprise_id, HOUR_S, start),
+               FROM counted_window
+               WHERE enterprise_id = %(e)s AND width_s = %(w)s AND window_start = %(s)s""",
+            {"e": enterprise_id, "w": HOUR_S, "s": start},
         ).fetchone()
         if row is None or row[0] < active:
             return None  # not every meter's hour is in yet

@@ -11,6 +11,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from accounting.activity import ActivityError, validate_activity
+from accounting.boundary import CountBasis
 from accounting.carriers import CANONICAL_UNIT
 from api.activity.models import ActivityContent
 from api.errors import ApiError
@@ -23,12 +24,16 @@ _OWNED = """(m.enterprise_id = %(enterprise)s OR (%(enterprise)s::text IS NULL
 _BOUNDS = """(%(start)s::date::timestamp AT TIME ZONE %(tz)s),
              ((%(end)s::date + 1)::timestamp AT TIME ZONE %(tz)s)"""
 _REPLACED = f"""
-SELECT m.meter_id, m.carrier FROM meter m
+SELECT m.meter_id, m.carrier, c.basis FROM meter m
+JOIN meter_count_basis c ON c.meter_id = m.meter_id
 WHERE m.meter_id = ANY(%(meters)s) AND {_OWNED}
 """  # noqa: S608 - constants only
+# Only meters the totals count (docs/boundary.md) can overlap a record: a sub-meter's windows are
+# in its parent's, an out-of-boundary meter's in no total.
 _OVERLAP = f"""
 SELECT m.meter_id, min(w.window_start) AS first_window
 FROM meter m
+JOIN meter_count_basis c ON c.meter_id = m.meter_id AND c.basis = 'counted'
 JOIN emission_window w ON w.meter_id = m.meter_id
 CROSS JOIN (SELECT {_BOUNDS}) AS b(starts_at, ends_at)
 WHERE {_OWNED}
@@ -102,7 +107,9 @@ async def _check_replaced(
     named = content.replaces_meters
     if len(set(named)) != len(named):
         raise ApiError(422, "replaces_meters names a meter twice", field="replaces_meters")
-    found = dict(await (await conn.execute(_REPLACED, params)).fetchall())
+    rows = await (await conn.execute(_REPLACED, params)).fetchall()
+    found = {meter: carrier for meter, carrier, _ in rows}
+    basis = {meter: b for meter, _, b in rows}
     for meter in named:
         if meter not in found:
             # Another tenant's meter reads as absent, like one that does not exist.
@@ -116,5 +123,15 @@ async def _check_replaced(
                 422,
                 f"replaces_meters: meter {meter!r} measures '{found[meter]}', not "
                 f"'{content.carrier}'",
+                field="replaces_meters",
+            )
+        if basis[meter] != CountBasis.COUNTED:
+            # A record replaces what a total counts: leaving out a sub-meter's or an
+            # out-of-boundary meter's windows changes nothing, and an export's would drop the
+            # deduction; a record replaces the parent (root) meter instead.
+            raise ApiError(
+                422,
+                f"replaces_meters: meter {meter!r} is {basis[meter]}, not counted in totals"
+                " (docs/boundary.md); name the root meter whose windows the record replaces",
                 field="replaces_meters",
             )

@@ -13,6 +13,11 @@ Month and year buckets go one step further: every local month wholly inside [fro
 park's time zone is read from ``emission_month`` (migration 0013, kept equal to the sums of the
 day rows by triggers), so a year is 12 rows a meter; only the partial months at the ends are
 read as days (and their partial days as hours).
+
+Totals count by the boundary rule (docs/boundary.md, migration 0022): sub-meters and meters
+outside the boundary are left out, exports netted. The rollups stay per meter as measured and
+the rule is applied when reading them, through the views ``counted_window``, ``counted_day``
+and ``counted_month``; ``detail`` reads the tables themselves (every meter as measured).
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ WITH base AS (
          date_bin(%(step)s::interval, w.window_start, timestamptz '2000-01-01 00:00:00+00')
            + %(step)s::interval AS bucket_end,
          {{groups}} {_UNIT}, {{hour}}
-  FROM emission_window w
+  FROM {{window}} w
   JOIN meter m ON m.meter_id = w.meter_id
   JOIN enterprise e ON e.enterprise_id = w.enterprise_id
   JOIN park p ON p.park_id = e.park_id
@@ -152,7 +157,7 @@ WITH spans AS (
            CASE WHEN d.day >= (SELECT core_lo FROM bounds) AND d.day < (SELECT core_hi FROM bounds)
                 THEN NULL ELSE d.day END AS edge_day,
            {{day}}
-    FROM emission_day d
+    FROM {{day_table}} d
     {{day_gas_join}}
     -- any zone's local date is within a day of UTC's: the days of [from, to) and a margin,
     -- less the days of the whole months read below
@@ -165,7 +170,7 @@ WITH spans AS (
     -- local months whole in every park's range: one row per meter and month
     SELECT d.meter_id, d.enterprise_id, d.source_category, d.iso_category, d.activity_unit,
            {{gas_column}} date_trunc(%(unit)s, d.month::timestamp), NULL::date, {{month}}
-    FROM emission_month d
+    FROM {{month_table}} d
     {{day_gas_join}}
     WHERE d.month >= (SELECT mo_lo FROM bounds) AND d.month < (SELECT mo_hi FROM bounds)
   ) AS w
@@ -181,7 +186,7 @@ WITH spans AS (
   FROM edges s
   JOIN enterprise e ON e.park_id = s.park_id
   CROSS JOIN LATERAL (
-    SELECT * FROM emission_window x
+    SELECT * FROM {{window}} x
     WHERE x.enterprise_id = e.enterprise_id AND x.width_s = 3600
       AND x.window_start >= s.lo AND x.window_start < s.hi
     OFFSET 0  -- kept apart: an index range per enterprise and edge, never a scan of all hours
@@ -212,12 +217,24 @@ class Filters:
     categories: list[str] | None
 
 
-def _statement(bucket: Bucket, group_by: list[GroupBy]) -> sql.Composed:
+# Totals read the windows as the boundary rule counts them (views of migration 0022: root
+# meters in the boundary, exports netted); ``detail`` reads every meter's windows as measured.
+_TABLES = {
+    False: ("counted_window", "counted_day", "counted_month"),
+    True: ("emission_window", "emission_day", "emission_month"),
+}
+
+
+def _statement(bucket: Bucket, group_by: list[GroupBy], *, detail: bool) -> sql.Composed:
     by_gas = GroupBy.GAS in group_by
+    window, day_table, month_table = _TABLES[detail]
     keys = [f"k{i}" for i in range(len(group_by))]
     head = _STEPS if BUCKETS[bucket][2] is None else _LOCAL
     # Every fragment below is one of the constants above: nothing from the request is spliced.
     return sql.SQL(head + _TAIL).format(
+        window=sql.Identifier(window),
+        day_table=sql.Identifier(day_table),
+        month_table=sql.Identifier(month_table),
         groups=sql.SQL("".join(f"{_COLUMN[g]} AS k{i}, " for i, g in enumerate(group_by))),
         day_groups=sql.SQL("".join(f"{_DAY_COLUMN[g]} AS k{i}, " for i, g in enumerate(group_by))),
         gas_column=sql.SQL("g.gas, " if by_gas else ""),
@@ -245,9 +262,11 @@ async def query(
     filters: Filters,
     limit: int,
     offset: int,
+    detail: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Rows (bucket_start, bucket_end, *group keys, activity by unit, tco2e, mass, completeness,
-    windows), ordered by bucket and group keys; ``limit`` rows from ``offset``."""
+    windows), ordered by bucket and group keys; ``limit`` rows from ``offset``. Counted figures
+    (docs/boundary.md), or with ``detail`` every meter's as measured."""
     width, step, unit = BUCKETS[bucket]
     params = {
         "width": width,
@@ -267,5 +286,5 @@ async def query(
         # For this statement only: JIT compiling would cost more than the query (its estimates
         # are high, its rows few), and the per-meter sums of a year hash in memory.
         await conn.execute(_SETTINGS)
-        cur = await conn.execute(_statement(bucket, group_by), params)
+        cur = await conn.execute(_statement(bucket, group_by, detail=detail), params)
         return list(await cur.fetchall())

@@ -40,6 +40,9 @@ class Emissions(Page):
     bucket: Bucket
     width_s: int = Field(description="Width of the stored windows summed")
     group_by: list[GroupBy]
+    detail: bool = Field(
+        description="false: counted totals (docs/boundary.md); true: every meter as measured"
+    )
     unit: str = "tCO2e"
     items: list[EmissionRow]
 

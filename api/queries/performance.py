@@ -1,5 +1,6 @@
 """Intensity per enterprise (clauses 3.3.10, 6.4) and progress against targets and baselines
-(clauses 6.2, 6.5), from hour windows."""
+(clauses 6.2, 6.5), from hour windows as the boundary rule counts them (docs/boundary.md:
+``counted_window``, migration 0022); a meter's own target reads the meter as measured."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ SELECT w.enterprise_id,
        round(sum(w.tco2e)::numeric, 6),
        round((sum(w.activity) FILTER (WHERE m.carrier = 'production_output'))::numeric, 6),
        round((sum(w.activity) FILTER (WHERE m.carrier = 'output_value'))::numeric, 6)
-FROM emission_window w
+FROM counted_window w
 JOIN meter m ON m.meter_id = w.meter_id
 WHERE w.width_s = 3600 AND w.window_start >= %(from)s AND w.window_start < %(to)s
   AND (%(enterprises)s::text[] IS NULL OR w.enterprise_id = ANY(%(enterprises)s))
@@ -64,11 +65,19 @@ CROSS JOIN LATERAL (
   SELECT sum(w.tco2e) AS tco2e,
          sum(w.activity) FILTER (WHERE m2.carrier = CASE t.intensity_unit
              WHEN 't product' THEN 'production_output' ELSE 'output_value' END) AS output
-  FROM emission_window w
+  FROM (
+    -- a park's or enterprise's total counts by the boundary rule; a meter's target is on the
+    -- meter as measured, whatever its place in the hierarchy
+    SELECT x.meter_id, x.enterprise_id, x.window_start, x.tco2e, x.activity
+    FROM counted_window x WHERE t.subject_kind <> 'meter' AND x.width_s = 3600
+    UNION ALL
+    SELECT x.meter_id, x.enterprise_id, x.window_start, x.tco2e, x.activity
+    FROM emission_window x
+    WHERE t.subject_kind = 'meter' AND x.meter_id = t.subject_id AND x.width_s = 3600
+  ) w
   JOIN meter m2 ON m2.meter_id = w.meter_id
   JOIN enterprise e2 ON e2.enterprise_id = w.enterprise_id
-  WHERE w.width_s = 3600
-    AND w.window_start >= t.period_start::timestamp AT TIME ZONE p.timezone
+  WHERE w.window_start >= t.period_start::timestamp AT TIME ZONE p.timezone
     AND w.window_start < least(%(as_of)s, t.period_end::timestamp AT TIME ZONE p.timezone)
     AND CASE t.subject_kind WHEN 'park' THEN e2.park_id = t.subject_id
                             WHEN 'enterprise' THEN w.enterprise_id = t.subject_id

@@ -53,6 +53,14 @@ async def get_emissions(
     site_id: Ids = None,
     meter_id: Ids = None,
     source_category: Ids = None,
+    detail: Annotated[
+        bool,
+        Query(
+            description="false (default): totals as the boundary counts them (root meters in"
+            " the boundary, exports netted; docs/boundary.md). true: every meter's windows as"
+            " measured, sub-meters and out-of-boundary meters included (detail, not a total)"
+        ),
+    ] = False,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -79,6 +87,7 @@ async def get_emissions(
             filters=filters,
             limit=limit + 1,
             offset=offset,
+            detail=detail,
         ),
         limit,
     )
@@ -107,6 +116,7 @@ async def get_emissions(
         "bucket": bucket,
         "width_s": BUCKETS[bucket][0],
         "group_by": groups,
+        "detail": detail,
         "items": items,
         "limit": limit,
         "offset": offset,

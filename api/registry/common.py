@@ -98,7 +98,10 @@ def raise_db_error(exc: PgError, what: str) -> NoReturn:
     if isinstance(exc, pg_errors.NotNullViolation):
         raise ApiError(422, f"{what}: {diag.column_name} is required") from exc
     if isinstance(exc, pg_errors.CheckViolation):
-        raise ApiError(
-            422, f"{what}: refused by rule {diag.constraint_name}", constraint=diag.constraint_name
-        ) from exc
+        # A trigger's check (e.g. the meter hierarchy, 0022) says why in its message; a table
+        # constraint's message only repeats the relation, so its name is the answer.
+        message = diag.message_primary or ""
+        if not message or message.startswith("new row"):
+            message = f"refused by rule {diag.constraint_name}"
+        raise ApiError(422, f"{what}: {message}", constraint=diag.constraint_name) from exc
     raise exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from accounting.boundary import MeterRole, export_problem
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.factor_rows import Series
 from accounting.factors import load_catalogue
@@ -71,6 +72,12 @@ def check_meter(row: dict[str, Any]) -> None:
             " (/v1/activity-records), not read by a meter",
             field="carrier",
         )
+    if row.get("role", MeterRole.CONSUMPTION) == MeterRole.EXPORT:
+        problem = export_problem(carrier=carrier, source_category=row["source_category"])
+        if problem is not None:
+            raise ApiError(422, problem, field="role")
+    if row.get("parent_meter_id") is not None and row["parent_meter_id"] == row.get("meter_id"):
+        raise ApiError(422, "a meter cannot be its own parent", field="parent_meter_id")
     accounted = row["source_category"] != MeterSourceCategory.ACTIVITY_ONLY
     if accounted:
         # CO2e needs the activity in the carrier's canonical unit; a unit that does not convert

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from accounting.boundary import MeterRole
 from accounting.carriers import Carrier
 from accounting.meter import RegisterKind
 from api.registry.common import ID_PATTERN, METER_ID_PATTERN, PatchBody
@@ -80,7 +81,22 @@ class MeterFields(Strict):
         description="Pin the meter to a factor series of the catalogue (GET /v1/factors,"
         " `series`) instead of its carrier's default",
     )
-    in_boundary: bool = Field(default=True, strict=True)
+    in_boundary: bool = Field(
+        default=True,
+        strict=True,
+        description="false: outside the accounting boundary (clause 4.3): stored, never counted",
+    )
+    parent_meter_id: str | None = Field(
+        default=None,
+        pattern=METER_ID_PATTERN,
+        description="The meter this one is a sub-meter of (same enterprise and carrier): its"
+        " windows are detail, never added to a total (docs/boundary.md)",
+    )
+    role: MeterRole = Field(
+        default=MeterRole.CONSUMPTION,
+        description="'export': electricity or heat sold or passed on, netted (-1) in every total"
+        " (GB/T 32150 net purchased electricity and heat)",
+    )
     max_rate_per_h: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
     serial: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -109,6 +125,7 @@ class MeterPatch(PatchBody):
         "metering_level",
         "in_boundary",
         "installed_at",
+        "role",
     )
 
     site_id: str | None = Field(default=None, pattern=ID_PATTERN)
@@ -128,6 +145,8 @@ class MeterPatch(PatchBody):
     calibration_due: date | None = None
     factor_key: str | None = Field(default=None, max_length=64)
     in_boundary: bool | None = Field(default=None, strict=True)
+    parent_meter_id: str | None = Field(default=None, pattern=METER_ID_PATTERN)
+    role: MeterRole | None = None
     max_rate_per_h: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
     installed_at: AwareDatetime | None = Field(
         default=None,
@@ -158,6 +177,8 @@ class Meter(BaseModel):
     calibration_due: date | None
     factor_key: str | None
     in_boundary: bool
+    parent_meter_id: str | None
+    role: MeterRole
     max_rate_per_h: float | None
     serial: str | None
     status: MeterStatus

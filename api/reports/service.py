@@ -44,8 +44,10 @@ from store.reports import ParkInfo, Scope
 METHOD = [
     "Activity data x emission factor per meter and hourly window (clause 6.3.1 e), summed over "
     "the period's local days; factors from the versioned catalogue (accounting/data).",
-    "Boundary: meters in the registry of the park (or enterprise), in_boundary, each with its "
-    "source category; ISO 14064-1:2018 category as stored with each window.",
+    "Boundary: meters in the registry of the park (or enterprise) with in_boundary true, each "
+    "with its source category; sub-meters are detail of their parent and not added; exported "
+    "electricity and heat are deducted from the seller (net purchased, GB/T 32150); ISO "
+    "14064-1:2018 category as stored with each window.",
     "Per gas: tonnes as the windows hold them; tCO2e per gas by the GWP set of the windows.",
     "Location-based electricity: the grid-average factor the windows were computed with. "
     "Market-based: purchased kWh at the residual-mix factor valid on each day.",

@@ -181,7 +181,7 @@ WITH last AS (
     AND w.enterprise_id IN ({s.PARK_ENTERPRISES}))
 SELECT coalesce(sum(w.tco2e), 0) AS "tCO2e"
 FROM last
-LEFT JOIN emission_window w
+LEFT JOIN counted_window w
   ON w.width_s = 300 AND w.window_start >= last.t - interval '1 hour' AND w.window_end <= last.t
  AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
 """,
@@ -217,7 +217,7 @@ periods AS (
 actual AS (
   SELECT pr.period, coalesce(sum(w.tco2e), 0) AS tco2e
   FROM periods pr
-  LEFT JOIN emission_window w
+  LEFT JOIN counted_window w
     ON w.width_s = 3600 AND w.window_start >= pr.starts
    AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
   GROUP BY pr.period)
@@ -266,7 +266,7 @@ ORDER BY pr.ord
             f"""
 SELECT $__timeGroupAlias(w.window_start, $__interval), w.source_category AS metric,
        sum(w.tco2e) AS "tCO2e"
-FROM emission_window w
+FROM counted_window w
 WHERE w.width_s = 3600 AND $__timeFilter(w.window_start)
   AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
 GROUP BY 1, 2
@@ -282,7 +282,7 @@ ORDER BY 1
 WITH clock AS ({s.CLOCK})
 SELECT w.source_category AS "Source category", sum(w.tco2e) AS "tCO2e"
 FROM clock c
-JOIN emission_window w
+JOIN counted_window w
   ON w.width_s = 3600 AND w.window_start >= date_trunc('day', c.local_now) AT TIME ZONE c.tz
 WHERE w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
 GROUP BY 1
@@ -298,7 +298,7 @@ ORDER BY 2 DESC
         q.series(
             f"""
 SELECT $__timeGroupAlias(w.window_start, $__interval), e.name AS metric, sum(w.tco2e) AS "tCO2e"
-FROM emission_window w
+FROM counted_window w
 JOIN enterprise e ON e.enterprise_id = w.enterprise_id
 WHERE w.width_s = 3600 AND $__timeFilter(w.window_start) AND e.park_id = {s.PARK} AND {s.GROSS}
 GROUP BY 1, 2
@@ -315,7 +315,7 @@ WITH clock AS ({s.CLOCK})
 SELECT e.name AS "Enterprise", coalesce(sum(w.tco2e), 0) AS "tCO2e"
 FROM clock c
 CROSS JOIN enterprise e
-LEFT JOIN emission_window w
+LEFT JOIN counted_window w
   ON w.enterprise_id = e.enterprise_id AND w.width_s = 3600
  AND w.window_start >= date_trunc('day', c.local_now) AT TIME ZONE c.tz AND {s.GROSS}
 WHERE e.park_id = {s.PARK}
@@ -354,7 +354,7 @@ SELECT e.name AS "Enterprise",
         ORDER BY {s.FINEST_FIRST} LIMIT 1) AS "Target intensity"
 FROM span
 CROSS JOIN enterprise e
-LEFT JOIN emission_window w
+LEFT JOIN counted_window w
   ON w.enterprise_id = e.enterprise_id AND w.width_s = 3600 AND w.window_start >= span.starts
 LEFT JOIN meter m ON m.meter_id = w.meter_id
 WHERE e.park_id = {s.PARK}
@@ -441,7 +441,7 @@ def enterprise_drilldown() -> Board:
         q.series(
             f"""
 SELECT $__timeGroupAlias(w.window_start, $__interval), e.name AS metric, sum(w.tco2e) AS "tCO2e"
-FROM emission_window w
+FROM counted_window w
 JOIN enterprise e ON e.enterprise_id = w.enterprise_id
 WHERE w.width_s = 3600 AND $__timeFilter(w.window_start)
   AND w.enterprise_id IN ($enterprise) AND {s.GROSS}
@@ -457,7 +457,7 @@ ORDER BY 1
             """
 SELECT $__timeGroupAlias(w.window_start, $__interval),
        m.carrier || ' (' || w.activity_unit || ')' AS metric, sum(w.activity) AS activity
-FROM emission_window w
+FROM counted_window w
 JOIN meter m ON m.meter_id = w.meter_id
 WHERE w.width_s = 3600 AND $__timeFilter(w.window_start) AND w.enterprise_id IN ($enterprise)
   AND m.register_kind = 'cumulative'
@@ -484,7 +484,7 @@ days AS (
                        ($__timeTo()::timestamptz AT TIME ZONE c.tz)::date,
                        interval '1 day') AS d)
 SELECT d.day::timestamp AT TIME ZONE c.tz AS "time",
-       (SELECT coalesce(sum(w.tco2e), 0) FROM emission_window w
+       (SELECT coalesce(sum(w.tco2e), 0) FROM counted_window w
         WHERE w.width_s = 3600 AND w.enterprise_id IN ($enterprise) AND {s.GROSS}
           AND w.window_start >= d.day::timestamp AT TIME ZONE c.tz
           AND w.window_start < (d.day + 1)::timestamp AT TIME ZONE c.tz) AS "CO2e",
@@ -515,7 +515,7 @@ SELECT date_trunc('day', w.window_start AT TIME ZONE c.tz) AT TIME ZONE c.tz AS 
          / nullif(sum(w.activity) FILTER (WHERE m.carrier = 'production_output'
                                             AND w.activity_unit = 't'), 0) AS "tCO2e/t"
 FROM clock c
-JOIN emission_window w ON w.width_s = 3600 AND $__timeFilter(w.window_start)
+JOIN counted_window w ON w.width_s = 3600 AND $__timeFilter(w.window_start)
 JOIN enterprise e ON e.enterprise_id = w.enterprise_id
 JOIN meter m ON m.meter_id = w.meter_id
 WHERE w.enterprise_id IN ($enterprise)
@@ -527,15 +527,19 @@ ORDER BY 1
     )
     board.row("Meters and targets")
     board.add(
-        _table("Meters"),
+        _table("Meters").description(
+            "Each meter as measured; 'Counted as' tells how the totals take it: counted, "
+            "export (deducted), sub_meter (detail of its parent), out_of_boundary."
+        ),
         q.table(
             f"""
 SELECT m.meter_id AS "Meter", m.name AS "Name", e.name AS "Enterprise", m.carrier AS "Carrier",
        m.source_category AS "Source category", last.ts AS "Last reading",
        agg.activity AS "Activity", agg.activity_unit AS "Unit", agg.tco2e AS "tCO2e",
-       agg.completeness AS "Completeness"
+       agg.completeness AS "Completeness", c.basis AS "Counted as"
 FROM meter m
 JOIN enterprise e ON e.enterprise_id = m.enterprise_id
+JOIN meter_count_basis c ON c.meter_id = m.meter_id
 {s.LAST_READING}
 LEFT JOIN LATERAL (
   SELECT sum(w.activity) AS activity, min(w.activity_unit) AS activity_unit,
@@ -557,6 +561,7 @@ ORDER BY e.name, m.meter_id
             "Unit",
             "tCO2e",
             "Completeness",
+            "Counted as",
         ),
         w=24,
         h=10,
@@ -577,7 +582,7 @@ FROM clock c
 JOIN target t ON t.period_start <= c.local_now::date AND t.period_end > c.local_now::date
 JOIN enterprise e ON t.subject_kind = 'enterprise' AND e.enterprise_id = t.subject_id
 LEFT JOIN LATERAL (
-  SELECT coalesce(sum(w.tco2e), 0) AS tco2e FROM emission_window w
+  SELECT coalesce(sum(w.tco2e), 0) AS tco2e FROM counted_window w
   WHERE w.enterprise_id = e.enterprise_id AND w.width_s = 3600 AND {s.GROSS}
     AND w.window_start >= t.period_start::timestamp AT TIME ZONE c.tz) act ON true
 WHERE e.enterprise_id IN ($enterprise)

@@ -5,7 +5,10 @@ unquoted, with quotes doubled, so it is written ``'$park'``) and, where there is
 ``$enterprise`` (multi-value with All: Grafana inserts a quoted, comma-separated list, so it is
 written ``IN ($enterprise)``). Days, months and years are the park's own (``park.timezone``):
 ``clock`` gives the park's local time, and a local boundary becomes an instant with
-``AT TIME ZONE tz``. Totals come from the hourly windows (``width_s = 3600``), found through the
+``AT TIME ZONE tz``. Totals read the windows as the boundary rule counts them (view
+``counted_window``, migration 0022: sub-meters and meters outside the boundary left out,
+exports netted; docs/boundary.md); a meter's own figures read ``emission_window``. Totals come
+from the hourly windows (``width_s = 3600``), found through the
 ``(width_s, window_start)`` and ``(enterprise_id, width_s, window_start)`` indexes; the views
 ``emission_daily`` and ``emission_rolling_hour`` aggregate over every row before a filter can
 apply, so the panels compute the same figures from ``emission_window`` directly.
@@ -75,7 +78,7 @@ WITH clock AS ({CLOCK}),
 span AS (SELECT date_trunc('{kind}', c.local_now) AT TIME ZONE c.tz AS starts FROM clock c)
 SELECT coalesce(sum(w.tco2e), 0) AS "tCO2e"
 FROM span
-LEFT JOIN emission_window w
+LEFT JOIN counted_window w
   ON w.width_s = 3600 AND w.window_start >= span.starts
  AND w.enterprise_id IN ({PARK_ENTERPRISES}) AND {GROSS}
 """

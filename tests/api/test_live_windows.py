@@ -39,3 +39,20 @@ def test_a_malformed_window_item_is_skipped_and_the_rest_are_sent() -> None:
         [{"width_s": "sixty"}, _w("M1", "E1", 3600, "2026-11-26T08:00:00.000Z", 2.0)]
     )
     assert [(e.enterprise_id, e.data["tco2e"]) for e in events] == [("E1", 2.0)]
+
+
+def test_the_feed_sums_as_the_boundary_counts_sub_meters_out_and_exports_deducted() -> None:
+    """The live figure of an enterprise adds up like /v1/emissions (docs/boundary.md)."""
+    start = "2026-11-26T08:00:00.000Z"
+    events = window_events(
+        [
+            _w("MAIN", "E1", 60, start, 1.0),
+            _w("SUB", "E1", 60, start, 0.4),  # part of MAIN: detail only
+            _w("SOLD", "E1", 60, start, 0.3),  # exported electricity: deducted
+            _w("OUT", "E1", 60, start, 5.0),  # outside the boundary
+            _w("NEW", "E1", 60, start, 0.1),  # not in the weights yet: counted
+        ],
+        {"MAIN": 1, "SUB": 0, "SOLD": -1, "OUT": 0},
+    )
+    assert [e.data["tco2e"] for e in events] == [pytest.approx(1.0 - 0.3 + 0.1)]
+    assert events[0].data["meters"] == 3
