@@ -240,7 +240,9 @@ def recalculate(activity: Iterable[StoredActivity], factor_of: FactorOf) -> Reca
         stored.append(line.tco2e)
         factor = factor_of(line)
         if factor is None:
-            if line.activity > 0:
+            # Activity that had a factor and has none now: the worker would store it with
+            # tCO2e 0 (methodology missing, 9.1 b), so the proposal names it.
+            if line.activity > 0 and line.factor_versions != line.parameter_versions:
                 lacking.append(f"{line.meter_id}@{line.day.isoformat()}")
             continue
         if factor.unit != line.unit:
