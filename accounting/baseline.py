@@ -9,6 +9,8 @@ a baseline is never changed in place.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -17,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accounting.carriers import Carrier
-from accounting.co2e import ResolvedFactor
+from accounting.co2e import ResolvedFactor, co2e_tonnes
 
 
 class SubjectKind(StrEnum):
@@ -179,3 +181,110 @@ def restate(
         tuple(sorted(old - new)),
         tuple(sorted(new - old)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredActivity:
+    """A meter's stored activity on one UTC day of a base period: the sum of its hour windows
+    there, in the canonical unit they hold, with the tCO2e and factor versions stored for them.
+    The stream worker resolves a window's factor for its UTC day, so that is the grain."""
+
+    meter_id: str
+    day: date
+    activity: float
+    unit: str
+    tco2e: float
+    factor_versions: tuple[str, ...]  # emission factor rows and conversion parameters
+    parameter_versions: tuple[str, ...] = ()  # the conversion parameters among them
+    windows: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Recalculation:
+    """The base period's stored activity recomputed with the factors in force now (6.5 c)."""
+
+    stored_tco2e: float  # as the windows hold it
+    restated_tco2e: float
+    versions_before: tuple[str, ...]  # sorted, distinct
+    versions_after: tuple[str, ...]
+    windows: int
+    lacking_factor: tuple[str, ...]  # meter@day whose activity no factor covers now
+
+    @property
+    def delta_tco2e(self) -> float:
+        return self.restated_tco2e - self.stored_tco2e
+
+
+FactorOf = Callable[[StoredActivity], ResolvedFactor | None]
+
+
+def recalculate(activity: Iterable[StoredActivity], factor_of: FactorOf) -> Recalculation:
+    """Clause 6.5 c: recompute stored base-period activity with the factors ``factor_of`` gives
+    (the stream worker's choice per meter and day; None: no CO2e, as the worker stores it).
+
+    Each line's tCO2e is ``co2e.co2e_tonnes`` (the worker's own arithmetic); the activity is
+    kept as stored, so the conversion parameters it was converted with stay among the versions.
+    Totals are exact sums (``math.fsum``)."""
+    lines = list(activity)
+    if not lines:
+        raise BaselineError("the base period has no stored activity to recalculate")
+    before: set[str] = set()
+    after: set[str] = set()
+    stored: list[float] = []
+    restated: list[float] = []
+    lacking: list[str] = []
+    for line in lines:
+        if line.activity < 0 or line.windows < 1:
+            raise BaselineError(f"{line.meter_id} {line.day}: activity must be stored windows")
+        before.update(line.factor_versions)
+        stored.append(line.tco2e)
+        factor = factor_of(line)
+        if factor is None:
+            # Activity that had a factor and has none now: the worker would store it with
+            # tCO2e 0 (methodology missing, 9.1 b), so the proposal names it.
+            if line.activity > 0 and line.factor_versions != line.parameter_versions:
+                lacking.append(f"{line.meter_id}@{line.day.isoformat()}")
+            continue
+        if factor.unit != line.unit:
+            raise BaselineError(
+                f"{line.meter_id} {line.day}: activity in {line.unit!r}, factor per {factor.unit!r}"
+            )
+        after.update((*factor.versions, *line.parameter_versions))
+        restated.append(co2e_tonnes(line.activity, factor))
+    return Recalculation(
+        stored_tco2e=math.fsum(stored),
+        restated_tco2e=math.fsum(restated),
+        versions_before=tuple(sorted(before)),
+        versions_after=tuple(sorted(after)),
+        windows=sum(line.windows for line in lines),
+        lacking_factor=tuple(sorted(set(lacking))),
+    )
+
+
+_PERIODS_PER_YEAR = {"year": 1, "month": 12}
+
+
+def base_year_value(total_tco2e: float, *, period_kind: str, base_year: int) -> float:
+    """A base-year baseline's figure: expected tCO2e per ``period_kind`` period (year, month or
+    day), the base year's total spread evenly over its periods, as baselines are stored."""
+    if period_kind == "day":
+        periods = (date(base_year + 1, 1, 1) - date(base_year, 1, 1)).days
+    elif period_kind in _PERIODS_PER_YEAR:
+        periods = _PERIODS_PER_YEAR[period_kind]
+    else:
+        raise BaselineError(f"unknown period kind {period_kind!r}")
+    return total_tco2e / periods
+
+
+def restatement_due(
+    recorded_versions: Iterable[str],
+    recalculation: Recalculation,
+    *,
+    gwp_before: Iterable[str],
+    gwp_after: str,
+) -> bool:
+    """Whether clause 6.5 c applies: the factor versions the baseline was computed with
+    (``recorded_versions``; the stored windows' when it recorded none) are not those in force
+    now, or the GWP set changes."""
+    recorded = set(recorded_versions) or set(recalculation.versions_before)
+    return recorded != set(recalculation.versions_after) or set(gwp_before) != {gwp_after}

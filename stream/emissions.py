@@ -25,7 +25,7 @@ from datetime import date, timedelta
 
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
-from accounting.co2e import FactorResolutionError, ResolvedFactor, resolve_factor
+from accounting.co2e import FactorResolutionError, ResolvedFactor, co2e_tonnes, resolve_factor
 from accounting.factor_rows import Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.fugitive import FugitiveError, fugitive_release_factor
@@ -102,6 +102,14 @@ class EmissionCalculator:
         )
         return None if series_name is None else self.factor(carrier, Series(series_name), on)
 
+    def window_factor(self, meter: Meter, day: date, *, convertible: bool) -> ResolvedFactor | None:
+        """The factor a window of ``meter`` on UTC ``day`` is computed with; None when the window
+        gets no CO2e: its activity is not in the canonical unit, or the meter is activity only.
+        Baseline restatements (clause 6.5 c) recompute stored activity with this same choice."""
+        if not convertible or meter.source_category == "activity_only":
+            return None
+        return self.meter_factor(meter, Carrier(meter.carrier), day)
+
     def material_factor(self, carrier: Carrier, key: str | None, on: date) -> ResolvedFactor | None:
         """Process material or fugitive gas ``key``'s factor; None (logged) if unknown."""
         if key is None:
@@ -161,9 +169,7 @@ class EmissionCalculator:
                 log.warning("meter %s: %s; activity kept, no emission factor", meter.meter_id, exc)
             to_canonical, canonical = 1.0, meter.unit
         activity = sums.quantity * to_canonical
-        factor = None
-        if convertible and meter.source_category != "activity_only":
-            factor = self.meter_factor(meter, carrier, day)
+        factor = self.window_factor(meter, day, convertible=convertible)
         gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
         category = meter.source_category
         iso = (
@@ -181,7 +187,7 @@ class EmissionCalculator:
             activity=activity,
             activity_unit=canonical,
             gases=gases,
-            tco2e=activity * factor.tco2e_per_unit if factor else 0.0,
+            tco2e=co2e_tonnes(activity, factor) if factor else 0.0,
             gwp_set=factor.gwp_set.value if factor else None,
             factor_versions=(*factor.versions, *parameter_versions) if factor else (),
             readings_present=sums.readings_present,

@@ -4,6 +4,7 @@ with its unit named beside it."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -93,6 +94,13 @@ class TargetProgress(BaseModel):
     elapsed_share: DecimalStr
     absolute: LimitProgress | None
     intensity: LimitProgress | None
+    on_track: bool | None = Field(
+        description="Every limit set is on track (met only when both are); null while one"
+        " cannot be judged and none is missed"
+    )
+    limits_off_track: list[Literal["absolute", "intensity"]] = Field(
+        description="The limits missed"
+    )
     baseline: BaselineRef | None
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
 from accounting.intensity import OutputUnit
+from accounting.targets import all_met
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
@@ -195,7 +196,9 @@ async def get_progress(
 ) -> dict[str, Any]:
     """Targets whose local period contains ``as_of`` (location-based, clause 6.2): tCO2e of the
     period to date, the share of the limit used, a linear projection to the period's end, and
-    the subject's current baseline (the head of its restatement chain, clause 6.5). Enterprise
+    the subject's current baseline (the head of its restatement chain, clause 6.5). Each limit
+    set (absolute, intensity) is reported; ``on_track`` is true only when every one is (false
+    when one is missed, null while one cannot be judged, e.g. no output yet). Enterprise
     keys see their enterprise's and meters' targets, not the park's."""
     moment = as_of or datetime.now(UTC)
     enterprises = enterprises_for(who, enterprise_id)
@@ -231,6 +234,9 @@ async def get_progress(
                 "value": {"value": dec(bl_value), "unit": f"tCO2e/{bl_kind}"},
                 "projected_share": share,
             }
+        int_part = None if intensity is None else present.intensity(intensity, iunit, tco2e, output)
+        parts = {"absolute": abs_part, "intensity": int_part}
+        set_limits = {name: part for name, part in parts.items() if part is not None}
         items.append(
             {
                 "target_id": tid,
@@ -242,9 +248,12 @@ async def get_progress(
                 "timezone": tz,
                 "elapsed_share": dec(elapsed),
                 "absolute": abs_part,
-                "intensity": None
-                if intensity is None
-                else present.intensity(intensity, iunit, tco2e, output),
+                "intensity": int_part,
+                # A target with both limits is met only when both are (clause 6.2).
+                "on_track": all_met(part["on_track"] for part in set_limits.values()),
+                "limits_off_track": [
+                    name for name, part in set_limits.items() if part["on_track"] is False
+                ],
                 "baseline": baseline,
             }
         )

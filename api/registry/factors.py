@@ -34,6 +34,7 @@ from api.registry import rows
 from api.registry.common import Limit, Offset, Page, raise_db_error
 from api.registry.enums import FactorCatalogue
 from api.registry.factor_models import Factor, Override, OverrideCreate
+from api.registry.proposals import propose_for_factor_version
 from api.registry.versions import Version, VersionOverlapError, chain
 
 router = APIRouter(tags=["factors"])
@@ -208,6 +209,9 @@ async def create_override(body: OverrideCreate, conn: DbDep, who: Writer) -> Ove
             before=None,
             after=saved,
         )
+        # Clause 6.5 c: baselines whose base year the version changes get a restatement
+        # proposal in this same transaction (api/registry/proposals.py).
+        await propose_for_factor_version(conn, saved, who.actor)
     return Override(**saved)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accounting.categories import AccountingMethod
+from accounting.gwp import GwpSet
 from accounting.intensity import OutputUnit
 from api.registry.common import METER_ID_PATTERN
 from api.registry.enums import BaselineMethod, PeriodKind, RestatementReason, SubjectKind
@@ -120,5 +122,71 @@ class Baseline(BaseModel):
     recalculated_from: int | None
     restated_by: int | None  # the restatement that replaced this one; null: current
     effective: date
+    created_at: datetime
+    created_by: str
+
+
+class ProposalTrigger(StrEnum):
+    FACTOR_VERSION = "factor_version"  # a park factor version was added (/v1/factor-overrides)
+    ON_DEMAND = "on_demand"
+
+
+class ProposalStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a newer proposal for the same baseline replaced it
+
+
+class ProposalCreate(Strict):
+    """Compute a restatement proposal now (clause 6.5 c)."""
+
+    gwp_set: GwpSet | None = Field(
+        default=None,
+        description="The GWP set to restate with; default: the one the stored windows used",
+    )
+    note: str = Field(default="", max_length=2000, description="Why it is asked for")
+
+
+class ProposalAccept(Strict):
+    effective: date | None = Field(
+        default=None, description="From when the restated baseline applies; default: today (UTC)"
+    )
+    note: str = Field(default="", max_length=2000, description="Added to the restatement's note")
+
+
+class ProposalReject(Strict):
+    note: str = Field(min_length=1, max_length=2000, description="Why the proposal is rejected")
+
+
+class Proposal(BaseModel):
+    """A proposed restatement: the baseline's figure and the one recomputed from the base
+    period's stored activity with the factors in force now, and which versions changed."""
+
+    proposal_id: int
+    baseline_id: int
+    trigger: ProposalTrigger
+    trigger_ref: str | None = Field(description="The factor version (key@valid_from) that made it")
+    reason: RestatementReason
+    reason_text: str
+    period_start: date = Field(description="Base period, the park's local days")
+    period_end: date = Field(description="Exclusive")
+    gwp_set: str
+    hour_windows: int
+    stored_tco2e: float = Field(description="The base period's windows as stored")
+    restated_tco2e: float = Field(description="The same activity with the factors in force now")
+    previous_value_tco2e: float = Field(description="The baseline's figure per period_kind")
+    proposed_value_tco2e: float = Field(description="restated_tco2e per period_kind")
+    factor_versions_before: list[str]
+    factor_versions_after: list[str]
+    versions_removed: list[str]
+    versions_added: list[str]
+    lacking_factor: list[str] = Field(description="meter@day that no factor covers now")
+    note: str
+    status: ProposalStatus
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_note: str
+    restatement_id: int | None = Field(description="The baseline row an acceptance recorded")
     created_at: datetime
     created_by: str

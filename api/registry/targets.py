@@ -213,15 +213,46 @@ async def restate_baseline(
             f"baseline {baseline_id} was restated by {current.restated_by}: restate that one",
             restated_by=current.restated_by,
         )
-    row = _baseline_row(body) | {
+    figures = _baseline_row(body)
+    note = figures.pop("note")
+    stored = await record_restatement(
+        conn, old, figures, reason=body.reason, note=note, actor=who.actor
+    )
+    return await _baseline_out(conn, stored)
+
+
+async def record_restatement(
+    conn: AsyncConnection[Any],
+    old: dict[str, Any],
+    figures: dict[str, Any],
+    *,
+    reason: RestatementReason,
+    note: str,
+    actor: str,
+) -> dict[str, Any]:
+    """Store the restatement of baseline ``old`` (its row) with ``figures`` (method, base_year,
+    regression, period_kind, value_tco2e, factor_versions, effective): a new row naming it, with
+    the 6.5 trigger and a note, audited with the trigger spelled out. A baseline restated
+    meanwhile is 409 (each is restated at most once)."""
+    row = figures | {
         "subject_kind": old["subject_kind"],
         "subject_id": old["subject_id"],
-        "reason": body.reason,
-        "recalculated_from": baseline_id,
-        "created_by": who.actor,
+        "reason": reason,
+        "note": note,
+        "recalculated_from": old["baseline_id"],
+        "created_by": actor,
     }
-    stored = await _create(conn, "baseline", "baseline_id", row, who.actor, EXPLAINED[body.reason])
-    return await _baseline_out(conn, stored)
+    return await _create(conn, "baseline", "baseline_id", row, actor, EXPLAINED[reason])
+
+
+async def baseline_out(conn: AsyncConnection[Any], row: dict[str, Any]) -> Baseline:
+    """A stored baseline row as the API shows it (reason spelled out, ``restated_by``)."""
+    return await _baseline_out(conn, row)
+
+
+async def visible(conn: AsyncConnection[Any], who: Principal, row: dict[str, Any]) -> bool:
+    """Whether ``who`` may see a target or baseline row (enterprise keys: their own subjects)."""
+    return await _visible(conn, who, row)
 
 
 @router.get("/v1/baselines", response_model=Page[Baseline], responses=problems(401, 403, 422))

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.registry import audit_views, factors, gateways, meter_views, org_views, targets
+from api.registry import (
+    audit_views,
+    factors,
+    gateways,
+    meter_views,
+    org_views,
+    proposals,
+    targets,
+)
 
 router = APIRouter()
-for _module in (org_views, meter_views, gateways, factors, targets, audit_views):
+for _module in (org_views, meter_views, gateways, factors, targets, proposals, audit_views):
     router.include_router(_module.router)

@@ -7,7 +7,15 @@ from datetime import date
 import pytest
 
 from accounting.intensity import OutputUnit
-from accounting.targets import Target, TargetError, TargetKind, progress
+from accounting.targets import (
+    Limits,
+    Target,
+    TargetError,
+    TargetKind,
+    all_met,
+    limits_progress,
+    progress,
+)
 
 YEAR = (date(2025, 1, 1), date(2026, 1, 1))
 
@@ -49,3 +57,25 @@ def test_a_zero_limit_is_met_only_by_zero_emissions() -> None:
     target = Target("p", TargetKind.ABSOLUTE, *YEAR, limit=0.0)
     assert progress(target, as_of=date(2025, 3, 1), tco2e=0.0).used_fraction == 0.0
     assert progress(target, as_of=date(2025, 3, 1), tco2e=1.0).used_fraction == float("inf")
+
+
+def test_a_target_with_both_limits_is_met_only_when_both_are() -> None:
+    both = Limits("E1", *YEAR, absolute=3650.0, intensity=0.2, output_unit=OutputUnit.TONNE_PRODUCT)
+    # Half a year: 1700 t projects to 1700 x 365/182 = 3409 t (met); 1700 / 8000 t = 0.2125
+    # tCO2e/t is above 0.2 (missed).
+    result = limits_progress(both, as_of=date(2025, 7, 2), tco2e=1700.0, output=8000.0)
+    assert [p.on_track for p in result.each] == [True, False]
+    assert not result.on_track and result.missed == (TargetKind.INTENSITY,)
+    met = limits_progress(both, as_of=date(2025, 7, 2), tco2e=1700.0, output=8500.0)
+    assert met.on_track and met.missed == ()  # 0.2 tCO2e/t exactly is within the limit
+
+
+def test_all_limits_are_judged_three_valued() -> None:
+    assert all_met([True, True]) is True
+    assert all_met([True, False]) is False
+    assert all_met([None, False]) is False
+    assert all_met([True, None]) is None
+    with pytest.raises(TargetError, match="at least one limit"):
+        all_met([])
+    with pytest.raises(TargetError, match="absolute or intensity limit"):
+        Limits("E1", *YEAR).targets()
