@@ -33,7 +33,7 @@ SINK_NOTE = (
     "and never subtracted from gross emissions."
 )
 
-# The residual-mix factor valid on a UTC day for a GWP set, or None where the catalogue has none.
+# The residual-mix factor valid on a park-local day for a GWP set, or None where there is none.
 ResidualFactor = Callable[[date, str | None], ResolvedFactor | None]
 
 
@@ -48,7 +48,7 @@ class WindowGroup:
     activity_unit: str
     gwp_set: str | None
     local_day: date
-    utc_day: date  # the day the stream resolved the window's factor for
+    utc_day: date
     activity: float
     tco2e: float
     gases: Mapping[str, float]  # tonnes of each gas
@@ -151,7 +151,8 @@ def _market(
     """The group's market-based tCO2e: electricity at the residual mix, the rest as stored."""
     if group.source_category != _ELECTRICITY:
         return group.tco2e, None
-    factor = residual(group.utc_day, group.gwp_set) if group.activity_unit == "kWh" else None
+    # The stream picks factor versions by the park's local day; the residual mix follows suit.
+    factor = residual(group.local_day, group.gwp_set) if group.activity_unit == "kWh" else None
     if factor is None:
         return (0.0, None) if group.activity == 0 else (None, None)
     return group.activity * factor.tco2e_per_unit, factor
@@ -181,7 +182,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
             gwp_sets.add(g.gwp_set)
         market, factor = _market(g, residual)
         if market is None:
-            missing.add(g.utc_day)
+            missing.add(g.local_day)
         if factor is not None:
             residual_versions.update(factor.versions)
         iso = g.iso_category or ""
@@ -207,7 +208,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
     if missing:
         notes.append(
             "Market-based totals are not available: no residual-mix factor is valid for purchased "
-            f"electricity on {_days(missing)} (UTC days) in the park's region."
+            f"electricity on {_days(missing)} (local days) in the park's region."
         )
     if len(gwp_sets) > 1:
         notes.append(f"Windows use several GWP sets ({', '.join(sorted(gwp_sets))}).")

@@ -186,17 +186,31 @@ def all_meters(conn: psycopg.Connection[Any]) -> list[Meter]:
         return [Meter(**row) for row in cur.fetchall()]
 
 
-def enterprise_regions(conn: psycopg.Connection[Any]) -> dict[str, str]:
-    """Each enterprise's emission-factor region: the region of its park."""
+@dataclass(frozen=True, slots=True)
+class FactorContext:
+    """What the choice of an enterprise's factors depends on, from its park: the emission-factor
+    region, and the time zone whose calendar day selects the version in force (a factor
+    published for a year applies from the park's local 1 January 00:00, not UTC's)."""
+
+    region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+
+
+def enterprise_contexts(conn: psycopg.Connection[Any]) -> dict[str, FactorContext]:
+    """Each enterprise's factor context: the region and time zone of its park."""
     rows = conn.execute(
-        "SELECT e.enterprise_id, p.region FROM enterprise e JOIN park p USING (park_id)"
+        "SELECT e.enterprise_id, p.region, p.timezone FROM enterprise e JOIN park p USING (park_id)"
     ).fetchall()
-    return {str(e): str(r) for e, r in rows}
+    return {str(e): FactorContext(region=str(r), timezone=str(tz)) for e, r, tz in rows}
 
 
 def registry_version(conn: psycopg.Connection[Any]) -> tuple[int, str]:
     """A cheap fingerprint that changes whenever a meter is added, changed or retired."""
-    row = conn.execute("SELECT count(*), coalesce(max(updated_at)::text, '') FROM meter").fetchone()
+    # A park's settings (region, time zone) change the factors of its meters' windows too.
+    row = conn.execute(
+        "SELECT count(*), coalesce(max(updated_at)::text, '') || coalesce((SELECT md5("
+        "string_agg(p::text, ',' ORDER BY park_id)) FROM park p), '') FROM meter"
+    ).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
 

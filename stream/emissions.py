@@ -7,7 +7,9 @@ in the registry, when set, names the factor series to use instead of its carrier
 
 ``catalogue`` and ``parameters`` are the packaged ones unless the caller passes a set with the
 park's own versions (``accounting.overrides.apply_overrides``); either way the version valid on
-the window's (UTC) day is used, and ``factor_versions`` names every version used: the emission
+the window's day in the park's time zone is used (a factor published for a year is in force
+from 1 January 00:00 local time: the first eight hours of a Beijing year are not the previous
+year's), and ``factor_versions`` names every version used: the emission
 factor rows and any conversion parameter (density, steam enthalpy) the unit conversion needed.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
@@ -54,6 +57,7 @@ class EmissionCalculator:
 
     region: str
     gwp_set: GwpSet
+    timezone: str = "Asia/Shanghai"  # the park's: its calendar day picks the version in force
     catalogue: Catalogue = field(default_factory=load_catalogue)
     parameters: tuple[Parameter, ...] = field(default_factory=load_parameters)
     _factors: dict[tuple[Carrier, Series, date], ResolvedFactor | None] = field(
@@ -63,6 +67,14 @@ class EmissionCalculator:
         default_factory=dict
     )
     _unconvertible: set[str] = field(default_factory=set)  # meters already warned about
+    _zone: ZoneInfo = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._zone = ZoneInfo(self.timezone)
+
+    def local_day(self, sums: WindowSums) -> date:
+        """The park's calendar day the window starts on: the day whose factor versions apply."""
+        return sums.key.window_start.astimezone(self._zone).date()
 
     def factor(self, carrier: Carrier, series: Series, on: date) -> ResolvedFactor | None:
         key = (carrier, series, on)
@@ -109,7 +121,7 @@ class EmissionCalculator:
         carrier = Carrier(meter.carrier)
         canonical = CANONICAL_UNIT[carrier]
         width = timedelta(seconds=sums.key.width_s)
-        day = sums.key.window_start.date()
+        day = self.local_day(sums)
         convertible = True
         parameter_versions: tuple[str, ...] = ()
         try:

@@ -20,7 +20,13 @@ import psycopg
 from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
-from store.registry import Meter, all_meters, enterprise_regions, registry_version
+from store.registry import (
+    FactorContext,
+    Meter,
+    all_meters,
+    enterprise_contexts,
+    registry_version,
+)
 from stream.columns import DecodedColumns
 
 log = logging.getLogger(__name__)
@@ -71,7 +77,8 @@ class RegistryCache:
         self._min_interval = min_reload_interval_s
         self.profiles: dict[str, MeterProfile] = {}
         self.meters: dict[str, Meter] = {}
-        self.regions: dict[str, str] = {}  # enterprise -> emission-factor region of its park
+        # enterprise -> its park's region and time zone, for the factors of its windows
+        self.contexts: dict[str, FactorContext] = {}
         self._lock = asyncio.Lock()  # a caller arriving during a load waits for it
         self._loaded = asyncio.Event()  # set once the first load succeeded
 
@@ -100,20 +107,20 @@ class RegistryCache:
             )
             return
         if loaded is not None:
-            self.meters, self.regions = loaded
+            self.meters, self.contexts = loaded
             self.profiles = to_profiles(list(self.meters.values()))
             log.info("meter registry loaded: %d meters", len(self.profiles))
         self._loaded.set()
 
-    def _load(self) -> tuple[dict[str, Meter], dict[str, str]] | None:
+    def _load(self) -> tuple[dict[str, Meter], dict[str, FactorContext]] | None:
         with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
             version = registry_version(conn)
             if version == self._version:
                 return None
             meters = {m.meter_id: m for m in all_meters(conn)}
-            regions = enterprise_regions(conn)
+            contexts = enterprise_contexts(conn)
             self._version = version
-            return meters, regions
+            return meters, contexts
 
     def missing(self, decoded: Sequence[DecodedColumns]) -> bool:
         """Whether these decoded messages name a meter this cache does not know."""

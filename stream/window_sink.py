@@ -42,7 +42,7 @@ from accounting.gwp import GwpSet
 from accounting.intervals import keyed_window_sums
 from accounting.overrides import FactorSet, apply_overrides, packaged_factors
 from store.factors import load_overrides, overrides_version
-from store.registry import Meter
+from store.registry import FactorContext, Meter
 from store.windows import _COLUMNS, _UPSERT, WindowKey, WindowResult, WindowSums
 from stream.emissions import EmissionCalculator
 from stream.records import ms_to_iso
@@ -50,6 +50,7 @@ from stream.registry import RegistryCache
 from stream.windows import WindowTracker
 
 log = logging.getLogger(__name__)
+DEFAULT_CONTEXT = FactorContext()  # an enterprise not (yet) in the registry's park join
 
 
 class WindowComputer:
@@ -63,7 +64,7 @@ class WindowComputer:
 
     def __init__(self, *, gwp_set: GwpSet) -> None:
         self._gwp_set = gwp_set
-        self._calculators: dict[str, EmissionCalculator] = {}
+        self._calculators: dict[FactorContext, EmissionCalculator] = {}
         self._factors_version: int | None = None
         self.factors: FactorSet = packaged_factors()
 
@@ -81,22 +82,23 @@ class WindowComputer:
         log.info("emission factors loaded: %d park versions in force", len(factors.applied))
         return True
 
-    def _calculator(self, region: str) -> EmissionCalculator:
-        if region not in self._calculators:
-            self._calculators[region] = EmissionCalculator(
-                region=region,
+    def _calculator(self, context: FactorContext) -> EmissionCalculator:
+        if context not in self._calculators:
+            self._calculators[context] = EmissionCalculator(
+                region=context.region,
+                timezone=context.timezone,
                 gwp_set=self._gwp_set,
                 catalogue=self.factors.catalogue,
                 parameters=self.factors.parameters,
             )
-        return self._calculators[region]
+        return self._calculators[context]
 
     def compute(
         self,
         conn: psycopg.Connection[Any],
         due: Sequence[tuple[str, int, int]],
         meters: dict[str, Meter],
-        regions: dict[str, str],
+        contexts: dict[str, FactorContext],
     ) -> list[WindowResult]:
         """The results of ``(meter, width_s, start_ms)`` windows; a meter not in ``meters``
         (retired since) is left out: its windows stay as last computed."""
@@ -106,8 +108,8 @@ class WindowComputer:
             meter = meters.get(sums.key.meter_id)
             if meter is None:
                 continue
-            region = regions.get(meter.enterprise_id, "CN")
-            results.append(self._calculator(region).result(sums, meter))
+            context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
+            results.append(self._calculator(context).result(sums, meter))
         return results
 
 
@@ -199,7 +201,7 @@ class WindowSink:
     def _compute(self, due: list[tuple[str, int, int]]) -> Flushed:
         self._conn = self._connect()
         results = self.computer.compute(
-            self._conn, due, self._registry.meters, self._registry.regions
+            self._conn, due, self._registry.meters, self._registry.contexts
         )
         # After a flush that recomputed stored windows, the next few go the upsert way at once.
         if upsert_windows(self._conn, results, optimistic=self._recomputing == 0):

@@ -63,7 +63,7 @@ _OUTPUT_UNITS = {carrier.value: unit.value for unit, carrier in OUTPUT_CARRIER.i
 
 @dataclass
 class ResidualMix:
-    """Resolves (and caches) the residual-mix factor per UTC day for the park's region."""
+    """Resolves (and caches) the residual-mix factor per local day for the park's region."""
 
     region: str
     catalogue: Catalogue = field(default_factory=load_catalogue)
