@@ -27,7 +27,8 @@ from accounting.factor_rows import Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.gwp import GwpSet
 from accounting.parameters import Parameter, ParameterNotFoundError, load_parameters
-from accounting.regions import region_chain
+from accounting.reasons import Reason
+from accounting.regions import NATIONAL, RegionLevel, level_chain
 from accounting.units import Conversion, UnitError, resolve_conversion
 from store.registry import Meter
 from store.windows import WindowResult, WindowSums
@@ -58,6 +59,7 @@ class EmissionCalculator:
     region: str
     gwp_set: GwpSet
     timezone: str = "Asia/Shanghai"  # the park's: its calendar day picks the version in force
+    grid_level: RegionLevel = RegionLevel.GRID  # the park's, for every year (regions.level_chain)
     catalogue: Catalogue = field(default_factory=load_catalogue)
     parameters: tuple[Parameter, ...] = field(default_factory=load_parameters)
     _factors: dict[tuple[Carrier, Series, date], ResolvedFactor | None] = field(
@@ -68,9 +70,12 @@ class EmissionCalculator:
     )
     _unconvertible: set[str] = field(default_factory=set)  # meters already warned about
     _zone: ZoneInfo = field(init=False, repr=False)
+    _chain: tuple[str, ...] = field(init=False, repr=False)
+    _fallback: set[tuple[Carrier, Series, date]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._zone = ZoneInfo(self.timezone)
+        self._chain = level_chain(self.region, self.grid_level)
 
     def local_day(self, sums: WindowSums) -> date:
         """The park's calendar day the window starts on: the day whose factor versions apply."""
@@ -80,20 +85,35 @@ class EmissionCalculator:
         key = (carrier, series, on)
         if key not in self._factors:
             try:
-                self._factors[key] = resolve_factor(
+                found = resolve_factor(
                     self.catalogue,
                     carrier=carrier,
-                    region=region_chain(self.region),
+                    region=self._chain,
                     on=on,
                     series=series,
                     gwp_set=self.gwp_set,
                 )
+                self._factors[key] = found
+                if found.region != self._chain[0] and self._regionalised(carrier, series):
+                    self._fallback.add(key)
             except (NoFactorError, FactorResolutionError) as exc:
                 # Methodology missing (clause 9.1 b): the window is stored with tCO2e 0 and no
                 # factor version, which the deviation rules report.
                 log.warning("no emission factor: %s", exc)
                 self._factors[key] = None
         return self._factors[key]
+
+    def _regionalised(self, carrier: Carrier, series: Series) -> bool:
+        """Whether ``series`` has factors below the national level (the grid series do; fuel
+        defaults are national only, so resolving them nationally is no fallback)."""
+        return any(
+            r.series is series and r.carrier is carrier and r.region != NATIONAL
+            for r in self.catalogue.rows
+        )
+
+    def fell_back(self, carrier: Carrier, series: Series, on: date) -> bool:
+        """Whether the factor of ``on`` came from a level coarser than the park's grid level."""
+        return (carrier, series, on) in self._fallback
 
     def conversion(self, unit: str, carrier: Carrier, on: date) -> Conversion:
         """``unit`` -> the carrier's canonical unit on ``on``; raises ``UnitError``."""
@@ -145,8 +165,11 @@ class EmissionCalculator:
             DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
         )
         factor = None
+        flags = sums.flags
         if convertible and series_name is not None and meter.source_category != "activity_only":
             factor = self.factor(carrier, Series(series_name), day)
+            if self.fell_back(carrier, Series(series_name), day):
+                flags |= Reason.FACTOR_LEVEL_FALLBACK
         gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
         category = meter.source_category
         iso = (
@@ -170,6 +193,6 @@ class EmissionCalculator:
             readings_present=sums.readings_present,
             readings_expected=expected,
             completeness=min(1.0, sums.readings_present / expected) if expected else 0.0,
-            flags=sums.flags,
+            flags=int(flags),
             interpolated=sums.interpolated,
         )

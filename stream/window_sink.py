@@ -87,6 +87,7 @@ class WindowComputer:
             self._calculators[context] = EmissionCalculator(
                 region=context.region,
                 timezone=context.timezone,
+                grid_level=context.grid_level,
                 gwp_set=self._gwp_set,
                 catalogue=self.factors.catalogue,
                 parameters=self.factors.parameters,
