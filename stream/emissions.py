@@ -3,7 +3,10 @@
 Wiring only: the factor choice per carrier (below), then ``accounting`` converts units and
 applies the factor (clause 6.3.1: activity data x emission factor). A meter's ``factor_key``
 in the registry, when set, names the factor series to use instead of its carrier's default
-(e.g. ``cn_ets_grid`` for a carbon-market report).
+(e.g. ``cn_ets_grid`` for a carbon-market report). A contractual instrument (green certificates,
+a green power contract) is not such a series: it only changes the market-based figure, which
+the reports compute beside the location-based one, so the window keeps the location-based grid
+factor (an instrument netted into it would hide the grid emissions the catalogue requires).
 
 ``catalogue`` and ``parameters`` are the packaged ones unless the caller passes a set with the
 park's own versions (``accounting.overrides.apply_overrides``); either way the version valid on
@@ -23,7 +26,7 @@ from zoneinfo import ZoneInfo
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
 from accounting.co2e import FactorResolutionError, ResolvedFactor, resolve_factor
-from accounting.factor_rows import Series
+from accounting.factor_rows import MARKET_INSTRUMENTS, Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.gwp import GwpSet
 from accounting.parameters import Parameter, ParameterNotFoundError, load_parameters
@@ -161,9 +164,9 @@ class EmissionCalculator:
                 log.warning("meter %s: %s; activity kept, no emission factor", meter.meter_id, exc)
             to_canonical, canonical = 1.0, meter.unit
         activity = sums.quantity * to_canonical
-        series_name = meter.factor_key or (
-            DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
-        )
+        series_name = meter.factor_key
+        if series_name is None or series_name in MARKET_INSTRUMENTS:
+            series_name = DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
         factor = None
         flags = sums.flags
         if convertible and series_name is not None and meter.source_category != "activity_only":
