@@ -134,6 +134,10 @@ class EmissionCalculator:
                     found = resolve_conversion(unit, canonical, carrier, parameters=self.parameters)
             except UnitError as exc:
                 found = exc
+            except ParameterNotFoundError as exc:
+                # No density row at all for the fuel (the API refuses such meters; one stored
+                # before that check): activity kept in its own unit, said once per meter.
+                found = UnitError(str(exc))
             self._conversions[key] = found
         found = self._conversions[key]
         if isinstance(found, UnitError):

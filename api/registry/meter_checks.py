@@ -13,6 +13,7 @@ from typing import Any
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.factor_rows import Series
 from accounting.factors import load_catalogue
+from accounting.parameters import PARAMETERS_FILE, ParameterNotFoundError, Quantity
 from accounting.units import UnitError, conversion_factor
 from api.errors import ApiError
 from api.registry.enums import MeterSourceCategory
@@ -61,6 +62,15 @@ def check_meter(row: dict[str, Any]) -> None:
                 422,
                 f"unit {row['unit']!r}: {exc}; a meter in this unit is source_category"
                 " 'activity_only'",
+                field="unit",
+            ) from exc
+        except ParameterNotFoundError as exc:
+            # Litres of a liquid fuel need its density (GB/T 32150 activity data in mass).
+            raise ApiError(
+                422,
+                f"unit {row['unit']} for carrier {carrier} needs a {Quantity.DENSITY} row "
+                f"(kg/L) for {carrier} in accounting/data/{PARAMETERS_FILE}, or register the "
+                "meter in a mass unit (t, kg)",
                 field="unit",
             ) from exc
     if row.get("factor_key") is not None:
