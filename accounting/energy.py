@@ -11,8 +11,9 @@ coal burnt to supply 1 kWh, published for each year): a park setting,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
 
@@ -120,6 +121,11 @@ def parse_coefficients(text: str, filename: str) -> tuple[Coefficient, ...]:
             note=rec.optional_text("note"),
             tce_per_unit=per_unit,
         )
+        if row.valid_from.day != 1 or (
+            row.valid_to is not None and (row.valid_to + timedelta(days=1)).day != 1
+        ):
+            # Stored month sums (emission_month) are converted whole: a version spans months.
+            raise rec.fail("valid_from", "a version starts on a month's first day, ends on a last")
         for other in rows:
             if (
                 other.key == row.key
@@ -171,3 +177,91 @@ def to_tce(
     canonical = parse_unit(CANONICAL_UNIT[carrier])
     factor = resolve_conversion(unit, canonical, carrier, on=on, parameters=parameters).factor
     return quantity * factor * tce_coefficient(carrier, on, convention).tce_per_unit
+
+
+@cache
+def energy_carriers() -> frozenset[Carrier]:
+    """Carriers that are energy (a coefficient row exists): water and outputs are not."""
+    return frozenset(r.carrier for r in load_coefficients())
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierEnergy:
+    """One carrier's activity (canonical unit) and its tce; ``tce`` None where some day of it
+    has no coefficient (``missing``): then no total that includes it is stated either."""
+
+    carrier: Carrier
+    activity: float
+    unit: str
+    tce: float | None
+    versions: tuple[str, ...]
+    missing: tuple[date, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyTotal:
+    tce: float | None  # None when any carrier's is
+    carriers: tuple[CarrierEnergy, ...]
+
+
+class EnergySums:
+    """Sums canonical activity per carrier and day into tce (GB/T 2589-2020 clause 4: the
+    comprehensive energy consumption is the sum of each carrier's quantity times its
+    coefficient). ``day`` is the park-local day (or first day of a local month) the activity
+    belongs to: it picks the coefficient version. Non-energy carriers are ignored."""
+
+    def __init__(self, convention: ElectricityConvention) -> None:
+        self.convention = convention
+        self._activity: dict[Carrier, float] = {}
+        self._tce: dict[Carrier, float] = {}
+        self._versions: dict[Carrier, set[str]] = {}
+        self._missing: dict[Carrier, set[date]] = {}
+
+    def add(
+        self,
+        carrier: Carrier,
+        activity: float,
+        day: date,
+        convention: ElectricityConvention | None = None,
+    ) -> None:
+        """Add ``activity`` of ``day``; ``convention`` (default: the sums') is the park's own
+        when parts of parks with different conventions are summed."""
+        if carrier not in energy_carriers():
+            return
+        self._activity[carrier] = self._activity.get(carrier, 0.0) + activity
+        self._versions.setdefault(carrier, set())
+        self._missing.setdefault(carrier, set())
+        try:
+            row = tce_coefficient(carrier, day, convention or self.convention)
+        except NoCoefficientError:
+            self._missing[carrier].add(day)
+            return
+        self._tce[carrier] = self._tce.get(carrier, 0.0) + activity * row.tce_per_unit
+        self._versions[carrier].add(row.version)
+
+    def total(self) -> EnergyTotal:
+        parts = tuple(
+            CarrierEnergy(
+                carrier=c,
+                activity=self._activity[c],
+                unit=CANONICAL_UNIT[c],
+                tce=None if self._missing[c] else self._tce.get(c, 0.0),
+                versions=tuple(sorted(self._versions[c])),
+                missing=tuple(sorted(self._missing[c])),
+            )
+            for c in sorted(self._activity)
+        )
+        tces = [p.tce for p in parts]
+        return EnergyTotal(
+            tce=None if None in tces else sum(t for t in tces if t is not None), carriers=parts
+        )
+
+
+def energy_of(
+    parts: Iterable[tuple[Carrier, float, date]], convention: ElectricityConvention
+) -> EnergyTotal:
+    """tce of (carrier, canonical activity, local day) parts: ``EnergySums`` in one call."""
+    sums = EnergySums(convention)
+    for carrier, activity, day in parts:
+        sums.add(carrier, activity, day)
+    return sums.total()

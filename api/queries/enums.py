@@ -22,6 +22,7 @@ class GroupBy(StrEnum):
     SOURCE_CATEGORY = "source_category"
     ISO_CATEGORY = "iso_category"
     GAS = "gas"
+    CARRIER = "carrier"
 
 
 class CalibrationStatus(StrEnum):

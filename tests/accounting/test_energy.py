@@ -11,7 +11,9 @@ from accounting.datafile import DataFileError, Evidence
 from accounting.energy import (
     COLUMNS,
     ElectricityConvention,
+    EnergySums,
     NoCoefficientError,
+    energy_of,
     load_coefficients,
     parse_coefficients,
     tce_coefficient,
@@ -77,3 +79,35 @@ def test_a_row_without_a_convention_or_with_a_bad_unit_is_refused_naming_the_fie
     row = "k,raw_coal,both,0.7143,kg/kg,2021-04-01,,src,tbl,2020,unverified,"
     with pytest.raises(DataFileError, match="field 'unit'"):
         parse_coefficients(f"{head}\n{row}\n", "t.csv")
+
+
+def test_a_version_that_does_not_span_whole_months_is_refused() -> None:
+    # Month sums (emission_month) are converted whole, so a version cannot start mid-month.
+    head = ",".join(COLUMNS)
+    row = "k,raw_coal,both,0.7143,kgce/kg,2021-04-15,,src,tbl,2020,unverified,"
+    with pytest.raises(DataFileError, match="field 'valid_from'"):
+        parse_coefficients(f"{head}\n{row}\n", "t.csv")
+
+
+def test_sums_per_carrier_with_each_parks_convention_and_no_total_over_a_gap() -> None:
+    # 1 000 kWh equal value 122.9 kgce + 1 000 kWh equivalent 300.7 kgce = 423.6 kgce;
+    # 100 Nm3 x 1.2143 = 121.43 kgce; water is not energy and is left out.
+    sums = EnergySums(ElectricityConvention.EQUAL_VALUE)
+    sums.add(Carrier.ELECTRICITY, 1000.0, DAY)
+    sums.add(Carrier.ELECTRICITY, 1000.0, DAY, ElectricityConvention.EQUIVALENT)
+    sums.add(Carrier.NATURAL_GAS, 100.0, DAY)
+    sums.add(Carrier.WATER, 5.0, DAY)
+    total = sums.total()
+    assert [(c.carrier, c.activity, c.unit) for c in total.carriers] == [
+        (Carrier.ELECTRICITY, 2000.0, "kWh"),
+        (Carrier.NATURAL_GAS, 100.0, "Nm3"),
+    ]
+    assert total.tce == pytest.approx(0.54503, rel=1e-12)  # (423.6 + 121.43) kgce
+    # A day before any coefficient version: that carrier, and the total, are not stated.
+    gap = energy_of(
+        [(Carrier.RAW_COAL, 1.0, date(2019, 1, 1)), (Carrier.RAW_COAL, 1.0, DAY)],
+        ElectricityConvention.EQUAL_VALUE,
+    )
+    assert gap.tce is None
+    assert gap.carriers[0].missing == (date(2019, 1, 1),)
+    assert gap.carriers[0].versions == ("tce.raw_coal@2021-04-01",)
