@@ -242,6 +242,7 @@ class ParkInfo:
     timezone: str
     region: str
     enterprises: dict[str, str]  # id -> name
+    tce_electricity_convention: str = "equal_value"  # GB/T 2589-2020, migration 0016
 
 
 async def park_info(
@@ -264,7 +265,9 @@ async def park_info(
         park_id = ids[0][0]
     row = await (
         await conn.execute(
-            "SELECT park_id, name, timezone, region FROM park WHERE park_id = %s", (park_id,)
+            "SELECT park_id, name, timezone, region, tce_electricity_convention FROM park"
+            " WHERE park_id = %s",
+            (park_id,),
         )
     ).fetchone()
     if row is None:
@@ -274,4 +277,4 @@ async def park_info(
             "SELECT enterprise_id, name FROM enterprise WHERE park_id = %s ORDER BY 1", (park_id,)
         )
     ).fetchall()
-    return ParkInfo(row[0], row[1], row[2], row[3], {e: n for e, n in names})
+    return ParkInfo(row[0], row[1], row[2], row[3], {e: n for e, n in names}, row[4])

@@ -6,7 +6,7 @@ activity of each energy carrier is summed per bucket, group, park and carrier in
 coefficient version in force on the local day (or local month: coefficient versions span whole
 months, ``accounting.energy``) under the park's ``tce_electricity_convention``. Year buckets
 are read as months and summed here, so a version change inside a year is applied exactly.
-Water, outputs and fugitive gases are not energy and are left out.
+Water, outputs, fugitive gases and sinks are not energy and are left out.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from psycopg import AsyncConnection
 
 from accounting.carriers import Carrier
+from accounting.categories import SourceCategory
 from accounting.energy import ElectricityConvention, EnergySums, EnergyTotal, energy_carriers
+from accounting.report import ACTIVITY_ONLY
 from api.errors import ApiError
 from api.queries import emissions
 from api.queries.enums import Bucket, GroupBy
@@ -27,6 +29,8 @@ from api.queries.enums import Bucket, GroupBy
 # Rows read before conversion (per park, carrier and bucket): beyond this a query is refused
 # with a request to narrow it rather than holding an unbounded result in memory.
 MAX_ROWS = 200_000
+# Output and water meters, and sinks (removals, whatever their meter measures), use no energy.
+NOT_ENERGY = frozenset({ACTIVITY_ONLY, SourceCategory.GREEN_SPACE_SINK.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,9 @@ async def rows(
     if GroupBy.GAS in group_by:
         raise ApiError(422, "energy is not split by gas: group_by=gas is for /v1/emissions")
     inner = Bucket.MONTH if bucket is Bucket.YEAR else bucket
-    extra = [g for g in (GroupBy.PARK, GroupBy.CARRIER) if g not in group_by]
+    extra = [
+        g for g in (GroupBy.PARK, GroupBy.CARRIER, GroupBy.SOURCE_CATEGORY) if g not in group_by
+    ]
     dims = [*group_by, *extra]
     found = await emissions.query(
         conn,
@@ -92,12 +98,13 @@ async def rows(
         raise ApiError(422, f"more than {MAX_ROWS} park/carrier buckets: narrow the query")
     info = await parks(conn)
     park_at, carrier_at = dims.index(GroupBy.PARK), dims.index(GroupBy.CARRIER)
+    category_at = dims.index(GroupBy.SOURCE_CATEGORY)
     n = len(dims)
     out: dict[tuple[Any, ...], EnergyRow] = {}
     for row in found:
         keys = row[2 : 2 + n]
         carrier = Carrier(keys[carrier_at])
-        if carrier not in energy_carriers():
+        if carrier not in energy_carriers() or keys[category_at] in NOT_ENERGY:
             continue
         park = info[keys[park_at]]
         b_start, b_end = row[0], row[1]

@@ -81,6 +81,17 @@ async def emissions_of_b_hidden(w: World, c: Clients) -> None:
     assert r.status_code == 200 and r.json()["items"] == [], r.text
 
 
+async def energy_of_b_hidden(w: World, c: Clients) -> None:
+    """As for emissions: naming B is 404; B's meter (electricity) filtered gives A nothing."""
+    await named_other_tenant("/v1/energy", "enterprise_id", **_DAY)(w, c)
+    by_meter = _DAY | {"meter_id": w.meter_b, "bucket": "1d", "group_by": "meter"}
+    seen = await c.admin.get("/v1/energy", params=by_meter)
+    assert seen.status_code == 200, seen.text
+    assert [i["group"]["meter"] for i in seen.json()["items"]] == [w.meter_b]
+    r = await c.a.get("/v1/energy", params=by_meter)
+    assert r.status_code == 200 and r.json()["items"] == [], r.text
+
+
 async def quality_of_b_hidden(w: World, c: Clients) -> None:
     await named_other_tenant("/v1/quality", "enterprise_id", **_DAY)(w, c)
     mine = (await c.a.get("/v1/quality", params=_DAY | {"meter_id": w.meter_b})).json()
@@ -230,6 +241,7 @@ CASES: dict[tuple[str, str], Check] = {
     # Readings and the stored windows.
     ("POST", "/v1/readings"): push_to_b_rejected,
     ("GET", "/v1/emissions"): emissions_of_b_hidden,
+    ("GET", "/v1/energy"): energy_of_b_hidden,
     ("GET", "/v1/intensity"): intensity_of_b_hidden,
     ("GET", "/v1/progress"): progress_of_b_hidden,
     ("GET", "/v1/quality"): quality_of_b_hidden,
