@@ -275,7 +275,8 @@ async def test_a_fuel_in_litres_without_a_density_row_is_422_naming_the_row_to_a
     assert r.status_code == 422, r.text
     assert r.json()["detail"] == (
         f"unit L for carrier {carrier} needs a density row (kg/L) for {carrier} in"
-        " accounting/data/conversion_parameters.csv, or register the meter in a mass unit (t, kg)"
+        " accounting/data/conversion_parameters.csv or added with POST /v1/factor-overrides"
+        " (parameter density), or register the meter in a mass unit (t, kg)"
     )
     # The same fuel in tonnes is accepted, and a change to litres is refused the same way.
     await _create(admin, _meter(f"f-{unique}") | fuel | {"unit": "t"})

@@ -145,11 +145,17 @@ async def live_of_b_hidden(w: World, c: Clients) -> None:
 
 
 async def factors_are_park_wide(w: World, c: Clients) -> None:
-    """The factor catalogue belongs to the park, not to a tenant: A reads what the admin reads."""
-    for path in ("/v1/factors", "/v1/factor-overrides"):
-        mine, park = await c.a.get(path), await c.admin.get(path)
-        assert mine.status_code == park.status_code == 200
-        assert mine.json() == park.json()
+    """The factor catalogue belongs to the park: A reads what the admin reads, less other
+    enterprises' own versions (their measured values)."""
+    mine, park = await c.a.get("/v1/factors"), await c.admin.get("/v1/factors")
+    assert mine.status_code == park.status_code == 200
+    assert mine.json() == [f for f in park.json() if f["enterprise_id"] in (None, ENTERPRISE_A)]
+    params = {"limit": 500}
+    mine = await c.a.get("/v1/factor-overrides", params=params)
+    park = await c.admin.get("/v1/factor-overrides", params=params)
+    assert mine.status_code == park.status_code == 200
+    visible = [o for o in park.json()["items"] if o["enterprise_id"] in (None, ENTERPRISE_A)]
+    assert mine.json()["items"] == visible
 
 
 async def page_context_of_b_hidden(w: World, c: Clients) -> None:
