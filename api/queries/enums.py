@@ -23,6 +23,7 @@ class GroupBy(StrEnum):
     ISO_CATEGORY = "iso_category"
     GAS = "gas"
     CARRIER = "carrier"
+    FACTOR_KEY = "factor_key"  # the meter's factor series (e.g. a contractual instrument)
 
 
 class CalibrationStatus(StrEnum):
