@@ -32,6 +32,12 @@ class EmissionRow(BaseModel):
     activity: list[Quantity] = Field(description="Activity summed per unit (never across units)")
     completeness: DecimalStr | None = Field(description="Readings present / expected, 0..1")
     windows: int = Field(description="Stored windows summed into this row")
+    market_tco2e: DecimalStr | None = Field(
+        default=None,
+        description="Market-based tCO2e beside the location-based tco2e (include_market=true):"
+        " purchased electricity under a contractual instrument at its factor, other purchased"
+        " kWh at the residual mix; null when not asked for or not available",
+    )
 
 
 class Emissions(Page):

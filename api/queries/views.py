@@ -18,7 +18,7 @@ from accounting.intensity import OutputUnit
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
-from api.queries import emissions, energy, performance, present, quality
+from api.queries import emissions, energy, market, performance, present, quality
 from api.queries.common import dec, enterprises_for, next_link, page
 from api.queries.enums import BUCKETS, Bucket, GroupBy
 from api.queries.models import Emissions, Energy, IntensityPage, ProgressPage, QualityPage
@@ -55,13 +55,20 @@ async def get_emissions(
     source_category: Ids = None,
     limit: Limit = 1000,
     offset: Offset = 0,
+    include_market: Annotated[
+        bool, Query(description="Add market_tco2e beside tco2e (not with group_by=gas)")
+    ] = False,
 ) -> dict[str, Any]:
     """tCO2e and activity per bucket and group, summed from stored windows starting in
-    [from, to). Buckets of a day or longer are the park's local days, months, years."""
+    [from, to). Buckets of a day or longer are the park's local days, months, years. ``tco2e``
+    is location-based (a contractual instrument never nets into it); ``include_market=true``
+    adds the market-based figure beside it (GHG Protocol Scope 2 Guidance, ch. 6)."""
     _range(start, to)
     if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
         raise ApiError(422, "1-minute buckets cover at most 31 days per query")
     groups = list(dict.fromkeys(group_by))  # each dimension once, in the order asked
+    if include_market and GroupBy.GAS in groups:
+        raise ApiError(422, "market_tco2e is not split by gas: drop include_market or gas")
     filters = emissions.Filters(
         parks=park_id,
         enterprises=enterprises_for(who, enterprise_id),
@@ -83,9 +90,17 @@ async def get_emissions(
         limit,
     )
     n = len(groups)
+    markets = (
+        await market.market_tco2e(
+            conn, start=start, end=to, bucket=bucket, group_by=groups, filters=filters
+        )
+        if include_market and rows
+        else {}
+    )
     items = []
     for row in rows:
         activity, tco2e, mass, completeness, windows = row[2 + n :]
+        market_t = markets.get((row[0], row[1], tuple(row[2 : 2 + n])))
         items.append(
             {
                 "bucket_start": row[0],
@@ -99,6 +114,7 @@ async def get_emissions(
                 ],
                 "completeness": dec(completeness, 4),
                 "windows": windows,
+                "market_tco2e": dec(market_t),
             }
         )
     return {
