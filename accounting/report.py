@@ -3,9 +3,11 @@
 Input is hourly windows summed per enterprise, source, local day and UTC day (``WindowGroup``);
 out come gross emissions location- and market-based, broken down by source category, ISO 14064-1
 category, gas, enterprise and month. Sinks are removals, reported apart and never subtracted.
-Market-based electricity is purchased kWh at the residual mix (no contractual instrument is
-recorded in the platform); where no residual-mix factor is valid the market-based figure is
-*not available*, and says why, rather than a number made up.
+Market-based electricity is the kWh of meters with a contractual instrument (green electricity
+certificates, green power contracts; the meter's ``factor_key``) at the instrument's factor, and
+every other purchased kWh at the residual mix; where no residual-mix factor is valid the
+market-based figure is *not available*, and says why, rather than a number made up. The
+location-based figure never includes an instrument (GHG Protocol Scope 2 Guidance, ch. 7.5).
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ _ELECTRICITY = SourceCategory.PURCHASED_ELECTRICITY.value
 _SINK = SourceCategory.GREEN_SPACE_SINK.value
 
 INSTRUMENTS_NOTE = (
-    "No contractual instrument (green electricity certificate, green power contract) is recorded "
-    "in the platform, so market-based electricity counts every purchased kWh at the residual mix."
+    "Market-based electricity counts the kWh of meters assigned a contractual instrument (green "
+    "electricity certificate, green power contract) at the instrument's factor and every other "
+    "purchased kWh at the residual mix; location-based electricity never nets an instrument."
 )
+# Both contractual series of accounting/data/contractual_instruments.csv are 0 kgCO2/kWh by
+# definition of the market-based method (GHG Protocol Scope 2 Guidance 2015, ch. 6).
+INSTRUMENT_T_PER_KWH = 0.0
 SINK_NOTE = (
     "Green-space sink windows are removals (tCO2, the magnitude of their figure): reported apart "
     "and never subtracted from gross emissions."
 )
 
-# The residual-mix factor valid on a UTC day for a GWP set, or None where the catalogue has none.
+# The residual-mix factor valid on a park-local day for a GWP set, or None where there is none.
 ResidualFactor = Callable[[date, str | None], ResolvedFactor | None]
 
 
@@ -48,7 +54,7 @@ class WindowGroup:
     activity_unit: str
     gwp_set: str | None
     local_day: date
-    utc_day: date  # the day the stream resolved the window's factor for
+    utc_day: date
     activity: float
     tco2e: float
     gases: Mapping[str, float]  # tonnes of each gas
@@ -58,6 +64,7 @@ class WindowGroup:
     interpolated_windows: int
     interpolated_tco2e: float
     unfactored_windows: int  # emitting activity stored without an emission factor
+    contractual_activity: float = 0.0  # of meters with a contractual instrument (market-based)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +158,14 @@ def _market(
     """The group's market-based tCO2e: electricity at the residual mix, the rest as stored."""
     if group.source_category != _ELECTRICITY:
         return group.tco2e, None
-    factor = residual(group.utc_day, group.gwp_set) if group.activity_unit == "kWh" else None
+    # The stream picks factor versions by the park's local day; the residual mix follows suit.
+    factor = residual(group.local_day, group.gwp_set) if group.activity_unit == "kWh" else None
+    covered = group.contractual_activity if group.activity_unit == "kWh" else 0.0
+    uncovered = group.activity - covered
+    instruments = covered * INSTRUMENT_T_PER_KWH
     if factor is None:
-        return (0.0, None) if group.activity == 0 else (None, None)
-    return group.activity * factor.tco2e_per_unit, factor
+        return (instruments, None) if uncovered == 0 else (None, None)
+    return uncovered * factor.tco2e_per_unit + instruments, factor
 
 
 def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figures:
@@ -181,7 +192,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
             gwp_sets.add(g.gwp_set)
         market, factor = _market(g, residual)
         if market is None:
-            missing.add(g.utc_day)
+            missing.add(g.local_day)
         if factor is not None:
             residual_versions.update(factor.versions)
         iso = g.iso_category or ""
@@ -207,7 +218,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
     if missing:
         notes.append(
             "Market-based totals are not available: no residual-mix factor is valid for purchased "
-            f"electricity on {_days(missing)} (UTC days) in the park's region."
+            f"electricity on {_days(missing)} (local days) in the park's region."
         )
     if len(gwp_sets) > 1:
         notes.append(f"Windows use several GWP sets ({', '.join(sorted(gwp_sets))}).")
@@ -261,7 +272,9 @@ def _add_gases(
     """Tonnes and tCO2e of each gas on both bases; a figure turns None once a part is unknown."""
     market: dict[str, tuple[float, float | None]] = {}
     if factor is not None:
-        market = {c.gas.value: (group.activity * c.tonnes_per_unit, c.gwp) for c in factor.gases}
+        # Instrument-covered kWh are 0 t of every gas (INSTRUMENT_T_PER_KWH).
+        uncovered = group.activity - group.contractual_activity
+        market = {c.gas.value: (uncovered * c.tonnes_per_unit, c.gwp) for c in factor.gases}
     elif group.source_category != _ELECTRICITY:
         market = {gas: (t, _gwp(gas, group.gwp_set)) for gas, t in group.gases.items()}
     for gas in set(group.gases) | set(market):

@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from accounting.factor_rows import MARKET_INSTRUMENTS
 from accounting.reasons import Reason
 from accounting.report import ACTIVITY_ONLY, WindowGroup
 from accounting.report_compare import BaselineSpec, TargetSpec
@@ -41,7 +42,8 @@ SELECT {_KEYS},
        count(*) FILTER (WHERE w.interpolated OR w.flags & %(interp)s <> 0),
        coalesce(sum(w.tco2e) FILTER (WHERE w.interpolated OR w.flags & %(interp)s <> 0), 0),
        count(*) FILTER (WHERE cardinality(w.factor_versions) = 0 AND w.activity > 0
-                          AND w.source_category <> %(activity_only)s)
+                          AND w.source_category <> %(activity_only)s),
+       coalesce(sum(w.activity) FILTER (WHERE m.factor_key = ANY(%(instruments)s)), 0)
 {_FROM}
 {_METER}{_WHERE}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
@@ -140,6 +142,7 @@ class Scope:
             "end": self.end,
             "interp": int(Reason.INTERPOLATED),
             "activity_only": ACTIVITY_ONLY,
+            "instruments": sorted(MARKET_INSTRUMENTS),
         }
 
 
@@ -171,7 +174,7 @@ async def window_groups(conn: AsyncConnection[Any], *, scope: Scope) -> list[Win
     out = []
     for row in await (await conn.execute(_GROUPS, params)).fetchall():
         ent, cat, iso, carrier, unit, gwp_set, local_day, utc_day = row[:8]
-        act, tco2e, present, expected, windows, interp, interp_t, unfactored = row[8:]
+        act, tco2e, present, expected, windows, interp, interp_t, unfactored, covered = row[8:]
         out.append(
             WindowGroup(
                 enterprise_id=ent,
@@ -191,6 +194,7 @@ async def window_groups(conn: AsyncConnection[Any], *, scope: Scope) -> list[Win
                 interpolated_windows=int(interp),
                 interpolated_tco2e=float(interp_t),
                 unfactored_windows=int(unfactored),
+                contractual_activity=float(covered),
             )
         )
     return out
@@ -243,6 +247,7 @@ class ParkInfo:
     timezone: str
     region: str
     enterprises: dict[str, str]  # id -> name
+    tce_electricity_convention: str = "equal_value"  # GB/T 2589-2020, migration 0016
 
 
 async def park_info(
@@ -265,7 +270,9 @@ async def park_info(
         park_id = ids[0][0]
     row = await (
         await conn.execute(
-            "SELECT park_id, name, timezone, region FROM park WHERE park_id = %s", (park_id,)
+            "SELECT park_id, name, timezone, region, tce_electricity_convention FROM park"
+            " WHERE park_id = %s",
+            (park_id,),
         )
     ).fetchone()
     if row is None:
@@ -275,4 +282,4 @@ async def park_info(
             "SELECT enterprise_id, name FROM enterprise WHERE park_id = %s ORDER BY 1", (park_id,)
         )
     ).fetchall()
-    return ParkInfo(row[0], row[1], row[2], row[3], {e: n for e, n in names})
+    return ParkInfo(row[0], row[1], row[2], row[3], {e: n for e, n in names}, row[4])

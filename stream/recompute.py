@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from accounting.gwp import GwpSet
-from store.registry import Meter, all_meters, enterprise_regions
+from store.registry import Meter, all_meters, enterprise_contexts
 from stream.window_sink import WindowComputer, upsert_windows
 from stream.windows import WindowTracker
 
@@ -125,7 +125,7 @@ def recompute(
         raise RecomputeError(f"--to {last} is before --from {first}")
     computer = WindowComputer(gwp_set=gwp_set)
     by_id = {m.meter_id: m for m in meters}
-    regions = enterprise_regions(conn)
+    contexts = enterprise_contexts(conn)
     summary = Summary(meters=len(by_id), days=(last - first).days + 1)
     before: list[float] = []
     after: list[float] = []
@@ -136,7 +136,7 @@ def recompute(
         for i in range(0, len(ids), meters_per_chunk):
             group = ids[i : i + meters_per_chunk]
             due, stored = _due(conn, group, lo, lo + DAY_MS)
-            results = computer.compute(conn, due, by_id, regions)
+            results = computer.compute(conn, due, by_id, contexts)
             upsert_windows(conn, results, optimistic=False)
             for r in results:
                 key = (r.key.meter_id, r.key.width_s, int(r.key.window_start.timestamp() * 1000))

@@ -40,9 +40,9 @@ from numpy.typing import NDArray
 
 from accounting.gwp import GwpSet
 from accounting.intervals import keyed_window_sums
-from accounting.overrides import FactorSet, apply_overrides, packaged_factors
+from accounting.overrides import FactorSet, factor_sets, packaged_factors
 from store.factors import load_overrides, overrides_version
-from store.registry import Meter
+from store.registry import FactorContext, Meter
 from store.windows import _COLUMNS, _UPSERT, WindowKey, WindowResult, WindowSums
 from stream.emissions import EmissionCalculator
 from stream.records import ms_to_iso
@@ -50,6 +50,7 @@ from stream.registry import RegistryCache
 from stream.windows import WindowTracker
 
 log = logging.getLogger(__name__)
+DEFAULT_CONTEXT = FactorContext()  # an enterprise not (yet) in the registry's park join
 
 
 class WindowComputer:
@@ -58,45 +59,61 @@ class WindowComputer:
 
     The factors are the packaged catalogue plus the park's ``factor_override`` versions
     (``accounting.overrides``), reloaded when ``max(override_id)`` moves, which is checked
-    before every computation: a window computed after a version was added uses it.
+    before every computation: a window computed after a version was added uses it. A meter of
+    an enterprise with versions of its own is computed with that enterprise's set, every other
+    meter with the park's.
     """
 
     def __init__(self, *, gwp_set: GwpSet) -> None:
         self._gwp_set = gwp_set
-        self._calculators: dict[str, EmissionCalculator] = {}
+        self._calculators: dict[tuple[FactorContext, str | None], EmissionCalculator] = {}
         self._factors_version: int | None = None
         self.factors: FactorSet = packaged_factors()
+        self.enterprise_factors: dict[str, FactorSet] = {}
 
     def refresh_factors(self, conn: psycopg.Connection[Any]) -> bool:
         """Reload the park's factor versions if they changed; returns whether they did."""
         version = overrides_version(conn)
         if version == self._factors_version:
             return False
-        factors = apply_overrides(load_overrides(conn))
-        for override_id, why in factors.refused:
+        factors, by_enterprise = factor_sets(load_overrides(conn))
+        refused = set(factors.refused)
+        for ent_set in by_enterprise.values():
+            refused.update(ent_set.refused)
+        for override_id, why in sorted(refused):
             log.warning("factor override %d not applied: %s", override_id, why)
         self.factors = factors
+        self.enterprise_factors = by_enterprise
         self._calculators.clear()  # their cached factors are the old versions'
         self._factors_version = version
-        log.info("emission factors loaded: %d park versions in force", len(factors.applied))
+        log.info(
+            "emission factors loaded: %d park versions, %d enterprises with their own",
+            len(factors.applied),
+            len(by_enterprise),
+        )
         return True
 
-    def _calculator(self, region: str) -> EmissionCalculator:
-        if region not in self._calculators:
-            self._calculators[region] = EmissionCalculator(
-                region=region,
+    def _calculator(self, context: FactorContext, enterprise_id: str) -> EmissionCalculator:
+        own = enterprise_id if enterprise_id in self.enterprise_factors else None
+        key = (context, own)
+        if key not in self._calculators:
+            factors = self.factors if own is None else self.enterprise_factors[own]
+            self._calculators[key] = EmissionCalculator(
+                region=context.region,
+                timezone=context.timezone,
+                grid_level=context.grid_level,
                 gwp_set=self._gwp_set,
-                catalogue=self.factors.catalogue,
-                parameters=self.factors.parameters,
+                catalogue=factors.catalogue,
+                parameters=factors.parameters,
             )
-        return self._calculators[region]
+        return self._calculators[key]
 
     def compute(
         self,
         conn: psycopg.Connection[Any],
         due: Sequence[tuple[str, int, int]],
         meters: dict[str, Meter],
-        regions: dict[str, str],
+        contexts: dict[str, FactorContext],
     ) -> list[WindowResult]:
         """The results of ``(meter, width_s, start_ms)`` windows; a meter not in ``meters``
         (retired since) is left out: its windows stay as last computed."""
@@ -106,8 +123,8 @@ class WindowComputer:
             meter = meters.get(sums.key.meter_id)
             if meter is None:
                 continue
-            region = regions.get(meter.enterprise_id, "CN")
-            results.append(self._calculator(region).result(sums, meter))
+            context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
+            results.append(self._calculator(context, meter.enterprise_id).result(sums, meter))
         return results
 
 
@@ -199,7 +216,7 @@ class WindowSink:
     def _compute(self, due: list[tuple[str, int, int]]) -> Flushed:
         self._conn = self._connect()
         results = self.computer.compute(
-            self._conn, due, self._registry.meters, self._registry.regions
+            self._conn, due, self._registry.meters, self._registry.contexts
         )
         # After a flush that recomputed stored windows, the next few go the upsert way at once.
         if upsert_windows(self._conn, results, optimistic=self._recomputing == 0):

@@ -87,6 +87,17 @@ async def emissions_of_b_hidden(w: World, c: Clients) -> None:
     assert r.status_code == 200 and r.json()["items"] == [], r.text
 
 
+async def energy_of_b_hidden(w: World, c: Clients) -> None:
+    """As for emissions: naming B is 404; B's meter (electricity) filtered gives A nothing."""
+    await named_other_tenant("/v1/energy", "enterprise_id", **_DAY)(w, c)
+    by_meter = _DAY | {"meter_id": w.meter_b, "bucket": "1d", "group_by": "meter"}
+    seen = await c.admin.get("/v1/energy", params=by_meter)
+    assert seen.status_code == 200, seen.text
+    assert [i["group"]["meter"] for i in seen.json()["items"]] == [w.meter_b]
+    r = await c.a.get("/v1/energy", params=by_meter)
+    assert r.status_code == 200 and r.json()["items"] == [], r.text
+
+
 async def quality_of_b_hidden(w: World, c: Clients) -> None:
     await named_other_tenant("/v1/quality", "enterprise_id", **_DAY)(w, c)
     mine = (await c.a.get("/v1/quality", params=_DAY | {"meter_id": w.meter_b})).json()
@@ -140,11 +151,17 @@ async def live_of_b_hidden(w: World, c: Clients) -> None:
 
 
 async def factors_are_park_wide(w: World, c: Clients) -> None:
-    """The factor catalogue belongs to the park, not to a tenant: A reads what the admin reads."""
-    for path in ("/v1/factors", "/v1/factor-overrides"):
-        mine, park = await c.a.get(path), await c.admin.get(path)
-        assert mine.status_code == park.status_code == 200
-        assert mine.json() == park.json()
+    """The factor catalogue belongs to the park: A reads what the admin reads, less other
+    enterprises' own versions (their measured values)."""
+    mine, park = await c.a.get("/v1/factors"), await c.admin.get("/v1/factors")
+    assert mine.status_code == park.status_code == 200
+    assert mine.json() == [f for f in park.json() if f["enterprise_id"] in (None, ENTERPRISE_A)]
+    params = {"limit": 500}
+    mine = await c.a.get("/v1/factor-overrides", params=params)
+    park = await c.admin.get("/v1/factor-overrides", params=params)
+    assert mine.status_code == park.status_code == 200
+    visible = [o for o in park.json()["items"] if o["enterprise_id"] in (None, ENTERPRISE_A)]
+    assert mine.json()["items"] == visible
 
 
 async def page_context_of_b_hidden(w: World, c: Clients) -> None:
@@ -302,9 +319,27 @@ CASES: dict[tuple[str, str], Check] = {
         "/v1/baselines", "items", "baseline_id", "{baseline_a}", "{baseline_b}"
     ),
     ("GET", "/v1/baselines/{baseline_id}"): hidden("GET", "/v1/baselines/{baseline_b}"),
+    # Restatement proposals of B's baseline: reads are 404 as the baseline is, writes need
+    # registry:write (an enterprise key never decides a restatement).
+    ("GET", "/v1/baselines/{baseline_id}/proposals"): hidden(
+        "GET", "/v1/baselines/{baseline_b}/proposals"
+    ),
+    ("GET", "/v1/baselines/{baseline_id}/proposals/{proposal_id}"): hidden(
+        "GET", "/v1/baselines/{baseline_b}/proposals/1", proof="/v1/baselines/{baseline_b}"
+    ),
+    ("POST", "/v1/baselines/{baseline_id}/proposals"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/proposals", _W, {}
+    ),
+    ("POST", "/v1/baselines/{baseline_id}/proposals/{proposal_id}/accept"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/proposals/1/accept", _W, {}
+    ),
+    ("POST", "/v1/baselines/{baseline_id}/proposals/{proposal_id}/reject"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/proposals/1/reject", _W, {"note": "x"}
+    ),
     # Readings and the stored windows.
     ("POST", "/v1/readings"): push_to_b_rejected,
     ("GET", "/v1/emissions"): emissions_of_b_hidden,
+    ("GET", "/v1/energy"): energy_of_b_hidden,
     ("GET", "/v1/intensity"): intensity_of_b_hidden,
     ("GET", "/v1/progress"): progress_of_b_hidden,
     ("GET", "/v1/quality"): quality_of_b_hidden,
