@@ -30,6 +30,7 @@ from stream.sink import Database
 from stream.topics import Topic, topic_name
 from stream.validate import StreamReason
 from stream.window_sink import WindowSink
+from stream.windows import plan_of
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         registry,
         gwp_set=GwpSet(settings.gwp_set),
         max_wait_ms=int(settings.window_max_wait_s * 1000),
+        plan=plan_of(settings),
     )
 
     deviations = DeviationStage(settings.database_url, registry)
