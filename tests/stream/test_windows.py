@@ -55,3 +55,11 @@ def test_a_nine_month_interval_touches_every_hour_and_quarter_but_few_fine_windo
     tracker.touch("E", T, now, now_ms=now)
     by_width = Counter(w for _, w, _ in tracker.pending)
     assert by_width == {3600: 273 * 24, 900: 273 * 96, 300: 288, 60: 1440}
+
+
+def test_by_default_fine_windows_reach_back_seven_days() -> None:
+    now = T + 273 * 1440 * MIN
+    tracker = WindowTracker()
+    tracker.touch("E", T, now, now_ms=now)
+    by_width = Counter(w for _, w, _ in tracker.pending)
+    assert (by_width[60], by_width[300]) == (7 * 1440, 7 * 288)
