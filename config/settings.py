@@ -112,6 +112,15 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Compute a window this long after its end even if its meter fell silent.",
     )
+    alert_horizon_s: int = Field(
+        default=2 * 86_400,
+        ge=3600,
+        le=366 * 86_400,
+        description=(
+            "Hour windows that ended longer ago than this (history imports, recomputed past"
+            " periods) are not evaluated for deviations: no alert, no notification."
+        ),
+    )
     fine_windows_horizon_s: int = Field(
         default=7 * 86_400,
         ge=3600,

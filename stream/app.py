@@ -77,7 +77,9 @@ def create_app(settings: WorkerSettings) -> faust.App:
         plan=plan_of(settings),
     )
 
-    deviations = DeviationStage(settings.database_url, registry)
+    deviations = DeviationStage(
+        settings.database_url, registry, horizon_ms=settings.alert_horizon_s * 1000
+    )
     deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
 
     # UNKNOWN_METER and UNAUTHORIZED_SOURCE readings waiting for the next deviation evaluation.
