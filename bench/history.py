@@ -16,9 +16,9 @@ What it does, from one run, against the local stack (started if down):
    waits until the worker has stored every reading; then the bench waits for every hour and
    15-minute window (none of 1 or 5 minutes: the period is older than the fine horizon).
 
-Figures: ``history_readings_per_s`` is the readings over the wall time from the CLI's start to
-the last window written (``emission_window.computed_at``, the database's clock: the import is
-done when its windows are); ``history_intake_readings_per_s`` the readings over the span of the
+Figures: ``history_readings_per_s`` is the readings over the wall time from the CLI's start
+until the bench sees every expected window stored (polled every 0.5 s: the import is done when
+its windows are); ``history_intake_readings_per_s`` the readings over the span of the
 intake transactions (``reading.received_at``), as ``bench.stream`` measures ``readings_per_s``;
 ``worker_us_per_reading`` the worker process's CPU time over the same phase (/proc, as
 ``bench.stream``) per reading. ``sums_exact``: each meter's hour windows, its ``emission_day``
@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
             if done.returncode != 0:
                 _log(f"backfill exited {done.returncode}: {done.stdout[-2000:]}{done.stderr}")
             got = wait_windows(url, want, deadline)
+            finished = time.monotonic()
             cpu.sample()
             with psycopg.connect(url, autocommit=True) as conn:
                 stored = int(_one(conn, "SELECT count(*) FROM reading"))
@@ -257,7 +258,9 @@ def main(argv: list[str] | None = None) -> None:
                 )
             sums = check_sums(url, expected)
             worker_cpu_s = sum(b - a for a, b in cpu.worker_cpu.values())
-            end_to_end_s = last_window - started_wall
+            # Until the bench saw every window (0.5 s polls): ``computed_at`` is the start of
+            # the upsert's transaction, earlier than the moment its windows are visible.
+            end_to_end_s = finished - started
             complete = (
                 done.returncode == 0
                 and stored == park.readings
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
                 ),
                 "worker_us_per_reading": round(worker_cpu_s / max(stored, 1) * 1e6, 1),
                 "import_s": round(end_to_end_s, 1),
+                "last_window_computed_s": round(last_window - started_wall, 1),
                 "cli_s": round(cli_s, 1),
                 "readings": park.readings,
                 "readings_stored": stored,
