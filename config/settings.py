@@ -198,6 +198,33 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Compute a window this long after its end even if its meter fell silent.",
     )
+    alert_horizon_s: int = Field(
+        default=2 * 86_400,
+        ge=3600,
+        le=366 * 86_400,
+        description=(
+            "Hour windows that ended longer ago than this (history imports, recomputed past"
+            " periods) are not evaluated for deviations: no alert, no notification."
+        ),
+    )
+    fine_windows_horizon_s: int = Field(
+        default=7 * 86_400,
+        ge=3600,
+        le=366 * 86_400,
+        description=(
+            "1- and 5-minute windows ending longer ago than this are not materialised (history"
+            " imports); 15-minute and hour windows, and the day/month rollups, always are."
+        ),
+    )
+    fine_windows_max_interval_s: int = Field(
+        default=6 * 3600,
+        ge=900,
+        le=31 * 86_400,
+        description=(
+            "1- and 5-minute windows are not materialised where only intervals longer than"
+            " this (a meter silent that long) overlap them."
+        ),
+    )
 
 
 class ApiSettings(CommonSettings):

@@ -30,6 +30,7 @@ from stream.sink import Database
 from stream.topics import Topic, topic_name
 from stream.validate import StreamReason
 from stream.window_sink import WindowSink
+from stream.windows import plan_of
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
         registry,
         gwp_set=GwpSet(settings.gwp_set),
         max_wait_ms=int(settings.window_max_wait_s * 1000),
+        plan=plan_of(settings),
     )
 
-    deviations = DeviationStage(settings.database_url, registry)
+    deviations = DeviationStage(
+        settings.database_url, registry, horizon_ms=settings.alert_horizon_s * 1000
+    )
     deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
 
     # UNKNOWN_METER and UNAUTHORIZED_SOURCE readings waiting for the next deviation evaluation.

@@ -41,6 +41,7 @@ from numpy.typing import NDArray
 from accounting.gwp import GwpSet
 from accounting.intervals import keyed_window_sums
 from accounting.overrides import FactorSet, factor_sets, packaged_factors
+from accounting.window_plan import WindowPlan
 from store.factors import load_overrides, overrides_version
 from store.registry import FactorContext, Meter
 from store.windows import _COLUMNS, _UPSERT, WindowKey, WindowResult, WindowSums
@@ -64,8 +65,10 @@ class WindowComputer:
     meter with the park's.
     """
 
-    def __init__(self, *, gwp_set: GwpSet) -> None:
+    def __init__(self, *, gwp_set: GwpSet, plan: WindowPlan | None = None) -> None:
         self._gwp_set = gwp_set
+        # Which fine windows are stored (``accounting.window_plan``); None: every one asked.
+        self.plan = plan
         self._calculators: dict[tuple[FactorContext, str | None], EmissionCalculator] = {}
         self._factors_version: int | None = None
         self.factors: FactorSet = packaged_factors()
@@ -116,10 +119,11 @@ class WindowComputer:
         contexts: dict[str, FactorContext],
     ) -> list[WindowResult]:
         """The results of ``(meter, width_s, start_ms)`` windows; a meter not in ``meters``
-        (retired since) is left out: its windows stay as last computed."""
+        (retired since) is left out: its windows stay as last computed. So is a fine window
+        the plan does not materialise (only intervals longer than its bound overlap it)."""
         self.refresh_factors(conn)
         results = []
-        for sums in window_sums(conn, due):
+        for sums in window_sums(conn, due, self.plan):
             meter = meters.get(sums.key.meter_id)
             if meter is None:
                 continue
@@ -130,14 +134,21 @@ class WindowComputer:
 
 class WindowSink:
     def __init__(
-        self, database_url: str, registry: RegistryCache, *, gwp_set: GwpSet, max_wait_ms: int
+        self,
+        database_url: str,
+        registry: RegistryCache,
+        *,
+        gwp_set: GwpSet,
+        max_wait_ms: int,
+        plan: WindowPlan | None = None,
     ) -> None:
         self._url = database_url
         self._registry = registry
         self._conn: psycopg.Connection[Any] | None = None
-        self.computer = WindowComputer(gwp_set=gwp_set)
+        plan = plan or WindowPlan()
+        self.computer = WindowComputer(gwp_set=gwp_set, plan=plan)
         self._recomputing = 0  # flushes left to upsert without trying a plain COPY first
-        self.tracker = WindowTracker(max_wait_ms=max_wait_ms)
+        self.tracker = WindowTracker(max_wait_ms=max_wait_ms, plan=plan)
         # The sink agent and the timer both flush; one connection serves one flush at a time.
         self._lock = asyncio.Lock()
 
@@ -312,10 +323,13 @@ def _int_array_literal(values: NDArray[np.int64]) -> str:
 
 
 def window_sums(
-    conn: psycopg.Connection[Any], due: Sequence[tuple[str, int, int]]
+    conn: psycopg.Connection[Any],
+    due: Sequence[tuple[str, int, int]],
+    plan: WindowPlan | None = None,
 ) -> list[WindowSums]:
     """Activity and coverage of each ``(meter, width_s, start_ms)`` window, from the readings
-    stored so far: the figures of ``store.windows.window_sums``, in bulk.
+    stored so far: the figures of ``store.windows.window_sums``, in bulk. With a ``plan``, the
+    fine windows it does not keep are left out (``WindowPlan.keep``).
 
     The database returns each stored interval once per flush (it used to aggregate each
     reading once per window it overlaps, four widths over); ``accounting.intervals`` sums the
@@ -358,16 +372,23 @@ def window_sums(
         window_start,
         window_end,
     )
+    keep = (
+        np.ones(len(due), dtype=np.bool_)
+        if plan is None
+        else plan.keep(width_ms // 1000, sums.shortest_ms)
+    )
     return [
         WindowSums(WindowKey(m, w, _utc(s)), q, p, f, i)
-        for (m, w, s), q, p, f, i in zip(
+        for (m, w, s), q, p, f, i, k in zip(
             due,
             sums.quantity.tolist(),
             sums.present.tolist(),
             sums.flags.view(np.int32).tolist(),  # a signed integer column
             sums.interpolated.tolist(),
+            keep.tolist(),
             strict=True,
         )
+        if k
     ]
 
 
