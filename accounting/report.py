@@ -58,6 +58,7 @@ class WindowGroup:
     interpolated_windows: int
     interpolated_tco2e: float
     unfactored_windows: int  # emitting activity stored without an emission factor
+    factor_versions: tuple[str, ...] = ()  # the versions the windows were computed with
 
 
 @dataclass(frozen=True, slots=True)
