@@ -37,6 +37,14 @@ EXTENSIONS: dict[Format, str] = {
 }
 # A fixed time for the zip entries, so the same report gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+# A text cell starting with one of these is run as a formula by spreadsheet programs (CSV and
+# formula injection, OWASP): it is written with a leading apostrophe, so it stays text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows and never evaluates."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _text(cell: Cell) -> str:
@@ -48,7 +56,7 @@ def _text(cell: Cell) -> str:
         return "true" if cell else "false"
     if isinstance(cell, datetime):
         return cell.isoformat()
-    return str(cell)
+    return inert(str(cell)) if isinstance(cell, str) else str(cell)
 
 
 def csv_zip(tables: list[Table]) -> bytes:
@@ -70,7 +78,7 @@ def _xlsx_cell(cell: Cell) -> Cell:
     # Excel has no time zones: an aware time is written as UTC text, so nothing is shifted.
     if isinstance(cell, datetime):
         return cell.isoformat()
-    return cell
+    return inert(cell) if isinstance(cell, str) else cell
 
 
 def xlsx(tables: list[Table]) -> bytes:
