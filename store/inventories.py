@@ -15,13 +15,17 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
-_COLUMNS = """inventory_id, park_id, enterprise_id, period_start, period_end, period_label,
+# A row's columns, and whether a later version supersedes it.
+_GET = """SELECT inventory_id, park_id, enterprise_id, period_start, period_end, period_label,
        version, supersedes, gwp_set, location_tco2e, market_tco2e, removals_tco2,
        content_sha256, created_by, created_at,
-       EXISTS (SELECT 1 FROM inventory n WHERE n.supersedes = i.inventory_id) AS superseded"""
-_GET = f"""SELECT {_COLUMNS}, content FROM inventory i WHERE inventory_id = %s
-  AND (%s::text IS NULL OR enterprise_id = %s)"""
-_LIST = f"""SELECT {_COLUMNS} FROM inventory i
+       EXISTS (SELECT 1 FROM inventory n WHERE n.supersedes = i.inventory_id) AS superseded, content
+FROM inventory i WHERE inventory_id = %s AND (%s::text IS NULL OR enterprise_id = %s)"""
+_LIST = """SELECT inventory_id, park_id, enterprise_id, period_start, period_end, period_label,
+       version, supersedes, gwp_set, location_tco2e, market_tco2e, removals_tco2,
+       content_sha256, created_by, created_at,
+       EXISTS (SELECT 1 FROM inventory n WHERE n.supersedes = i.inventory_id) AS superseded
+FROM inventory i
 WHERE (%(tenant)s::text IS NULL OR enterprise_id = %(tenant)s)
   AND (%(park)s::text IS NULL OR park_id = %(park)s)
   AND (%(enterprise)s::text IS NULL OR enterprise_id = %(enterprise)s)

@@ -218,7 +218,7 @@ async def compute(
             residual=ResidualMix(park.region),
             rows_of=_rows_of(),
         )
-    except (ActivityError, InventoryError, NoFactorError, FactorResolutionError) as exc:
+    except (ActivityError, InventoryError, NoFactorError, FactorResolutionError, ValueError) as exc:
         raise ApiError(422, f"the inventory cannot be computed: {exc}") from exc
     notes = list(figs.notes)
     if period.last == today:

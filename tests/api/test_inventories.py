@@ -4,12 +4,14 @@ activity records entered through the API, the inventory computed, stored and rea
 
 A park of its own (Asia/Shanghai, region CN, AR5), two enterprises:
 
-| enterprise | source | activity | factor (source) | by hand |
-| E1 | purchased electricity, metered | 70+85+95 = 250 kWh | grid 0.5306 kgCO2/kWh (MEE/NBS 2023); market: residual 0.6096 | 0.13265 tCO2; market 0.1524 |
-| E1 | process, record | 10 t CaCO3 | 0.43971 tCO2/t (IPCC 2006 Vol 3 Table 2.1) | 4.3971 tCO2 |
-| E1 | fugitive, record | 2 kg SF6 | GWP AR5 23500 | 47 tCO2e |
-| E2 | mobile combustion, record | 1.5 t diesel | NCV 42.652 GJ/t x 0.0202 tC/GJ x OF 0.98 x 44/12 (GB/T 32150) | 4.6323... tCO2 |
-| E2 | green-space sink, record | 10 ha urban tree crown, 1 day | 2.9 tC/ha/yr x 44/12 x 1/365 | removal 0.29132... tCO2 |
+- E1 purchased electricity, metered: 70+85+95 = 250 kWh x grid 0.5306 kgCO2/kWh (MEE/NBS
+  2023) = 0.13265 tCO2; market-based x residual mix 0.6096 kg/kWh = 0.1524 tCO2.
+- E1 process record: 10 t CaCO3 x 0.43971 tCO2/t (IPCC 2006 Vol 3 Table 2.1) = 4.3971 tCO2.
+- E1 fugitive record: 2 kg SF6 x GWP AR5 23500 = 47 tCO2e.
+- E2 mobile combustion record: 1.5 t diesel x NCV 42.652 GJ/t x 0.0202 tC/GJ x OF 0.98 x 44/12
+  (GB/T 32150 defaults) = 4.6323... tCO2.
+- E2 green-space sink record: 10 ha urban tree crown, 1 day: 2.9 tC/ha/yr x 44/12 / 365 =
+  removal 0.29132... tCO2, apart.
 """
 
 from __future__ import annotations
