@@ -65,6 +65,7 @@ class WindowGroup:
     interpolated_tco2e: float
     unfactored_windows: int  # emitting activity stored without an emission factor
     contractual_activity: float = 0.0  # of meters with a contractual instrument (market-based)
+    factor_versions: tuple[str, ...] = ()  # the versions the windows were computed with
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +79,12 @@ class Breakdown:
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """One enterprise's source in one carrier and unit: activity is never summed across units."""
+
     enterprise_id: str
     source_category: str
     iso_category: str
+    carrier: str | None  # the meters' carrier (natural_gas, diesel ...); None if unregistered
     activity: float
     activity_unit: str
     location_tco2e: float
@@ -170,13 +174,15 @@ def _market(
 
 def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figures:
     """Sum window groups into the period's figures (see the module docstring)."""
-    lines: _Sums[tuple[str, str, str]] = _Sums()
+    # A line per (enterprise, category, ISO category, carrier, unit): Nm3 of gas and tonnes of
+    # diesel under one category are two lines, never one sum of "mixed units".
+    lines: _Sums[tuple[str, str, str, str, str]] = _Sums()
     cats: _Sums[str] = _Sums()
     isos: _Sums[str] = _Sums()
     ents: _Sums[str] = _Sums()
     months: _Sums[str] = _Sums()
     days: _Sums[tuple[str, date]] = _Sums()
-    activity: dict[tuple[str, str, str], tuple[float, str]] = {}
+    activity: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
     gases: dict[str, _GasSums] = defaultdict(_GasSums)
     removals: dict[str, float] = defaultdict(float)
     gwp_sets: set[str] = set()
@@ -196,10 +202,8 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
         if factor is not None:
             residual_versions.update(factor.versions)
         iso = g.iso_category or ""
-        key = (g.enterprise_id, g.source_category, iso)
-        before = activity.get(key, (0.0, g.activity_unit))
-        unit = before[1] if before[1] == g.activity_unit else "mixed units"
-        activity[key] = (before[0] + g.activity, unit)
+        key = (g.enterprise_id, g.source_category, iso, g.carrier or "", g.activity_unit)
+        activity[key] += g.activity
         lines.add(key, g.tco2e, market)
         cats.add(g.source_category, g.tco2e, market)
         isos.add(iso, g.tco2e, market)
@@ -208,7 +212,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
         days.add((g.enterprise_id, g.local_day), g.tco2e, market)
         _add_gases(gases, g, factor, market is not None)
     line_rows = tuple(
-        Line(k[0], k[1], k[2], activity[k][0], activity[k][1], lines.location[k], lines.market[k])
+        Line(k[0], k[1], k[2], k[3] or None, activity[k], k[4], lines.location[k], lines.market[k])
         for k in sorted(lines.location)
     )
     location = sum(r.location_tco2e for r in line_rows)

@@ -18,6 +18,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import errors, live_windows
 from api.activity.views import router as activity_router
+from api.inventories.views import router as inventories_router
 from api.middleware import RequestGuard
 from api.page.views import router as page_router
 from api.producer import RawProducer
@@ -127,6 +128,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         webhooks_router,
         live_router,
         reports_router,
+        inventories_router,
         page_router,
     ):
         app.include_router(router)

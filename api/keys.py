@@ -42,6 +42,8 @@ class Scope(StrEnum):
     REPORTS_READ = "reports:read"
     ACTIVITY_READ = "activity:read"  # manual activity records (clause 6.3.1 e)
     ACTIVITY_WRITE = "activity:write"
+    INVENTORIES_READ = "inventories:read"  # stored inventories (clause 6.3.1 f)
+    INVENTORIES_WRITE = "inventories:write"  # compute and store a new version
 
 
 _READ = frozenset(
@@ -54,6 +56,7 @@ _READ = frozenset(
         Scope.LIVE_READ,
         Scope.REPORTS_READ,
         Scope.ACTIVITY_READ,
+        Scope.INVENTORIES_READ,
     }
 )
 
@@ -66,9 +69,11 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         Scope.WEBHOOKS_ADMIN,
         Scope.READINGS_WRITE,
         Scope.ACTIVITY_WRITE,
+        Scope.INVENTORIES_WRITE,
     },
     Role.AUDITOR: _READ | {Scope.AUDIT_READ},
-    Role.ENTERPRISE: _READ | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE},
+    Role.ENTERPRISE: _READ
+    | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE, Scope.INVENTORIES_WRITE},
 }
 
 
