@@ -54,8 +54,9 @@ class CommonSettings(BaseSettings):
         default=900_000,
         ge=10_000,
         le=10_000_000,
-        description="Largest readings.raw message the EMS push and backfill send (encoded, "
-        "before compression): a larger batch goes out as several messages. Keep it below the "
+        description="Largest message the EMS push and backfill send to readings.raw and the "
+        "worker sends to readings.valid, readings.rejected and emissions.windows (encoded, "
+        "before compression): a larger one goes out as several messages. Keep it below the "
         "broker's message.max.bytes and the topic's max.message.bytes (1,048,588 by default).",
     )
     kafka_compression: Literal["gzip", "none"] = Field(

@@ -27,6 +27,7 @@ from api.inventories import render, service
 from api.inventories.enums import Boundary, InventoryFormat
 from api.inventories.models import InventoryIn, InventoryOut, InventoryPage
 from api.keys import Principal, Scope
+from api.params import IdQuery
 from store import inventories as store
 from store.reports import ParkInfo, park_info
 
@@ -99,8 +100,8 @@ async def create_inventory(body: InventoryIn, conn: DbDep, who: Writer) -> Inven
 async def list_inventories(
     conn: DbDep,
     who: Reader,
-    park_id: Annotated[str | None, Query(max_length=64)] = None,
-    enterprise_id: Annotated[str | None, Query(max_length=64)] = None,
+    park_id: IdQuery = None,
+    enterprise_id: IdQuery = None,
     boundary: Boundary | None = None,
     cursor: int | None = Query(default=None, ge=1, le=2**63 - 1, description="`next_cursor`"),
     limit: int = Query(default=100, ge=1, le=500),

@@ -19,6 +19,7 @@ from accounting.targets import all_met
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.params import IdQuery, IdsQuery
 from api.queries import emissions, energy, market, performance, present, quality
 from api.queries.common import dec, enterprises_for, next_link, page
 from api.queries.enums import BUCKETS, Bucket, GroupBy
@@ -30,7 +31,6 @@ From = Annotated[AwareDatetime, Query(alias="from", description="Inclusive, with
 To = Annotated[AwareDatetime, Query(description="Exclusive, with a UTC offset")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-Ids = Annotated[list[str] | None, Query()]
 _ERRORS = problems(401, 403, 404, 422, 503)
 _MAX_MINUTE_SPAN = timedelta(days=31)  # 1-minute buckets: at most a month per query
 
@@ -49,11 +49,11 @@ async def get_emissions(
     to: To,
     bucket: Bucket = Bucket.HOUR,
     group_by: Annotated[list[GroupBy], Query()] = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
-    park_id: Ids = None,
-    enterprise_id: Ids = None,
-    site_id: Ids = None,
-    meter_id: Ids = None,
-    source_category: Ids = None,
+    park_id: IdsQuery = None,
+    enterprise_id: IdsQuery = None,
+    site_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
+    source_category: Annotated[list[str] | None, Query()] = None,
     detail: Annotated[
         bool,
         Query(
@@ -150,11 +150,11 @@ async def get_energy(
     to: To,
     bucket: Bucket = Bucket.HOUR,
     group_by: Annotated[list[GroupBy], Query()] = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
-    park_id: Ids = None,
-    enterprise_id: Ids = None,
-    site_id: Ids = None,
-    meter_id: Ids = None,
-    source_category: Ids = None,
+    park_id: IdsQuery = None,
+    enterprise_id: IdsQuery = None,
+    site_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
+    source_category: Annotated[list[str] | None, Query()] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -220,7 +220,7 @@ async def get_intensity(
     who: Reader,
     start: From,
     to: To,
-    enterprise_id: Ids = None,
+    enterprise_id: IdsQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -297,8 +297,8 @@ async def get_progress(
     who: Reader,
     as_of: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
     subject_kind: Annotated[str | None, Query(pattern="^(park|enterprise|meter)$")] = None,
-    subject_id: Annotated[str | None, Query(max_length=64)] = None,
-    enterprise_id: Ids = None,
+    subject_id: IdQuery = None,
+    enterprise_id: IdsQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -381,8 +381,8 @@ async def get_quality(
     who: Reader,
     start: From,
     to: To,
-    enterprise_id: Ids = None,
-    meter_id: Ids = None,
+    enterprise_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> dict[str, Any]:

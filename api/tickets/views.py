@@ -16,6 +16,7 @@ from api.deps import DbDep, StateDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
 from api.live import LiveEvent
+from api.params import IdQuery
 from api.tickets import flows, records, service
 from api.tickets.alert_views import router as alerts_router
 from api.tickets.enums import TicketState
@@ -28,7 +29,6 @@ from api.tickets.models import (
     HistoryOut,
     LinkIn,
     LinkOut,
-    ShortText,
     TicketDetail,
     TicketOut,
     TicketPage,
@@ -72,9 +72,9 @@ async def list_tickets(
     who: Reader,
     state: TicketState | None = None,
     rule: Rule | None = None,
-    enterprise_id: Annotated[ShortText | None, Query()] = None,
+    enterprise_id: IdQuery = None,
     subject_kind: SubjectKind | None = None,
-    subject_id: Annotated[ShortText | None, Query()] = None,
+    subject_id: IdQuery = None,
     overdue: bool | None = Query(default=None, description="An action past due and not done"),
     cursor: int | None = Query(default=None, ge=1, le=2**63 - 1, description="`next_cursor`"),
     limit: int = Query(default=100, ge=1, le=500),

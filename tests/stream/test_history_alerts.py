@@ -66,7 +66,7 @@ def _wait(db: psycopg.Connection, sql: str, args: tuple[object, ...], want: int)
 
 
 def test_windows_of_history_raise_no_alert_while_live_ones_do(
-    db: psycopg.Connection, worker: RunningWorker, unique: str
+    db: psycopg.Connection, worker: RunningWorker, kafka_bootstrap: str, unique: str
 ) -> None:
     add_park(db, park_id=f"p-{unique}", name="park", actor="test")
     add_enterprise(db, enterprise_id=f"e-{unique}", park_id=f"p-{unique}", name="e", actor="test")
@@ -83,7 +83,7 @@ def test_windows_of_history_raise_no_alert_while_live_ones_do(
         [last_year + k * 15 * MIN_MS for k in range(9)],  # two complete hours
         history=True,
     )
-    asyncio.run(_produce("127.0.0.1:9092", topic, old_meter, history))
+    asyncio.run(_produce(kafka_bootstrap, topic, old_meter, history))
     hours = _wait(
         db,
         "SELECT count(*) FROM emission_window WHERE meter_id = %s AND width_s = 3600",
@@ -93,7 +93,7 @@ def test_windows_of_history_raise_no_alert_while_live_ones_do(
     assert hours == 2  # computed (and so evaluated) before the live meter reads
 
     live = _batch(live_meter, f"live:{live_meter}", [now - HOUR_MS, now], history=False)
-    asyncio.run(_produce("127.0.0.1:9092", topic, live_meter, live))
+    asyncio.run(_produce(kafka_bootstrap, topic, live_meter, live))
     raised = _wait(
         db,
         "SELECT count(*) FROM alert WHERE subject_id = %s AND rule = 'CALIBRATION_OVERDUE'",

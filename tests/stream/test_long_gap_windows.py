@@ -38,7 +38,7 @@ def _wait_for(db: psycopg.Connection, query: str, args: tuple[object, ...], want
 
 
 def test_a_nine_month_gap_makes_bounded_windows_and_exact_hour_and_day_sums(
-    db: psycopg.Connection, worker: RunningWorker, unique: str
+    db: psycopg.Connection, worker: RunningWorker, kafka_bootstrap: str, unique: str
 ) -> None:
     meter_id = f"GAP-{unique}"
     add_park(db, park_id=f"p-{unique}", name="park", actor="test")
@@ -80,8 +80,8 @@ def test_a_nine_month_gap_makes_bounded_windows_and_exact_hour_and_day_sums(
         ),
     )
     topic = worker.topic(Topic.READINGS_RAW)
-    asyncio.run(_produce("127.0.0.1:9092", topic, meter_id, encode_batch(history)))
-    asyncio.run(_produce("127.0.0.1:9092", topic, meter_id, encode_batch(live)))
+    asyncio.run(_produce(kafka_bootstrap, topic, meter_id, encode_batch(history)))
+    asyncio.run(_produce(kafka_bootstrap, topic, meter_id, encode_batch(live)))
 
     hours = DAYS * 24
     counted = _wait_for(
