@@ -42,6 +42,8 @@ class Scope(StrEnum):
     REPORTS_READ = "reports:read"
     ACTIVITY_READ = "activity:read"  # manual activity records (clause 6.3.1 e)
     ACTIVITY_WRITE = "activity:write"
+    REGISTERS_READ = "registers:read"  # the management-system registers (clauses 4-10)
+    REGISTERS_WRITE = "registers:write"
 
 
 _READ = frozenset(
@@ -54,6 +56,7 @@ _READ = frozenset(
         Scope.LIVE_READ,
         Scope.REPORTS_READ,
         Scope.ACTIVITY_READ,
+        Scope.REGISTERS_READ,
     }
 )
 
@@ -66,9 +69,11 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         Scope.WEBHOOKS_ADMIN,
         Scope.READINGS_WRITE,
         Scope.ACTIVITY_WRITE,
+        Scope.REGISTERS_WRITE,
     },
     Role.AUDITOR: _READ | {Scope.AUDIT_READ},
-    Role.ENTERPRISE: _READ | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE},
+    Role.ENTERPRISE: _READ
+    | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE, Scope.REGISTERS_WRITE},
 }
 
 

@@ -4,7 +4,9 @@ per table). Numbers are written as numbers at full precision, never rounded for 
 Text cells come partly from users (meter names, comments, ticket text). A spreadsheet evaluates
 a cell that starts with ``= + - @`` (or a tab or carriage return before one) as a formula, so
 such text is written with a leading single quote (OWASP "CSV Injection"): it shows as text and
-never runs. Only text is touched: a negative number is a number and stays one.
+never runs. Only text is touched: a negative number is a number and stays one. Text that
+already starts with a quote gets one more, so ``restored`` undoes ``neutralised`` exactly (a
+file read back, e.g. a register imported from its own export, holds the text as entered).
 """
 
 from __future__ import annotations
@@ -43,11 +45,18 @@ EXTENSIONS: dict[Format, str] = {
 # A fixed time for the zip entries, so the same report gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = (*_FORMULA_START, "'")
 
 
 def neutralised(text: str) -> str:
-    """``text`` with a leading ``'`` if a spreadsheet would read it as a formula (OWASP)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """``text`` with a leading ``'`` if a spreadsheet would read it as a formula (OWASP), or if
+    it starts with a quote itself (so the quote added here can always be told apart)."""
+    return "'" + text if text.startswith(_QUOTED) else text
+
+
+def restored(text: str) -> str:
+    """The text ``neutralised`` was given: its leading ``'`` removed, if it added one."""
+    return text[1:] if text.startswith("'") else text
 
 
 def _text(cell: Cell) -> str:

@@ -178,7 +178,7 @@ class TicketDetail(TicketOut):
 
 OPENABLE_SOURCES = tuple(s for s in SourceKind if s is not SourceKind.ALERT)
 SourceId = Annotated[
-    str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?\Z"), AfterValidator(_storable)
+    str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$"), AfterValidator(_storable)
 ]
 
 
