@@ -136,4 +136,4 @@ async def replace_party(
         status=body.status,
         actor=who.actor,
     )
-    return _found(row, record_id)
+    return _found(None if row is None else row[0], record_id)

@@ -160,9 +160,10 @@ async def replace(
     content: BaseModel,
     status: RecordStatus,
     actor: str,
-) -> dict[str, Any] | None:
-    """Replace the record's content and status; the audit record holds the fields that
-    changed, before and after. None: no such record for this caller."""
+) -> tuple[dict[str, Any], bool] | None:
+    """Replace the record's content and status: (the record, whether anything changed). The
+    audit record holds the fields that changed, before and after. None: no such record for this
+    caller."""
     async with conn.transaction():
         current = await get(conn, spec, record_id=record_id, tenant=tenant, lock=True)
         if current is None:
@@ -170,7 +171,7 @@ async def replace(
         wanted = {"status": status.value, **_values(content)}
         changed = {k: v for k, v in wanted.items() if current[k] != v}
         if not changed:
-            return current
+            return current, False
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changed
         )
@@ -191,7 +192,7 @@ async def replace(
             before=_json({k: current[k] for k in changed}),
             after=_json(changed),
         )
-    return updated
+    return updated, True
 
 
 class SystemColumns(BaseModel):
@@ -291,7 +292,7 @@ async def _import_one(
                 actor=who.actor,
             )
             assert updated is not None
-            outcome = "unchanged" if updated is current else "updated"
+            outcome = "updated" if updated[1] else "unchanged"
             return RowResult(row=number, outcome=outcome, record_id=head.record_id)
     except ApiError as exc:
         return RowResult(row=number, outcome="rejected", errors=[exc.detail])
