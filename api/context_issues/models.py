@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from api.context_issues.enums import Category, Effect, Origin
 from api.registers.spec import RecordStatus
 from api.registers.views import OwnerFields, StatusField
-from api.registers.xlsx import ListItem
-from api.tickets.models import LongText, ShortText
+from api.registers.xlsx import ListItem, LongText, ShortText
 
 _EARLIEST, _LATEST = date(2000, 1, 1), date(9000, 1, 1)
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from api.interested_parties.enums import PartyType
 from api.registers.spec import RecordStatus
 from api.registers.views import OwnerFields, StatusField
-from api.tickets.models import LongText, ShortText
+from api.registers.xlsx import LongText, ShortText
 
 _EARLIEST, _LATEST = date(2000, 1, 1), date(9000, 1, 1)
 

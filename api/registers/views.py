@@ -18,10 +18,14 @@ from api.registry.common import ID_PATTERN
 OwnerId = Annotated[str, Field(pattern=ID_PATTERN)]
 RecordIdQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next_cursor`")]
 LimitQuery = Annotated[int, Query(ge=1, le=500)]
+OCTET_STREAM = "application/octet-stream"  # what many clients send a file as
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
-        "content": {xlsx.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in (xlsx.MEDIA_TYPE, OCTET_STREAM)
+        },
     }
 }
 EXPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -70,9 +74,10 @@ def export_response(spec: RegisterSpec, rows: list[dict[str, Any]]) -> Response:
 
 async def import_file(request: Request, conn: Any, spec: RegisterSpec, who: Principal) -> Any:
     """The import route's work: the body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
-    media type), every row stored or none (422 with every row's result)."""
+    media type; the bytes must be a workbook either way), every row stored or none (422 with
+    every row's result)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != xlsx.MEDIA_TYPE:
+    if kind not in (xlsx.MEDIA_TYPE, OCTET_STREAM):
         raise ApiError(415, f"send the file as {xlsx.MEDIA_TYPE}, not {kind!r}")
     data = b""
     async for chunk in request.stream():

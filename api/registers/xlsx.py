@@ -21,12 +21,15 @@ from enum import Enum
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator
 
 from api.errors import ApiError
 from api.registers.spec import SYSTEM_LABELS, RegisterSpec
 from api.reports.render import neutralised, restored
+from api.tickets.models import LongText as LongText_
+from api.tickets.models import ShortText as ShortText_
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BYTES = 2 * 1024 * 1024
@@ -36,14 +39,25 @@ _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 _STAMP = re.compile(rb"<dcterms:(created|modified)([^>]*)>[^<]*</dcterms:\1>")
 
 
+def _sheet_safe(value: str) -> str:
+    # XLSX (XML 1.0) cannot hold control characters other than tab, LF and CR: a record that
+    # holds one could never be exported, so it is refused when it is written.
+    if ILLEGAL_CHARACTERS_RE.search(value):
+        raise ValueError("text must not contain control characters (tab and newlines aside)")
+    return value
+
+
 def _no_separator(value: str) -> str:
     if ";" in value:
         raise ValueError("a list item must not contain ';' (the XLSX list separator)")
     return value
 
 
-# An item of a list field: one line of text without the separator.
-ListItem = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_separator)]
+# Register text: what the database and an XLSX sheet can both hold.
+ShortText = Annotated[ShortText_, AfterValidator(_sheet_safe)]
+LongText = Annotated[LongText_, AfterValidator(_sheet_safe)]
+# An item of a list field: text without the separator.
+ListItem = Annotated[ShortText, AfterValidator(_no_separator)]
 
 
 def _is_list(annotation: Any) -> bool:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -206,6 +207,14 @@ class NonconformityIn(BaseModel):
     )
     title: Title = Field(min_length=1)
     description: LongText
+
+    @field_validator("title", "description")
+    @classmethod
+    def _sheet_safe(cls, value: str) -> str:
+        # The title reaches the review report's XLSX, which cannot hold control characters.
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            raise ValueError("text must not contain control characters (tab and newlines aside)")
+        return value
 
     @field_validator("source_kind")
     @classmethod

@@ -239,3 +239,15 @@ async def test_a_passed_review_date_is_announced_once(
         "park_id": PARK,
         "enterprise_id": ENTERPRISE_A,
     }
+
+
+async def test_text_a_sheet_cannot_hold_is_refused_so_every_record_can_be_exported(
+    operator: httpx.AsyncClient, unique: str
+) -> None:
+    for field in ("title", "description"):
+        r = await operator.post("/v1/context-issues", json=issue(unique, **{field: "a\x01b"}))
+        assert r.status_code == 422, r.text
+    r = await operator.post("/v1/context-issues", json=issue(unique, affected_processes=["a;b"]))
+    assert r.status_code == 422, r.text
+    r = await operator.post("/v1/context-issues", json=issue(unique, description="line 1\nline 2"))
+    assert r.status_code == 201, r.text
