@@ -44,6 +44,8 @@ class Scope(StrEnum):
     ACTIVITY_WRITE = "activity:write"
     INVENTORIES_READ = "inventories:read"  # stored inventories (clause 6.3.1 f)
     INVENTORIES_WRITE = "inventories:write"  # compute and store a new version
+    REGISTERS_READ = "registers:read"  # the management-system registers (clauses 4-10)
+    REGISTERS_WRITE = "registers:write"
 
 
 _READ = frozenset(
@@ -57,6 +59,7 @@ _READ = frozenset(
         Scope.REPORTS_READ,
         Scope.ACTIVITY_READ,
         Scope.INVENTORIES_READ,
+        Scope.REGISTERS_READ,
     }
 )
 
@@ -70,10 +73,17 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         Scope.READINGS_WRITE,
         Scope.ACTIVITY_WRITE,
         Scope.INVENTORIES_WRITE,
+        Scope.REGISTERS_WRITE,
     },
     Role.AUDITOR: _READ | {Scope.AUDIT_READ},
     Role.ENTERPRISE: _READ
-    | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE, Scope.INVENTORIES_WRITE},
+    | {
+        Scope.READINGS_WRITE,
+        Scope.TICKETS_WRITE,
+        Scope.ACTIVITY_WRITE,
+        Scope.INVENTORIES_WRITE,
+        Scope.REGISTERS_WRITE,
+    },
 }
 
 

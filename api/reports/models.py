@@ -152,7 +152,10 @@ class TicketRow(BaseModel):
     title: str
     state: str
     enterprise_id: str | None
-    cause: str
+    cause: str | None = Field(
+        description="The identified or suggested cause; None: a nonconformity from an audit,"
+        " evaluation, complaint or review whose cause is not identified yet"
+    )
     opened_at: datetime
     age_days: float
     actions_open: int

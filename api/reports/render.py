@@ -5,7 +5,8 @@ Text cells come partly from users (meter names, comments, ticket text). A spread
 a cell that starts with ``= + - @`` (or a tab or carriage return before one) as a formula, so
 such text is written with a leading single quote (OWASP "CSV Injection"): it shows as text and
 never runs. Only text is touched: a negative number is a number and stays one. The rule is
-``accounting.spreadsheet.formula_safe``, shared with backfill's reject files.
+``accounting.spreadsheet.formula_safe`` (undone on import by ``restored``), shared with
+backfill's reject files and the registers' XLSX files.
 """
 
 from __future__ import annotations

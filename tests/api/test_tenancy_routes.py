@@ -10,6 +10,7 @@ server with real objects of both tenants (``tenancy_cases.build_world``).
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
+from openpyxl import Workbook, load_workbook
 from psycopg import AsyncConnection
 
 from api.app import create_app
 from api.keys import Scope
+from api.registers.xlsx import MEDIA_TYPE as XLSX_TYPE
 from config.settings import ApiSettings
 from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, PARK, ApiServer, MakeKey
 from tests.api.tenancy_cases import (
@@ -36,7 +39,9 @@ from tests.api.tenancy_cases import (
     filtered,
     forbidden,
     hidden,
+    issue_body,
     named_other_tenant,
+    party_body,
 )
 from tests.api.test_registry_gateways import own_park
 from tests.api.test_tickets import make_alert, produce
@@ -299,6 +304,97 @@ async def inventory_of_b_hidden(w: World, c: Clients) -> None:
             assert r.json()["detail"] == f"no inventory {inventory_id}"
 
 
+def register_write_for_b_refused(path: str, body: dict[str, Any]) -> Check:
+    """A record for B written with A's key is 404, as if B did not exist; nothing is stored."""
+
+    async def check(w: World, c: Clients) -> None:
+        marker = f"tenancy-{w.tag}-write"
+        r = await c.a.post(path, json=body | {"owner": marker})
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+        listed = await c.admin.get(path, params={"limit": "500", "enterprise_id": ENTERPRISE_B})
+        assert marker not in {i["owner"] for i in listed.json()["items"]}
+
+    return check
+
+
+def register_export_of_b_hidden(path: str, mine: str, theirs: str) -> Check:
+    """A's export holds A's records and none of B's; the admin's holds B's."""
+
+    async def check(w: World, c: Clients) -> None:
+        def ids(r: httpx.Response) -> set[int]:
+            assert r.status_code == 200, r.text
+            sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
+            return {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)}
+
+        assert int(w.fill(theirs)) in ids(await c.admin.get(path))
+        mine_ids = ids(await c.a.get(path))
+        assert int(w.fill(mine)) in mine_ids and int(w.fill(theirs)) not in mine_ids
+
+    return check
+
+
+def register_import_for_b_refused(path: str, target: str, body: dict[str, Any]) -> Check:
+    """A sheet replacing B's record, imported with A's key: the row is rejected (B's record
+    reads as absent), nothing is stored and B's record stays as it was."""
+
+    async def check(w: World, c: Clients) -> None:
+        seen = w.fill(f"{path}/{target}")
+        before = (await c.admin.get(seen)).json()
+        content = {k: v for k, v in body.items() if k != "enterprise_id"}
+        header = ["record_id", *content]
+        book = Workbook()
+        book.active.append(header)
+        book.active.append(
+            [int(w.fill(target)), *[f"{v} by A" if k == "owner" else v for k, v in content.items()]]
+        )
+        buffer = io.BytesIO()
+        book.save(buffer)
+        r = await c.a.post(
+            f"{path}/import", content=buffer.getvalue(), headers={"content-type": XLSX_TYPE}
+        )
+        assert r.status_code == 422, r.text
+        [row] = r.json()["rows"]
+        assert row["outcome"] == "rejected" and row["errors"] == [f"no record {w.fill(target)}"]
+        assert (await c.admin.get(seen)).json() == before
+
+    return check
+
+
+def register_cases(path: str, mine: str, theirs: str, body: Any) -> dict[tuple[str, str], Check]:
+    """The six routes of a register (clauses 4-10): B's records are 404 for A and left out of
+    A's lists and exports; a write for B is refused and changes nothing."""
+    one = f"{path}/{theirs}"
+    content = {k: v for k, v in body(ENTERPRISE_B).items() if k != "enterprise_id"}
+    return {
+        ("POST", path): register_write_for_b_refused(path, body(ENTERPRISE_B)),
+        ("GET", path): filtered(path, "items", "record_id", mine, theirs),
+        ("GET", path + "/{record_id}"): hidden("GET", one),
+        ("PUT", path + "/{record_id}"): hidden(
+            "PUT", one, content | {"status": "archived"}, proof=one
+        ),
+        ("GET", path + "/export"): register_export_of_b_hidden(path + "/export", mine, theirs),
+        ("POST", path + "/import"): register_import_for_b_refused(path, theirs, body(ENTERPRISE_B)),
+    }
+
+
+async def nonconformity_for_b_refused(w: World, c: Clients) -> None:
+    """A nonconformity of B opened with A's key is 404, as if B did not exist; none is opened."""
+    source = f"tenancy-{w.tag}-nc"
+    body = {
+        "source_kind": "complaint",
+        "source_id": source,
+        "enterprise_id": ENTERPRISE_B,
+        "title": "x",
+        "description": "x",
+    }
+    r = await c.a.post("/v1/tickets", json=body)
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    listed = await c.admin.get("/v1/tickets", params={"source_id": source})
+    assert listed.json()["items"] == []
+
+
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -416,6 +512,7 @@ CASES: dict[tuple[str, str], Check] = {
     ("GET", "/v1/tickets"): filtered(
         "/v1/tickets", "items", "ticket_id", "{ticket_a}", "{ticket_b}"
     ),
+    ("POST", "/v1/tickets"): nonconformity_for_b_refused,
     ("GET", "/v1/tickets/{ticket_id}"): hidden("GET", _TICKET_B),
     ("GET", "/v1/tickets/{ticket_id}/history"): hidden("GET", _TICKET_B + "/history"),
     ("POST", "/v1/tickets/{ticket_id}/transitions"): hidden(
@@ -484,6 +581,9 @@ CASES: dict[tuple[str, str], Check] = {
     ),
     ("PUT", "/v1/activity-records/{record_id}/evidence"): evidence_of_b_hidden,
     ("POST", "/v1/activity-records/uploads"): upload_for_b_refused,
+    # Registers of the management system: an enterprise key keeps its own enterprise's records.
+    **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
+    **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
