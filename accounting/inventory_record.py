@@ -305,7 +305,9 @@ def record_figures(
         sourced.append(Sourced(line, origin))
     market, missing = market_lines(kwh, gwp_set=gwp_set, residual=residual)
     sourced.extend(market)
-    inventory = summarise([s.line for s in sourced], [*removals, *records.removals])
+    inventory = summarise(
+        [s.line for s in sourced], [*removals, *records.removals], gwp_set=gwp_set
+    )
     notes = [
         INSTRUMENTS_NOTE,
         "Removals by green-space sinks are reported apart and never subtracted from gross "
