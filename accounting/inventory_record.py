@@ -36,6 +36,7 @@ from accounting.factor_rows import FactorRow
 from accounting.gwp import Gas, GwpSet, load_gwp_table
 from accounting.inventory import (
     EmissionLine,
+    GasAmount,
     Inventory,
     InventoryError,
     RemovalLine,
@@ -136,6 +137,38 @@ def gwp_source(gas: Gas, gwp_set: GwpSet) -> str:
     return f"{gwp_set} {gas} = {entry.value:g}: {entry.source}, {entry.table}"
 
 
+def signed_line(
+    subject: str,
+    category: SourceCategory,
+    activity: float,
+    factor: ResolvedFactor,
+    *,
+    method: AccountingMethod | None,
+    iso_category: IsoCategory,
+    label: str,
+) -> EmissionLine:
+    """``emission_line``, or for a net export (negative metered activity: electricity or heat
+    an enterprise sold, GB/T 32150's net purchased formula, docs/boundary.md) the same line
+    with activity, tonnes and tCO2e negated: a deduction, never an error."""
+    line = emission_line(
+        subject,
+        category,
+        abs(activity),
+        factor,
+        method=method,
+        iso_category=iso_category,
+        label=label,
+    )
+    if activity >= 0:
+        return line
+    return replace(
+        line,
+        activity=-line.activity,
+        gases=tuple(GasAmount(g.gas, -g.tonnes, -g.tco2e) for g in line.gases),
+        tco2e=-line.tco2e,
+    )
+
+
 def metered_factor(
     group_key: tuple[str, ...],
     activity: float,
@@ -150,9 +183,11 @@ def metered_factor(
     rows_of: RowsOf,
 ) -> ResolvedFactor:
     """The factor stored windows applied: tonnes of each gas per unit of their activity."""
-    if activity <= 0 and any(t != 0 for t in tonnes.values()):
+    if activity == 0 and any(t != 0 for t in tonnes.values()):
         raise InventoryError(f"{'/'.join(group_key)}: emissions without activity in the windows")
-    per_unit = {Gas(g): (t / activity if activity > 0 else 0.0) for g, t in tonnes.items()}
+    # A net export (docs/boundary.md: export meters count -1) has negative activity and
+    # tonnes; the factor it was computed with is their positive ratio.
+    per_unit = {Gas(g): (t / activity if activity != 0 else 0.0) for g, t in tonnes.items()}
     rows = tuple(row for version in versions for row in rows_of(version))
     found = {row.version for row in rows}
     composed = compose_factor(carrier, per_unit, gwp_set=gwp_set, on=on, region=region, rows=rows)
@@ -218,7 +253,7 @@ def metered_lines(
         )
         category = SourceCategory(cat)
         method = AccountingMethod.LOCATION if category is _ELECTRICITY else None
-        line = emission_line(
+        line = signed_line(
             ent,
             category,
             entry.activity,
@@ -258,7 +293,7 @@ def market_lines(
         sums[(subject, iso, origin, factor.versions)] += kwh
     lines = [
         Sourced(
-            emission_line(
+            signed_line(
                 subject,
                 _ELECTRICITY,
                 kwh,
