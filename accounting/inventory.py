@@ -176,10 +176,18 @@ class Inventory:
     removals: tuple[RemovalLine, ...]
 
 
-def summarise(lines: Iterable[EmissionLine], removals: Iterable[RemovalLine] = ()) -> Inventory:
-    """Sum lines into an inventory; all lines must use one GWP set."""
+def summarise(
+    lines: Iterable[EmissionLine],
+    removals: Iterable[RemovalLine] = (),
+    *,
+    gwp_set: GwpSet | None = None,
+) -> Inventory:
+    """Sum lines into an inventory; all lines must use one GWP set. ``gwp_set`` is the set of an
+    inventory without any line (a period with nothing to count sums to zero in it)."""
     lines, removals = tuple(lines), tuple(removals)
     sets = {line.factor.gwp_set for line in lines}
+    if not sets and gwp_set is not None:
+        sets = {gwp_set}
     if len(sets) != 1:
         found = ", ".join(sorted(sets)) or "none (no lines)"
         raise InventoryError(f"an inventory uses exactly one GWP set; lines use {found}")

@@ -12,7 +12,8 @@ Metered windows were computed by the stream worker with the factor versions each
 records; their line's factor is the one those windows applied (tonnes of each gas / activity),
 so ``emission_line`` gives back the stored tonnes. Purchased electricity, metered or recorded,
 is a location-based line at the grid factor and a market-based line at the residual mix valid
-on its UTC day (no contractual instrument is recorded in the platform).
+on its park-local day (the day the stream picks factor versions by); the kWh of meters assigned
+a contractual instrument count 0 t market-based (``accounting.report.INSTRUMENT_T_PER_KWH``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from accounting.factor_rows import FactorRow
 from accounting.gwp import Gas, GwpSet, load_gwp_table
 from accounting.inventory import (
     EmissionLine,
+    GasAmount,
     Inventory,
     InventoryError,
     RemovalLine,
@@ -43,7 +45,12 @@ from accounting.inventory import (
     summarise,
 )
 from accounting.process import load_process_factors
-from accounting.report import ACTIVITY_ONLY, ResidualFactor, WindowGroup
+from accounting.report import (
+    ACTIVITY_ONLY,
+    INSTRUMENTS_NOTE,
+    ResidualFactor,
+    WindowGroup,
+)
 
 METERED = "metered"
 _ELECTRICITY = SourceCategory.PURCHASED_ELECTRICITY
@@ -130,6 +137,38 @@ def gwp_source(gas: Gas, gwp_set: GwpSet) -> str:
     return f"{gwp_set} {gas} = {entry.value:g}: {entry.source}, {entry.table}"
 
 
+def signed_line(
+    subject: str,
+    category: SourceCategory,
+    activity: float,
+    factor: ResolvedFactor,
+    *,
+    method: AccountingMethod | None,
+    iso_category: IsoCategory,
+    label: str,
+) -> EmissionLine:
+    """``emission_line``, or for a net export (negative metered activity: electricity or heat
+    an enterprise sold, GB/T 32150's net purchased formula, docs/boundary.md) the same line
+    with activity, tonnes and tCO2e negated: a deduction, never an error."""
+    line = emission_line(
+        subject,
+        category,
+        abs(activity),
+        factor,
+        method=method,
+        iso_category=iso_category,
+        label=label,
+    )
+    if activity >= 0:
+        return line
+    return replace(
+        line,
+        activity=-line.activity,
+        gases=tuple(GasAmount(g.gas, -g.tonnes, -g.tco2e) for g in line.gases),
+        tco2e=-line.tco2e,
+    )
+
+
 def metered_factor(
     group_key: tuple[str, ...],
     activity: float,
@@ -144,9 +183,11 @@ def metered_factor(
     rows_of: RowsOf,
 ) -> ResolvedFactor:
     """The factor stored windows applied: tonnes of each gas per unit of their activity."""
-    if activity <= 0 and any(t != 0 for t in tonnes.values()):
+    if activity == 0 and any(t != 0 for t in tonnes.values()):
         raise InventoryError(f"{'/'.join(group_key)}: emissions without activity in the windows")
-    per_unit = {Gas(g): (t / activity if activity > 0 else 0.0) for g, t in tonnes.items()}
+    # A net export (docs/boundary.md: export meters count -1) has negative activity and
+    # tonnes; the factor it was computed with is their positive ratio.
+    per_unit = {Gas(g): (t / activity if activity != 0 else 0.0) for g, t in tonnes.items()}
     rows = tuple(row for version in versions for row in rows_of(version))
     found = {row.version for row in rows}
     composed = compose_factor(carrier, per_unit, gwp_set=gwp_set, on=on, region=region, rows=rows)
@@ -212,7 +253,7 @@ def metered_lines(
         )
         category = SourceCategory(cat)
         method = AccountingMethod.LOCATION if category is _ELECTRICITY else None
-        line = emission_line(
+        line = signed_line(
             ent,
             category,
             entry.activity,
@@ -252,7 +293,7 @@ def market_lines(
         sums[(subject, iso, origin, factor.versions)] += kwh
     lines = [
         Sourced(
-            emission_line(
+            signed_line(
                 subject,
                 _ELECTRICITY,
                 kwh,
@@ -283,7 +324,12 @@ def record_figures(
         groups, gwp_set=gwp_set, on=on, region=region, rows_of=rows_of
     )
     sourced = list(metered)
-    kwh = [(g.enterprise_id, iso, g.activity, g.utc_day, METERED) for g, iso in electricity]
+    # Instrument-covered kWh are INSTRUMENT_T_PER_KWH (0 t) market-based: only the rest is
+    # priced at the residual mix, as ``accounting.report.figures`` does.
+    kwh = [
+        (g.enterprise_id, iso, g.activity - g.contractual_activity, g.local_day, METERED)
+        for g, iso in electricity
+    ]
     for line in records.emissions:
         origin = f"activity record {line.label}"
         if line.category is _ELECTRICITY and line.method is None:
@@ -294,15 +340,11 @@ def record_figures(
         sourced.append(Sourced(line, origin))
     market, missing = market_lines(kwh, gwp_set=gwp_set, residual=residual)
     sourced.extend(market)
-    if not sourced:
-        raise InventoryError(
-            "no metered window and no confirmed activity record with emissions in the period"
-        )
-    inventory = summarise([s.line for s in sourced], [*removals, *records.removals])
+    inventory = summarise(
+        [s.line for s in sourced], [*removals, *records.removals], gwp_set=gwp_set
+    )
     notes = [
-        "No contractual instrument (green electricity certificate, green power contract) is "
-        "recorded in the platform: market-based electricity is every purchased kWh at the "
-        "residual mix.",
+        INSTRUMENTS_NOTE,
         "Removals by green-space sinks are reported apart and never subtracted from gross "
         "emissions.",
     ]
@@ -310,7 +352,7 @@ def record_figures(
         days = sorted(missing)
         notes.append(
             "Market-based totals are not available: no residual-mix factor is valid for "
-            f"purchased electricity on {len(days)} UTC day(s) from {days[0]} to {days[-1]}."
+            f"purchased electricity on {len(days)} local day(s) from {days[0]} to {days[-1]}."
         )
     removal_rows = [
         RemovalRow(
@@ -383,3 +425,38 @@ def table_rows(sourced: Sourced) -> list[RecordLine]:
         for amount in line.gases
     ]
     return rows or [common]
+
+
+def record_groups(records: ActivityLines, days: Mapping[str, Sequence[date]]) -> list[WindowGroup]:
+    """The records' emission lines as day groups, for figures by local day and month (target
+    and baseline comparisons): each line an equal part on each of its record's local days in
+    the period (``days``, by the line's label), as the record's share counts those days."""
+    out = []
+    for line in records.emissions:
+        spread = days.get(line.label, ())
+        factor = line.factor
+        for day in spread:
+            part = 1.0 / len(spread)
+            out.append(
+                WindowGroup(
+                    enterprise_id=line.subject,
+                    source_category=line.category.value,
+                    iso_category=line.iso_category.value,
+                    carrier=factor.carrier.value,
+                    activity_unit=factor.unit,
+                    gwp_set=factor.gwp_set.value,
+                    local_day=day,
+                    utc_day=day,
+                    activity=line.activity * part,
+                    tco2e=line.tco2e * part,
+                    gases={g.gas.value: g.tonnes * part for g in line.gases},
+                    readings_present=0.0,
+                    readings_expected=0.0,
+                    windows=0,
+                    interpolated_windows=0,
+                    interpolated_tco2e=0.0,
+                    unfactored_windows=0,
+                    factor_versions=factor.versions,
+                )
+            )
+    return out

@@ -107,6 +107,9 @@ def _generate(
         except OperationalError as exc:
             _fail(f"database unavailable: {exc}", 1)
             return
+        except service.NotAccountableError as exc:
+            _fail(f"the inventory cannot be computed: {exc}")
+            return
     if body is None:
         what = f"enterprise {enterprise!r}" if enterprise else f"park {park!r}"
         _fail(f"no such {what}" if enterprise or park else "several parks: name one with --park")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from accounting.inventory_record import RecordLine, RemovalRow
 from accounting.report import Breakdown
 from api.inventories.enums import Boundary, VersionState
-from api.reports.models import PeriodOut, Quality
+from api.reports.models import Energy, PeriodOut, Quality
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -150,6 +150,11 @@ class InventoryContent(BaseModel):
     activity_records: list[RecordUsed]
     excluded_meters: list[ExcludedMeter]
     quality: Quality
+    energy: Energy | None = Field(
+        default=None,
+        description="Energy in tce (GB/T 2589-2020) by carrier and enterprise, with energy "
+        "intensity; absent from inventories stored before it was part of the content",
+    )
     notes: list[str]
 
 

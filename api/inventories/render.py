@@ -31,6 +31,8 @@ SECTION_TITLES = {
     "removals": "7 Removals (apart, never netted)",
     "quality": "8 Data quality",
     "enterprises": "9 Roll-up by enterprise",
+    "energy": "10 Energy consumption in tce (GB/T 2589-2020)",
+    "energy_by_enterprise": "10 Energy consumption by enterprise, and energy intensity",
 }
 
 
@@ -271,6 +273,7 @@ def sections(inv: InventoryOut) -> list[Table]:
             ),
         ),
     ]
+    out.extend(_energy(inv))
     if c.entity.boundary is Boundary.PARK:
         out.append(
             Table(
@@ -283,6 +286,37 @@ def sections(inv: InventoryOut) -> list[Table]:
             )
         )
     return out
+
+
+def _energy(inv: InventoryOut) -> list[Table]:
+    """tce by carrier (the boundary's, then each enterprise's) and per output; none for an
+    inventory stored before energy was part of the content."""
+    energy = inv.content.energy
+    if energy is None:
+        return []
+    head = ("enterprise_id", "carrier", "activity", "unit", "tce", "coefficient_versions")
+    carriers: list[tuple[Cell, ...]] = [
+        (None, c.carrier, c.activity, c.unit, c.tce, ", ".join(c.coefficient_versions))
+        for c in energy.by_carrier
+    ]
+    carriers += [
+        (e.enterprise_id, c.carrier, c.activity, c.unit, c.tce, ", ".join(c.coefficient_versions))
+        for e in energy.by_enterprise
+        for c in e.by_carrier
+    ]
+    carriers.append(("total", None, None, None, energy.tce, None))
+    carriers.append(("electricity convention", energy.electricity_convention, *(None,) * 4))
+    return [
+        Table("energy", head, tuple(carriers)),
+        Table(
+            "energy_by_enterprise",
+            ("enterprise_id", "tce", "tce_per_t_product", "tce_per_cny_10k"),
+            tuple(
+                (e.enterprise_id, e.tce, e.tce_per_t_product, e.tce_per_cny_10k)
+                for e in energy.by_enterprise
+            ),
+        ),
+    ]
 
 
 def workbook(inv: InventoryOut) -> bytes:

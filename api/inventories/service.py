@@ -1,10 +1,10 @@
 """Computing, storing and reading stored inventories (GB/T 32150 clause 6.3.1 f, 7.3).
 
-An inventory is computed from the stored hourly windows (``store.reports.window_groups``, the
-one selection of the windows that count, leaving out the meters a confirmed record replaces)
-and the confirmed activity records of the period; ``accounting`` does every sum. Its content is
-stored as canonical JSON (keys sorted, no spaces, UTF-8, floats as their shortest exact text)
-with the sha256 of exactly those bytes, in one transaction with its audit entry.
+An inventory is computed by ``api.reports.service.counted``, the one computation the inventory
+report shares, from the counted hourly windows (leaving out the meters a confirmed record
+replaces) and the confirmed activity records of the period; ``accounting`` does every sum. Its
+content is stored as canonical JSON (keys sorted, no spaces, UTF-8, floats as their shortest
+exact text) with the sha256 of exactly those bytes, in one transaction with its audit entry.
 """
 
 from __future__ import annotations
@@ -17,14 +17,9 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from accounting.activity import ActivityError, activity_lines, catalogue_energy_factor
-from accounting.co2e import FactorResolutionError
-from accounting.factor_rows import FactorRow
-from accounting.factors import NoFactorError, load_catalogue
-from accounting.gwp import GwpSet
-from accounting.inventory import InventoryError, Totals
-from accounting.inventory_record import RecordFigures, RecordLine, record_figures
-from accounting.report import Breakdown, WindowGroup
+from accounting.inventory import Totals
+from accounting.inventory_record import RecordFigures, RecordLine
+from accounting.report import Breakdown
 from accounting.report_period import ReportPeriod
 from api import audit
 from api.errors import ApiError
@@ -45,11 +40,11 @@ from api.inventories.models import (
     RecordUsed,
 )
 from api.keys import Principal
-from api.reports.service import ResidualMix, period_out, quality
-from store import activity as store_activity
+from api.reports.models import Energy
+from api.reports.service import NotAccountableError, counted, period_out, quality
 from store import inventories as store
 from store.activity import ActivityRow
-from store.reports import ParkInfo, Scope, window_groups
+from store.reports import ParkInfo
 
 STANDARD = (
     "GB/T 32150-2015 General guideline of greenhouse gas emissions accounting and reporting "
@@ -66,7 +61,6 @@ METHOD = [
     "the grid average and market-based at the residual mix, side by side.",
     "Removals by green-space sinks are separate lines and a separate total, never netted.",
 ]
-DEFAULT_GWP_SET = GwpSet.AR5  # the stream's default set when no window names one
 
 
 def canonical(content: InventoryContent) -> str:
@@ -82,23 +76,6 @@ def canonical_json(data: Any) -> str:
 
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _rows_of() -> Any:
-    by_version: dict[str, list[FactorRow]] = defaultdict(list)
-    for row in load_catalogue().rows:
-        by_version[row.version].append(row)
-
-    def rows_of(version: str) -> tuple[FactorRow, ...]:
-        return tuple(by_version.get(version, ()))
-
-    return rows_of
-
-
-def _gwp_set(groups: list[WindowGroup]) -> GwpSet:
-    """The windows' GWP set (one, or ``record_figures`` refuses the mix), else the default."""
-    sets = sorted({g.gwp_set for g in groups if g.gwp_set})
-    return GwpSet(sets[0]) if sets else DEFAULT_GWP_SET
 
 
 def _breakdowns(location: Totals, market: Totals, available: bool) -> list[Breakdown]:
@@ -190,36 +167,17 @@ async def compute(
         raise ApiError(
             422, f"the period {period.label} ends after today ({today}, {park.timezone})"
         )
-    records = await store_activity.confirmed_activity(
-        conn, park_id=park.park_id, enterprise_id=enterprise_id, start=period.start, end=period.last
-    )
-    replaced = await store_activity.replaced_meters(
-        conn, park_id=park.park_id, enterprise_id=enterprise_id, start=period.start, end=period.last
-    )
-    scope = Scope(
-        park.park_id, park.timezone, enterprise_id, period.start, period.end, tuple(replaced)
-    )
-    groups = await window_groups(conn, scope=scope)
-    gwp_set = _gwp_set(groups)
     try:
-        recorded = activity_lines(
-            [r.to_input() for r in records],
-            gwp_set=gwp_set,
-            energy_factor=catalogue_energy_factor(
-                load_catalogue(), region=park.region, gwp_set=gwp_set
-            ),
-        )
-        figs = record_figures(
-            groups,
-            recorded,
-            gwp_set=gwp_set,
-            on=period.start,
-            region=park.region,
-            residual=ResidualMix(park.region),
-            rows_of=_rows_of(),
-        )
-    except (ActivityError, InventoryError, NoFactorError, FactorResolutionError, ValueError) as exc:
+        found = await counted(conn, park=park, enterprise_id=enterprise_id, period=period)
+    except NotAccountableError as exc:
         raise ApiError(422, f"the inventory cannot be computed: {exc}") from exc
+    figs = found.figures
+    if not figs.lines and not figs.removals:
+        raise ApiError(
+            422,
+            "the inventory cannot be computed: no metered window and no confirmed activity "
+            "record with emissions in the period",
+        )
     notes = list(figs.notes)
     if period.last == today:
         notes.append(f"The period includes {today}, which had not ended when this was computed.")
@@ -228,7 +186,7 @@ async def compute(
         enterprise_id=enterprise_id,
         period=period,
         figs=figs,
-        records=records,
+        records=found.records,
         replaced=[
             ExcludedMeter(
                 meter_id=r.meter_id,
@@ -236,9 +194,10 @@ async def compute(
                 starts_at=r.starts_at,
                 ends_at=r.ends_at,
             )
-            for r in replaced
+            for r in found.replaced
         ],
-        quality=await quality(conn, scope=scope, groups=groups),
+        quality=await quality(conn, scope=found.scope, groups=found.groups),
+        energy=found.energy,
         notes=notes,
     )
 
@@ -252,6 +211,7 @@ def _content(
     records: list[ActivityRow],
     replaced: list[ExcludedMeter],
     quality: Any,
+    energy: Energy,
     notes: list[str],
 ) -> InventoryContent:
     inv, available = figs.inventory, figs.market_available
@@ -306,6 +266,7 @@ def _content(
         activity_records=_records(records),
         excluded_meters=replaced,
         quality=quality,
+        energy=energy,
         notes=notes,
     )
 

@@ -45,6 +45,9 @@ class EnergyEnterpriseRow(BaseModel):
     tce: float | None
     tce_per_t_product: float | None = Field(description="null without production output")
     tce_per_cny_10k: float | None = Field(description="tce per 10^4 CNY output value")
+    by_carrier: list[EnergyCarrierRow] = Field(
+        default_factory=list, description="The enterprise's tce per carrier"
+    )
 
 
 class Energy(BaseModel):
@@ -126,6 +129,12 @@ class InventoryReport(BaseModel):
     baselines: list[BaselineResult]
     factor_versions: list[VersionRow]
     residual_mix_versions: list[str]
+    activity_records: list[str] = Field(
+        default_factory=list, description="Confirmed records counted: <record id>v<version>"
+    )
+    excluded_meters: list[str] = Field(
+        default_factory=list, description="Meters left out while a record replaces them"
+    )
     quality: Quality
     notes: list[str]
 

@@ -150,7 +150,10 @@ async def inventory(
     factor versions used; data quality; sinks apart, never netted (clause 6.3.1 f)."""
     span, chosen = read_period(period, first, to), read_format(fmt)
     found, enterprise_id = await _scope(conn, who, park, enterprise)
-    report = await service.inventory(conn, park=found, enterprise_id=enterprise_id, period=span)
+    try:
+        report = await service.inventory(conn, park=found, enterprise_id=enterprise_id, period=span)
+    except service.NotAccountableError as exc:
+        raise ApiError(422, f"the inventory cannot be computed: {exc}") from exc
     return await _answer(report, chosen)
 
 

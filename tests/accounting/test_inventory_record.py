@@ -3,6 +3,7 @@ gas with its own factor; electricity location- and market-based; sinks apart."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -91,3 +92,50 @@ def test_windows_in_another_gwp_set_are_refused_naming_both() -> None:
             residual=_residual,
             rows_of=lambda v: (),
         )
+
+
+def test_a_net_export_is_a_deduction_line_on_both_bases_never_an_error() -> None:
+    """GB/T 32150 net purchased electricity (docs/boundary.md): an enterprise that only sells
+    electricity has windows of negative activity and tonnes (its export meters count -1); its
+    line deducts them at the factor they were computed with, and market-based at the residual
+    mix."""
+    sold = _group("purchased_electricity", "electricity", "kWh", -1000.0, {"CO2": -0.5})
+    figs = record_figures(
+        [sold],
+        ActivityLines((), ()),
+        gwp_set=GwpSet.AR5,
+        on=DAY,
+        region="CN",
+        residual=_residual,
+        rows_of=lambda v: (),
+    )
+    rows = {ln.basis: ln for ln in figs.lines}
+    location, market = rows["location_based"], rows["market_based"]
+    assert (location.activity, location.factor, location.tco2e) == (
+        -1000.0,
+        pytest.approx(0.5e-3),
+        pytest.approx(-0.5),
+    )
+    assert (market.activity, market.tco2e) == (-1000.0, pytest.approx(-0.6))
+    assert figs.inventory.location.tco2e == pytest.approx(-0.5)
+    assert figs.inventory.market.tco2e == pytest.approx(-0.6)
+
+
+def test_instrument_kwh_are_zero_market_based_and_the_rest_at_the_residual_mix() -> None:
+    """Market-based electricity (GHG Protocol Scope 2 Guidance ch. 6): kWh of meters assigned a
+    contractual instrument count 0 t, the others the residual mix of their local day."""
+    bought = replace(
+        _group("purchased_electricity", "electricity", "kWh", 1000.0, {"CO2": 0.5}),
+        contractual_activity=400.0,
+    )
+    figs = record_figures(
+        [bought],
+        ActivityLines((), ()),
+        gwp_set=GwpSet.AR5,
+        on=DAY,
+        region="CN",
+        residual=_residual,
+        rows_of=lambda v: (),
+    )
+    assert figs.inventory.location.tco2e == pytest.approx(0.5)
+    assert figs.inventory.market.tco2e == pytest.approx(600 * 0.6e-3)
