@@ -26,7 +26,7 @@ def pty_pair(folder: Path, name: str = "line") -> Iterator[tuple[str, str]]:
     if SOCAT is None:
         raise RuntimeError("socat is not installed (deploy/bootstrap.sh installs it)")
     a, b = folder / f"{name}-gw", folder / f"{name}-dev"
-    proc = subprocess.Popen(  # noqa: S603 - a fixed command line
+    proc = subprocess.Popen(
         [SOCAT, f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
