@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what parkcarbon needs on a fresh Debian/Ubuntu machine, and nothing twice:
 # a Python virtualenv with the project, a Java 17+ runtime and Maven (to fetch and run the Kafka
-# broker), a PostgreSQL server, and libmodbus + mbpoll for the Modbus interoperability tests.
+# broker), a PostgreSQL server, libmodbus + mbpoll for the Modbus interoperability tests, and
+# socat for the serial (Modbus RTU) tests.
 # System packages need root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,8 @@ command -v cc >/dev/null || apt_install gcc libc6-dev
 command -v pkg-config >/dev/null || apt_install pkg-config
 pkg-config --exists libmodbus 2>/dev/null || apt_install libmodbus-dev libmodbus5
 command -v mbpoll >/dev/null || apt_install mbpoll
+# socat: pseudo-terminal pairs stand in for RS-485 ports in the Modbus RTU tests and bench.rtu.
+command -v socat >/dev/null || apt_install socat
 
 # Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:
 # Playwright drives /usr/bin/chromium; it never downloads a browser of its own.

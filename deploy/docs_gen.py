@@ -46,6 +46,23 @@ GATEWAY_MEANINGS: dict[tuple[str, str], str] = {
     ("GatewayConfig", "metrics"): "The Prometheus metrics endpoint (below).",
     ("GatewayConfig", "modbus_devices"): "Modbus TCP devices, each polled by its own task.",
     ("GatewayConfig", "opcua_servers"): "OPC UA servers, each with its own session.",
+    ("GatewayConfig", "modbus_lines"): "Shared Modbus lines (RS-485 RTU, RTU over TCP, a Modbus "
+    "TCP gateway): many unit ids over one connection, one request at a time (below).",
+    ("ModbusLine", "name"): "Line name, unique in this gateway (the `line` label of metrics).",
+    ("ModbusLine", "transport"): "serial (RTU on a local port), rtu_over_tcp (a serial device "
+    "server) or tcp (a Modbus TCP gateway).",
+    ("ModbusLine", "reconnect_min_s"): "First wait before reopening the line; doubles, jittered.",
+    ("ModbusLine", "reconnect_max_s"): "Longest wait before reopening the line.",
+    ("ModbusLine", "backoff_max_s"): "Longest backoff of a unit id that does not answer.",
+    ("ModbusLine", "poll_interval_s"): "Poll cycle of each unit id unless it sets its own.",
+    ("ModbusLine", "devices"): "The unit ids on this line (below).",
+    ("LineDevice", "name"): "Device name, unique in this gateway: the second part of the "
+    "source key.",
+    ("LineDevice", "unit_id"): "Modbus unit id: 1..247 on RTU lines, 0..255 through a TCP "
+    "gateway; unique on the line.",
+    ("LineDevice", "max_gap"): "Unused registers between two points still read in one block",
+    ("LineDevice", "max_block"): "Most registers in one read request.",
+    ("LineDevice", "points"): "The registers read from this unit (as modbus_devices' points).",
     ("KafkaConfig", "bootstrap"): "Kafka bootstrap servers, host:port[,host:port].",
     ("KafkaConfig", "topic"): "Topic of the raw batches: `readings.raw`, after the platform's "
     "PARKCARBON_TOPIC_PREFIX if it sets one.",

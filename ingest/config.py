@@ -202,12 +202,130 @@ class ModbusDevice(_Model):
         return self
 
 
+class LineTransport(StrEnum):
+    SERIAL = "serial"  # an RS-485 port on this box: Modbus RTU
+    RTU_OVER_TCP = "rtu_over_tcp"  # a serial device server: RTU frames in one TCP connection
+    TCP = "tcp"  # a Modbus TCP gateway (MBAP frames) in front of many unit ids
+
+
+class LineDevice(_Model):
+    """One unit id on a line: its points are planned and decoded as a ``ModbusDevice``'s."""
+
+    name: str
+    # Modbus over Serial Line V1.02, 2.2: 1..247 are device addresses (0 is broadcast, which
+    # no device answers; 248..255 are reserved); a TCP gateway may route 0..255.
+    unit_id: int = Field(ge=0, le=255)
+    poll_interval_s: float | None = Field(
+        default=None, ge=0.05, le=86_400, description="unset: the line's poll_interval_s"
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=60, description="unset: the line's timeout_s"
+    )
+    max_gap: int = Field(default=8, ge=0, le=MAX_READ_REGISTERS, description="registers")
+    max_block: int = Field(default=MAX_READ_REGISTERS, ge=1, le=MAX_READ_REGISTERS)
+    points: list[ModbusPoint] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"must match {_ID.pattern}")
+        return value
+
+
+class ModbusLine(_Model):
+    """A shared bus: one connection, one request at a time, many unit ids."""
+
+    name: str
+    transport: Annotated[LineTransport, _LOOSE]
+    port: str | None = Field(
+        default=None, description="serial: the device (/dev/ttyUSB0); tcp transports: unused"
+    )
+    baudrate: int = Field(default=9600, ge=300, le=921_600, description="serial only")
+    parity: Literal["N", "E", "O"] = Field(default="E", description="serial only")
+    stopbits: Literal[1, 2] = Field(default=1, description="serial only")
+    bytesize: Literal[7, 8] = Field(default=8, description="serial only")
+    host: str | None = Field(default=None, description="rtu_over_tcp and tcp: the server")
+    tcp_port: int = Field(default=502, ge=1, le=65535, description="rtu_over_tcp and tcp")
+    timeout_s: float = Field(
+        default=0.5, gt=0, le=60, description="per request; a device may set its own"
+    )
+    inter_frame_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="silence before each request; unset: 3.5 character times at the line's "
+        "baud rate (1.75 ms above 19200 baud) on serial lines, 0 over TCP",
+    )
+    poll_interval_s: float = Field(default=5.0, ge=0.05, le=86_400)
+    backoff_min_s: float = Field(
+        default=2.0, gt=0, description="first retry delay of a unit id that did not answer"
+    )
+    backoff_max_s: float = Field(default=60.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    devices: list[LineDevice] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"must match {_ID.pattern}")
+        return value
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> ModbusLine:
+        if self.transport is LineTransport.SERIAL:
+            if not self.port:
+                raise ValueError("transport serial needs port (e.g. /dev/ttyUSB0)")
+            if self.host is not None:
+                raise ValueError("transport serial takes port, not host")
+        elif not self.host:
+            raise ValueError(f"transport {self.transport.value} needs host (and tcp_port)")
+        elif self.port is not None:
+            raise ValueError(f"transport {self.transport.value} takes host and tcp_port, not port")
+        if self.transport is not LineTransport.TCP:
+            bad = [d.name for d in self.devices if not 1 <= d.unit_id <= 247]
+            if bad:
+                raise ValueError(
+                    "unit_id must be 1..247 on an RTU line (Modbus over Serial Line V1.02, "
+                    f"2.2): {', '.join(bad)}"
+                )
+        ids = [d.unit_id for d in self.devices]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"unit ids must be unique on a line, repeated: {twice}")
+        if self.backoff_min_s > self.backoff_max_s:
+            raise ValueError("backoff_min_s must not exceed backoff_max_s")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
+        return self
+
+    @property
+    def bits_per_char(self) -> int:
+        """Start bit, data bits, parity bit if any, stop bits (11 for 8E1 and 8N2)."""
+        return 1 + self.bytesize + (self.parity != "N") + self.stopbits
+
+    @property
+    def frame_gap_s(self) -> float:
+        """The silence kept before each request (Modbus over Serial Line V1.02, 2.5.1.1:
+        3.5 character times, fixed at 1.75 ms above 19200 baud)."""
+        if self.inter_frame_s is not None:
+            return self.inter_frame_s
+        if self.transport is not LineTransport.SERIAL:
+            return 0.0  # the device server keeps the serial timing itself
+        if self.baudrate > 19_200:
+            return 0.00175
+        return 3.5 * self.bits_per_char / self.baudrate
+
+
 class GatewayConfig(_Model):
     gateway_id: str
     kafka: KafkaConfig = KafkaConfig()
     buffer: BufferConfig = BufferConfig()
     metrics: MetricsConfig = MetricsConfig()
     modbus_devices: list[ModbusDevice] = []
+    modbus_lines: list[ModbusLine] = []
     opcua_servers: list[OpcUaServerConfig] = []
 
     @field_validator("gateway_id")
@@ -221,12 +339,18 @@ class GatewayConfig(_Model):
     def _unique(self) -> GatewayConfig:
         # Names form the source keys "<gateway_id>/<name>", shared by Modbus and OPC UA.
         names = [d.name for d in self.modbus_devices] + [s.name for s in self.opcua_servers]
+        names += [d.name for line in self.modbus_lines for d in line.devices]
+        lines = [line.name for line in self.modbus_lines]
+        twice = sorted({n for n in lines if lines.count(n) > 1})
+        if twice:
+            raise ValueError(f"line names must be unique, repeated: {', '.join(twice)}")
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"device/server names must be unique, repeated: {', '.join(twice)}")
         # A meter is read by exactly one source, or its readings could interleave out of order.
         meters = [p.meter_id for d in self.modbus_devices for p in d.points]
         meters += [p.meter_id for s in self.opcua_servers for p in s.points]
+        meters += [p.meter_id for ln in self.modbus_lines for d in ln.devices for p in d.points]
         twice = sorted({m for m in meters if meters.count(m) > 1})
         if twice:
             raise ValueError(f"meter ids must be unique, repeated: {', '.join(twice[:10])}")

@@ -1,4 +1,5 @@
-"""The gateway runner: buffer, forwarder, one task per Modbus device and OPC UA server, metrics.
+"""The gateway runner: buffer, forwarder, one task per Modbus device, Modbus line (all its unit
+ids) and OPC UA server, metrics.
 
 Startup order is "fail before anything runs": the config is validated whole by the caller, then
 the metrics port is bound and the buffer opened; only then do the collectors start, staggered
@@ -22,6 +23,7 @@ from ingest.config import GatewayConfig
 from ingest.forwarder import Forwarder
 from ingest.metrics import GatewayMetrics
 from ingest.modbus import run_modbus_collector
+from ingest.modbus_line import run_modbus_line
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 5.0
@@ -36,6 +38,10 @@ _HELP = {
     "gateway_modbus_cycles_missed_total": ("counter", "Poll slots skipped after an overrun."),
     "gateway_modbus_points_total": ("counter", "Readings produced by Modbus polling."),
     "gateway_modbus_read_seconds_bucket": ("counter", "Read latency histogram buckets."),
+    "gateway_modbus_crc_errors_total": ("counter", "RTU responses with a wrong CRC, by line."),
+    "gateway_modbus_unit_up": ("gauge", "0 while a unit id on a line is backed off."),
+    "gateway_modbus_line_busy_seconds_total": ("counter", "Time a line spent in requests."),
+    "gateway_modbus_line_requests_total": ("counter", "Requests sent on a line."),
     "gateway_buffer_batches": ("gauge", "Batches waiting in the store-and-forward buffer."),
     "gateway_buffer_readings": ("gauge", "Readings waiting in the buffer."),
     "gateway_buffer_bytes": ("gauge", "Payload bytes waiting in the buffer."),
@@ -132,6 +138,17 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                 start_delay_s=device.poll_interval_s * i / len(devices),
             )
             tasks.append(asyncio.create_task(_supervised(device.name, start, metrics)))
+        for line in config.modbus_lines:
+            keys = [f"{gid}/{d.name}" for d in line.devices]
+            start = functools.partial(
+                run_modbus_line,
+                line,
+                buffer,
+                gateway_id=gid,
+                metrics=metrics,
+                first_seqs={k: await buffer.next_seq(k) for k in keys},
+            )
+            tasks.append(asyncio.create_task(_supervised(f"line {line.name}", start, metrics)))
         if config.opcua_servers:
             from ingest.opcua import run_opcua_collector
 
@@ -146,9 +163,11 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                 )
                 tasks.append(asyncio.create_task(_supervised(opc.name, start, metrics)))
         log.info(
-            "gateway %s RUNNING: %d Modbus devices, %d OPC UA servers, metrics on http://%s:%d/metrics",
+            "gateway %s RUNNING: %d Modbus devices, %d Modbus lines, %d OPC UA servers,"
+            " metrics on http://%s:%d/metrics",
             gid,
             len(devices),
+            len(config.modbus_lines),
             len(config.opcua_servers),
             config.metrics.host,
             port,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from ingest.config import ModbusDevice
+from ingest.config import ModbusDevice, ModbusPoint
 from ingest.metrics import GatewayMetrics, MetricKey
 from ingest.registers import Block, Function, block_decoder, plan_blocks, split_block
 from ingest.sink import ReadingSink, SourceSink
@@ -57,7 +57,7 @@ def observe_latency(metrics: GatewayMetrics, seconds: float) -> None:
     metrics.add(_COUNT_KEY)
 
 
-class _Point:
+class PointConversion:
     """What turning one span's raw value into a reading needs, looked up once per device."""
 
     __slots__ = ("meter_id", "multiplier", "offset", "scale", "unit")
@@ -68,7 +68,38 @@ class _Point:
 
 
 # A block, the decoder of its registers and its points' conversions, in ``block.spans`` order.
-_BlockPlan = tuple[Block, Callable[[Sequence[int]], list[float]], list[_Point]]
+BlockPlan = tuple[Block, Callable[[Sequence[int]], list[float]], list[PointConversion]]
+
+
+def block_plan(block: Block, points: Sequence[ModbusPoint]) -> BlockPlan:
+    """The decoder and conversions of one block of ``points`` (a device's point list)."""
+    layouts = [(points[s.index].data_type, points[s.index].order) for s in block.spans]
+    return (
+        block,
+        block_decoder(block, layouts),
+        [
+            PointConversion(p.meter_id, p.unit, p.scale, p.offset, p.multiplier)
+            for p in (points[s.index] for s in block.spans)
+        ],
+    )
+
+
+def to_readings(
+    plan: BlockPlan, registers: Sequence[int], ts_ms: int, seq: int
+) -> list[RawReading]:
+    """The readings of one block's registers, numbered from ``seq`` (one per point)."""
+    _, decode_block, points = plan
+    isfinite = math.isfinite
+    readings = []
+    for p, raw in zip(points, decode_block(registers), strict=True):
+        value = (raw * p.scale + p.offset) * p.multiplier
+        # A float register holding NaN/inf is a device fault: flag it, never pass a number.
+        if isfinite(value):
+            readings.append(RawReading(p.meter_id, ts_ms, value, p.unit, seq, Quality.GOOD))
+        else:
+            readings.append(RawReading(p.meter_id, ts_ms, math.nan, p.unit, seq, Quality.BAD))
+        seq += 1
+    return readings
 
 
 class ModbusCollector:
@@ -106,7 +137,7 @@ class ModbusCollector:
         self._k_read_ok = metrics.key("gateway_modbus_reads_total", result="ok", device=name)
         # Each block's decoder, built on first use (blocks are replaced when split); the entry
         # keeps its block alive, so an id is never reused while its entry exists.
-        self._decoders: dict[int, _BlockPlan] = {}
+        self._decoders: dict[int, BlockPlan] = {}
         metrics.set("gateway_modbus_connected", 0, device=self._name)
 
     async def run(self) -> None:
@@ -278,38 +309,20 @@ class ModbusCollector:
             log.warning("device %s: %s", self.device.name, problem)
             self._problems[key] = problem
 
-    def _decoder(self, block: Block) -> _BlockPlan:
+    def _decoder(self, block: Block) -> BlockPlan:
         plan = self._decoders.get(id(block))
         if plan is None or plan[0] is not block:
-            points = self.device.points
-            layouts = [(points[s.index].data_type, points[s.index].order) for s in block.spans]
-            plan = (
-                block,
-                block_decoder(block, layouts),
-                [
-                    _Point(p.meter_id, p.unit, p.scale, p.offset, p.multiplier)
-                    for p in (points[s.index] for s in block.spans)
-                ],
-            )
+            plan = block_plan(block, self.device.points)
             live = {id(b) for b in self.blocks}  # forget the plans of blocks split since
             self._decoders = {k: v for k, v in self._decoders.items() if k in live}
             self._decoders[id(block)] = plan
         return plan
 
     def _decode(self, block: Block, registers: list[int]) -> list[RawReading]:
-        ts_ms = int(self._clock() * 1000)
-        _, decode_block, points = self._decoder(block)
-        seq, isfinite = self._seq, math.isfinite
-        readings = []
-        for p, raw in zip(points, decode_block(registers), strict=True):
-            value = (raw * p.scale + p.offset) * p.multiplier
-            # A float register holding NaN/inf is a device fault: flag it, never pass a number.
-            if isfinite(value):
-                readings.append(RawReading(p.meter_id, ts_ms, value, p.unit, seq, Quality.GOOD))
-            else:
-                readings.append(RawReading(p.meter_id, ts_ms, math.nan, p.unit, seq, Quality.BAD))
-            seq += 1
-        self._seq = seq
+        readings = to_readings(
+            self._decoder(block), registers, int(self._clock() * 1000), self._seq
+        )
+        self._seq += len(readings)
         return readings
 
 
