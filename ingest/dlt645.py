@@ -288,6 +288,10 @@ class Dlt645Collector:
         finally:
             self._close(None)
 
+    async def poll_once(self) -> bool:
+        """One cycle now, outside the schedule (tests, and a gateway's first read on demand)."""
+        return await self._cycle()
+
     async def _cycle(self) -> bool:
         """One pass over the line's meters; True when every meter gave every value."""
         if not self._open and not await self._connect():
