@@ -123,7 +123,8 @@ class SerialTransport:
             # Raw bytes: no echo, no line editing, no CR/LF translation, no flow control.
             iflag = termios.IGNBRK | (termios.INPCK if self._parity != "N" else 0)
             oflag = lflag = 0
-            cc[termios.VMIN], cc[termios.VTIME] = 0, 0
+            # VMIN 1: a read with nothing to read is EAGAIN (non-blocking), never an empty read.
+            cc[termios.VMIN], cc[termios.VTIME] = 1, 0
             speed = _BAUD[self._baud]
             termios.tcsetattr(fd, termios.TCSANOW, [iflag, oflag, cflag, lflag, speed, speed, cc])
             termios.tcflush(fd, termios.TCIOFLUSH)
@@ -150,10 +151,8 @@ class SerialTransport:
                 data = os.read(self._fd, 512)
             except BlockingIOError:
                 data = None
-            if data:
+            if data:  # (a port whose other end is gone raises EIO, an OSError)
                 return data
-            if data == b"":  # a pty whose other end is gone reads EOF (or EIO, an OSError)
-                raise ConnectionError(f"{self._path}: end of file")
             left = deadline - loop.time()
             if left <= 0:
                 raise TimeoutError
@@ -423,7 +422,7 @@ class Dlt645Collector:
 
         Frames from other addresses, requests (a local echo, another master) and replies that
         are not to this request (a late answer to the previous one) are counted and skipped.
-        A checksum or framing error raises FrameError; the bad frame is discarded whole.
+        A checksum error raises FrameError; the bad frame is discarded whole.
         """
         loop = asyncio.get_running_loop()
         if (quiet := self._quiet_until - loop.time()) > 0:

@@ -65,7 +65,7 @@ ERROR_BITS = (
 
 
 class FrameError(ValueError):
-    """A frame that cannot be taken: ``kind`` is ``checksum`` or ``framing``."""
+    """A delimited frame that cannot be taken: ``kind`` says why (``checksum``)."""
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
@@ -144,9 +144,10 @@ def read_address_request(*, preamble: bool = True) -> bytes:
 class FrameReader:
     """Takes bytes as they arrive and returns whole frames.
 
-    Bytes before a 68H (the FE preamble, line noise) are skipped. A frame whose checksum or
-    end byte is wrong raises ``FrameError`` and is discarded whole, so the next frame can
-    still be found.
+    Bytes before a 68H (the FE preamble, line noise) are skipped. A candidate whose second 68H
+    or closing 16H is not where its length puts it was noise, and the search goes on from the
+    next byte. A delimited frame whose checksum is wrong raises ``FrameError`` and is
+    discarded whole, so the next frame can still be found.
     """
 
     def __init__(self) -> None:
@@ -178,10 +179,11 @@ class FrameReader:
             total = 12 + length
             if len(buf) < total:
                 return None
+            if buf[total - 1] != END:  # a 68H of noise that looked like a head: resync
+                del buf[:1]
+                continue
             frame, body = bytes(buf[:total]), bytes(buf[: 10 + length])
             del buf[:total]
-            if frame[-1] != END:
-                raise FrameError("framing", f"frame ends in {frame[-1]:02X}H, not 16H")
             if checksum(body) != frame[-2]:
                 raise FrameError(
                     "checksum", f"checksum {frame[-2]:02X}H, the bytes sum to {checksum(body):02X}H"

@@ -40,7 +40,7 @@ _HELP = {
     "gateway_modbus_read_seconds_bucket": ("counter", "Read latency histogram buckets."),
     "gateway_dlt645_reads_total": (
         "counter",
-        "DL/T 645 reads by line, meter address and result (ok, timeout, checksum, framing,"
+        "DL/T 645 reads by line, meter address and result (ok, timeout, checksum,"
         " error, malformed).",
     ),
     "gateway_dlt645_error_replies_total": ("counter", "D1H abnormal replies by error bits."),

@@ -10,7 +10,7 @@ read-data request (control 11H) addressed to it (AAH bytes of the request addres
 digit) it replies 91H with the identifier and the value, or D1H with error byte 02H (no
 requested data) for an identifier it does not hold; on a read-address request (13H) to
 AAAAAAAAAAAA it replies 93H with its address. A meter can be told to stay silent, to spoil
-its reply's checksum, or to omit the FE preamble.
+its reply's checksum, to omit the FE preamble or to send noise before its reply.
 
 Run one on a TCP port (a stand-in for a serial device server) or on a serial device, e.g.
 one end of a ``socat`` pty pair::
@@ -104,6 +104,7 @@ class SimulatedMeter:
     silent: bool = False
     bad_checksum: bool = False
     preamble: bool = True
+    noise: bytes = b""  # sent before each reply, as a line's idle noise or a driver's glitch
     requests: int = 0
 
     def answers(self, pattern: bytes) -> bool:
@@ -165,7 +166,8 @@ class Line:
             if meter.silent:
                 continue
             if control == 0x13 and target == bytes([0xAA] * 6):
-                reply = frame(meter.address, 0x93, address_bytes(meter.address), wake=meter.preamble)
+                own = address_bytes(meter.address)
+                reply = frame(meter.address, 0x93, own, wake=meter.preamble)
             elif control == 0x11 and len(payload) >= 4:
                 di = payload[3::-1].hex().upper()
                 layout = layout_of(di)
@@ -180,7 +182,7 @@ class Line:
                 continue  # functions this simulator does not implement get no reply
             if meter.bad_checksum:
                 reply = reply[:-2] + bytes([(reply[-2] + 1) % 256, TAIL])
-            out += reply
+            out += meter.noise + reply
         return out
 
 

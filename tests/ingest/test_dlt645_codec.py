@@ -93,3 +93,12 @@ def test_the_error_byte_of_an_abnormal_reply_is_named_bit_by_bit() -> None:
     assert codec.error_names(0x02) == ["no_data"]
     assert codec.error_names(0x05) == ["other", "unauthorized"]
     assert codec.error_names(0x00) == ["unspecified"]
+
+
+def test_a_stray_68h_in_line_noise_is_not_taken_for_a_frame_head() -> None:
+    good = codec.encode_frame("000000000002", 0x91, codec.encode_di("00010000") + b"\0\0\0\0")
+    reader = codec.FrameReader()
+    # The stray 68H puts another 68H seven bytes on: only the missing 16H unmasks it.
+    reader.feed(b"\x00\x68\x16\xff" + good)
+    frame = reader.next_frame()
+    assert frame is not None and frame.address == "000000000002"
