@@ -41,6 +41,8 @@ command -v cc >/dev/null || apt_install gcc libc6-dev
 command -v pkg-config >/dev/null || apt_install pkg-config
 pkg-config --exists libmodbus 2>/dev/null || apt_install libmodbus-dev libmodbus5
 command -v mbpoll >/dev/null || apt_install mbpoll
+# socat: pseudo-terminal pairs stand in for RS-485 lines in the serial (DL/T 645) tests.
+command -v socat >/dev/null || apt_install socat
 
 # Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:
 # Playwright drives /usr/bin/chromium; it never downloads a browser of its own.
