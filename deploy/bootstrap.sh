@@ -42,7 +42,8 @@ command -v cc >/dev/null || apt_install gcc libc6-dev
 command -v pkg-config >/dev/null || apt_install pkg-config
 pkg-config --exists libmodbus 2>/dev/null || apt_install libmodbus-dev libmodbus5
 command -v mbpoll >/dev/null || apt_install mbpoll
-# socat: pseudo-terminal pairs stand in for RS-485 ports in the Modbus RTU tests and bench.rtu.
+# socat: pseudo-terminal pairs stand in for RS-485 ports in the Modbus RTU and DL/T 645 tests
+# and bench.rtu.
 command -v socat >/dev/null || apt_install socat
 
 # Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:

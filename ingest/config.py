@@ -19,6 +19,7 @@ from pydantic import model_validator as _model_validator
 from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from config.settings import ConfigError
+from ingest import dlt645_codec
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
 
@@ -319,6 +320,145 @@ class ModbusLine(_Model):
         return 3.5 * self.bits_per_char / self.baudrate
 
 
+def _quoted(value: object, what: str, example: str) -> str:
+    """YAML reads 000012345678 as the number 12345678 (and 02010100 as an octal number):
+    refuse a number with a message that says to quote it, before the digits are lost."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a quoted string, e.g. {example!r}; YAML read {value!r}")
+    return value
+
+
+class Dlt645Point(_Model):
+    """One data identifier read from a DL/T 645-2007 meter; its format, unit and register
+    kind come from the standard's Appendix A tables (``ingest/dlt645_codec.py``)."""
+
+    di: str = Field(
+        description="data identifier DI3 DI2 DI1 DI0 as 8 hex digits, quoted: '00010000' "
+        "forward active energy total, '00010100'..'00010400' its tariffs 1-4, '02010100' "
+        "phase A voltage, '02020100' phase A current, '01010000' maximum demand"
+    )
+    meter_id: str = Field(description="the registry's meter id this value reports")
+    multiplier: float = Field(
+        default=1.0,
+        gt=0,
+        description="CT/PT ratio applied to the meter's value (1 for meters reading primary "
+        "values); a cumulative register's rollover is multiplied by it too",
+    )
+
+    @field_validator("di", mode="before")
+    @classmethod
+    def _di(cls, value: object) -> object:
+        text = _quoted(value, "di", "00010000")
+        dlt645_codec.data_format(text)
+        return text.upper()
+
+    @field_validator("meter_id")
+    @classmethod
+    def _meter_id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"must match {_ID.pattern}")
+        return value
+
+    def data_format(self) -> dlt645_codec.DataFormat:
+        return dlt645_codec.data_format(self.di)
+
+
+class Dlt645Meter(_Model):
+    """A meter on a DL/T 645 line, addressed by its 12-digit address."""
+
+    address: str = Field(
+        description="the meter's 12-digit address (on its nameplate), quoted; high-order "
+        "bytes may be the AA wildcard ('AAAAAA345678'); 'AAAAAAAAAAAA' reads the address of "
+        "the line's only meter first (control 13H) and needs that meter alone on its line"
+    )
+    points: list[Dlt645Point] = Field(min_length=1, description="the identifiers read (below)")
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def _address(cls, value: object) -> object:
+        return dlt645_codec.check_address(_quoted(value, "address", "000012345678"))
+
+
+class Dlt645Line(_Model):
+    """An RS-485 line of DL/T 645-2007 meters, on a serial port of the gateway or behind a
+    serial device server (raw TCP). The line carries one request at a time. Modbus devices
+    are not allowed on the same line (see docs/gateway-config.md, "Mixed lines")."""
+
+    name: str = Field(description="line name, unique in this gateway: the source key's second part")
+    transport: Literal["serial", "tcp"] = Field(
+        description="serial: a serial port of this machine; tcp: a serial device server's raw "
+        "TCP port (one connection for the whole line)"
+    )
+    device: str | None = Field(default=None, description="serial port path, e.g. /dev/ttyS1")
+    host: str | None = Field(default=None, description="device server address (tcp)")
+    port: int | None = Field(default=None, ge=1, le=65535, description="its TCP port (tcp)")
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200] = Field(
+        default=2400,
+        description="line speed; 2400 is the standard's default. With tcp it is the device "
+        "server's serial side, used for the line's timing",
+    )
+    parity: Literal["E", "N", "O"] = Field(default="E", description="E (the standard's 8E1)")
+    stop_bits: Literal[1, 2] = Field(default=1, description="stop bits")
+    preamble: bool = Field(
+        default=True, description="send the FE FE FE FE wake-up preamble before each request"
+    )
+    timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="wait for a reply after the request left the line (the standard's meter "
+        "answers within 500 ms), plus the reply's own transmission time at baudrate",
+    )
+    inter_frame_s: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="pause between a reply (or timeout) and the next request; at least 4 "
+        "character times at baudrate is kept in any case",
+    )
+    poll_interval_s: float = Field(default=60.0, ge=0.05, le=86_400, description="poll cycle")
+    backoff_min_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="a meter that did not answer is skipped this long; doubles, with jitter",
+    )
+    backoff_max_s: float = Field(default=300.0, gt=0, description="longest skip of a meter")
+    reconnect_min_s: float = Field(default=0.5, gt=0, description="first reopen wait; doubles")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="longest reopen wait")
+    meters: list[Dlt645Meter] = Field(min_length=1, description="meters on this line (below)")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"must match {_ID.pattern}")
+        return value
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> Dlt645Line:
+        if self.transport == "serial" and (self.device is None or self.host or self.port):
+            raise ValueError("a serial line needs device and no host/port")
+        if self.transport == "tcp" and (self.host is None or self.port is None or self.device):
+            raise ValueError("a tcp line needs host and port and no device")
+        if self.backoff_min_s > self.backoff_max_s:
+            raise ValueError("backoff_min_s must not exceed backoff_max_s")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
+        addresses = [m.address for m in self.meters]
+        if dlt645_codec.ALL_AA in addresses and len(addresses) > 1:
+            raise ValueError(
+                "address AAAAAAAAAAAA reaches every meter on the line: it needs the meter alone"
+            )
+        for i, a in enumerate(addresses):
+            for b in addresses[i + 1 :]:
+                if dlt645_codec.address_matches(a, b) or dlt645_codec.address_matches(b, a):
+                    raise ValueError(f"addresses {a} and {b} can reach the same meter")
+        return self
+
+    def endpoint(self) -> str:
+        return self.device if self.transport == "serial" else f"{self.host}:{self.port}"  # type: ignore[return-value]
+
+
 class GatewayConfig(_Model):
     gateway_id: str
     kafka: KafkaConfig = KafkaConfig()
@@ -327,6 +467,9 @@ class GatewayConfig(_Model):
     modbus_devices: list[ModbusDevice] = []
     modbus_lines: list[ModbusLine] = []
     opcua_servers: list[OpcUaServerConfig] = []
+    dlt645_lines: list[Dlt645Line] = Field(
+        default=[], description="RS-485 lines of DL/T 645-2007 meters, one task per line"
+    )
 
     @field_validator("gateway_id")
     @classmethod
@@ -340,6 +483,7 @@ class GatewayConfig(_Model):
         # Names form the source keys "<gateway_id>/<name>", shared by Modbus and OPC UA.
         names = [d.name for d in self.modbus_devices] + [s.name for s in self.opcua_servers]
         names += [d.name for line in self.modbus_lines for d in line.devices]
+        names += [line.name for line in self.dlt645_lines]
         lines = [line.name for line in self.modbus_lines]
         twice = sorted({n for n in lines if lines.count(n) > 1})
         if twice:
@@ -351,9 +495,24 @@ class GatewayConfig(_Model):
         meters = [p.meter_id for d in self.modbus_devices for p in d.points]
         meters += [p.meter_id for s in self.opcua_servers for p in s.points]
         meters += [p.meter_id for ln in self.modbus_lines for d in ln.devices for p in d.points]
+        meters += [p.meter_id for line in self.dlt645_lines for m in line.meters for p in m.points]
         twice = sorted({m for m in meters if meters.count(m) > 1})
         if twice:
             raise ValueError(f"meter ids must be unique, repeated: {', '.join(twice[:10])}")
+        # One owner per line: DL/T 645 frames and timing differ from Modbus RTU's, and a
+        # device server takes one TCP connection per line; see docs, "Mixed lines".
+        endpoints = [line.endpoint() for line in self.dlt645_lines]
+        twice = sorted({e for e in endpoints if endpoints.count(e) > 1})
+        if twice:
+            raise ValueError(f"two DL/T 645 lines on one port: {', '.join(twice)}")
+        modbus = {f"{d.host}:{d.port}" for d in self.modbus_devices}
+        modbus |= {ln.port if ln.port else f"{ln.host}:{ln.tcp_port}" for ln in self.modbus_lines}
+        mixed = sorted(modbus & set(endpoints))
+        if mixed:
+            raise ValueError(
+                f"{', '.join(mixed)} is a DL/T 645 line and a Modbus device or line: this gateway"
+                " does not mix the two protocols on one line"
+            )
         return self
 
 

@@ -1,5 +1,5 @@
 """The gateway runner: buffer, forwarder, one task per Modbus device, Modbus line (all its unit
-ids) and OPC UA server, metrics.
+ids), OPC UA server and DL/T 645 line, metrics.
 
 Startup order is "fail before anything runs": the config is validated whole by the caller, then
 the metrics port is bound and the buffer opened; only then do the collectors start, staggered
@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 
 from ingest.buffer import ReadingBuffer
 from ingest.config import GatewayConfig
+from ingest.dlt645 import run_dlt645_collector
 from ingest.forwarder import Forwarder
 from ingest.metrics import GatewayMetrics
 from ingest.modbus import run_modbus_collector
@@ -42,6 +43,27 @@ _HELP = {
     "gateway_modbus_unit_up": ("gauge", "0 while a unit id on a line is backed off."),
     "gateway_modbus_line_busy_seconds_total": ("counter", "Time a line spent in requests."),
     "gateway_modbus_line_requests_total": ("counter", "Requests sent on a line."),
+    "gateway_dlt645_reads_total": (
+        "counter",
+        "DL/T 645 reads by line, meter address and result (ok, timeout, checksum,"
+        " error, malformed).",
+    ),
+    "gateway_dlt645_error_replies_total": ("counter", "D1H abnormal replies by error bits."),
+    "gateway_dlt645_frames_ignored_total": (
+        "counter",
+        "Frames skipped: another address, a request echo, or a reply to no pending request.",
+    ),
+    "gateway_dlt645_meter_up": ("gauge", "1 while the meter answers, 0 while backing off."),
+    "gateway_dlt645_meter_skips_total": ("counter", "Meter polls skipped during its backoff."),
+    "gateway_dlt645_connected": ("gauge", "1 while the line's port or connection is open."),
+    "gateway_dlt645_connects_total": ("counter", "Line open attempts by result."),
+    "gateway_dlt645_reconnects_total": ("counter", "Lines reopened after a loss."),
+    "gateway_dlt645_cycles_total": ("counter", "Line poll cycles; on_time=true if complete."),
+    "gateway_dlt645_cycles_missed_total": ("counter", "Line poll slots skipped after an overrun."),
+    "gateway_dlt645_points_total": ("counter", "Readings produced by DL/T 645 polling."),
+    "gateway_dlt645_rollovers_total": ("counter", "Energy registers seen wrapping past 0."),
+    "gateway_dlt645_backward_steps_total": ("counter", "Energy registers seen going back."),
+    "gateway_dlt645_errors_total": ("counter", "Unexpected errors in a line's poll cycle."),
     "gateway_buffer_batches": ("gauge", "Batches waiting in the store-and-forward buffer."),
     "gateway_buffer_readings": ("gauge", "Readings waiting in the buffer."),
     "gateway_buffer_bytes": ("gauge", "Payload bytes waiting in the buffer."),
@@ -149,6 +171,17 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                 first_seqs={k: await buffer.next_seq(k) for k in keys},
             )
             tasks.append(asyncio.create_task(_supervised(f"line {line.name}", start, metrics)))
+        for i, dlt_line in enumerate(config.dlt645_lines):
+            start = functools.partial(
+                run_dlt645_collector,
+                dlt_line,
+                buffer,
+                gateway_id=gid,
+                metrics=metrics,
+                first_seq=await buffer.next_seq(f"{gid}/{dlt_line.name}"),
+                start_delay_s=dlt_line.poll_interval_s * i / len(config.dlt645_lines),
+            )
+            tasks.append(asyncio.create_task(_supervised(dlt_line.name, start, metrics)))
         if config.opcua_servers:
             from ingest.opcua import run_opcua_collector
 
@@ -164,11 +197,13 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                 tasks.append(asyncio.create_task(_supervised(opc.name, start, metrics)))
         log.info(
             "gateway %s RUNNING: %d Modbus devices, %d Modbus lines, %d OPC UA servers,"
+            " %d DL/T 645 lines,"
             " metrics on http://%s:%d/metrics",
             gid,
             len(devices),
             len(config.modbus_lines),
             len(config.opcua_servers),
+            len(config.dlt645_lines),
             config.metrics.host,
             port,
         )

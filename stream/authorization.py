@@ -25,7 +25,7 @@ from store.gateways import GatewayGrant
 from stream.records import Source
 
 # Sources a gateway collects; ``ems`` comes through the API (or an operator's backfill).
-GATEWAY_SOURCES = frozenset({Source.MODBUS, Source.OPCUA})
+GATEWAY_SOURCES = frozenset({Source.MODBUS, Source.OPCUA, Source.DLT645})
 _MAX_VERDICTS = 100_000  # forged gateway ids must not grow the memo without bound
 
 

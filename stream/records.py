@@ -43,6 +43,7 @@ _INT64_MAX = 2**63 - 1
 class Source(StrEnum):
     MODBUS = "modbus"
     OPCUA = "opcua"
+    DLT645 = "dlt645"  # DL/T 645-2007 meters read by a gateway
     EMS = "ems"
 
 

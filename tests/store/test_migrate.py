@@ -99,3 +99,18 @@ def test_reading_primary_key_makes_a_replayed_reading_one_row(db: psycopg.Connec
         )
     count = db.execute("SELECT count(*) FROM reading WHERE meter_id = 'M-replay'").fetchone()
     assert count == (1,)
+
+
+def test_a_reading_of_a_dlt645_meter_is_stored_and_an_unknown_source_still_refused(
+    db: psycopg.Connection,
+) -> None:
+    insert = (
+        "INSERT INTO reading (meter_id, ts, value, unit, source, gateway_id, seq) "
+        "VALUES (%s, '2026-01-01T00:00:00Z', 1.5, 'kWh', %s, 'gw', 1)"
+    )
+    db.execute(insert, ("M-dlt645", "dlt645"))
+    stored = db.execute("SELECT source FROM reading WHERE meter_id = 'M-dlt645'").fetchone()
+    assert stored == ("dlt645",)
+    if storage_mode(db) == "postgresql":  # TimescaleDB: the worker's decoding is the check
+        with pytest.raises(psycopg.errors.CheckViolation, match="reading_source_check"):
+            db.execute(insert, ("M-nonsense", "carrier-pigeon"))
