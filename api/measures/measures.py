@@ -367,7 +367,9 @@ async def verify(
 async def _baselines(
     conn: AsyncConnection[Any], *, kind: MvSubject, ids: list[str]
 ) -> list[mv.BaselineFigure]:
-    found = {r["subject_id"]: r for r in await _rows(conn, _BASELINES, {"kind": kind, "ids": ids})}
+    found = {
+        r["subject_id"]: r for r in await _rows(conn, _BASELINES, {"kind": kind.value, "ids": ids})
+    }
     lacking = [i for i in ids if i not in found]
     if lacking:
         raise ApiError(
