@@ -36,7 +36,9 @@ from tests.api.tenancy_cases import (
     filtered,
     forbidden,
     hidden,
+    measure_body,
     named_other_tenant,
+    objective_body,
 )
 from tests.api.test_registry_gateways import own_park
 from tests.api.test_tickets import make_alert, produce
@@ -74,6 +76,44 @@ _DAY = {"from": B_DAY_START, "to": B_DAY_END}
 _TICKET_B = "/v1/tickets/{ticket_b}"
 _ACTIVITY_B = "/v1/activity-records/{activity_b}"
 _REASON = {"reason": "tenancy test"}
+_MEASURE_B = "/v1/measures/{measure_b}"
+_OBJECTIVE_B = "/v1/objectives/{objective_b}"
+
+
+async def measure_for_b_refused(w: World, c: Clients) -> None:
+    """A measure for B entered with A's key is 404, as if B did not exist; so is one naming
+    B's meter for A."""
+    r = await c.a.post("/v1/measures", json=measure_body(ENTERPRISE_B))
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    theirs = measure_body(ENTERPRISE_A) | {"meter_ids": [w.meter_b]}
+    r = await c.a.post("/v1/measures", json=theirs)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == f"meter_ids: no meter {w.meter_b!r} in enterprise {ENTERPRISE_A!r}"
+
+
+async def objective_for_b_refused(w: World, c: Clients) -> None:
+    """An objective for B entered with A's key is 404; A's own objective cannot be measured by
+    B's target either (it reads as absent)."""
+    r = await c.a.post("/v1/objectives", json=objective_body(ENTERPRISE_B, w.target_b))
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    r = await c.a.post("/v1/objectives", json=objective_body(ENTERPRISE_A, w.target_b))
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no target {w.target_b}"
+
+
+async def ranking_of_b_hidden(w: World, c: Clients) -> None:
+    def ids(r: httpx.Response) -> set[int]:
+        assert r.status_code == 200, r.text
+        return {i["measure"]["record_id"] for i in r.json()["items"]}
+
+    assert w.measure_b in ids(await c.admin.get("/v1/measures/ranking"))
+    mine = ids(await c.a.get("/v1/measures/ranking"))
+    assert w.measure_a in mine and w.measure_b not in mine
+    assert (
+        ids(await c.a.get("/v1/measures/ranking", params={"enterprise_id": ENTERPRISE_B})) == set()
+    )
 
 
 async def emissions_of_b_hidden(w: World, c: Clients) -> None:
@@ -388,6 +428,46 @@ CASES: dict[tuple[str, str], Check] = {
     ),
     ("PUT", "/v1/activity-records/{record_id}/evidence"): evidence_of_b_hidden,
     ("POST", "/v1/activity-records/uploads"): upload_for_b_refused,
+    # Objectives, measures and their M&V: an enterprise key works its own; B's are 404.
+    ("POST", "/v1/objectives"): objective_for_b_refused,
+    ("GET", "/v1/objectives"): filtered(
+        "/v1/objectives", "items", "record_id", "{objective_a}", "{objective_b}"
+    ),
+    ("GET", "/v1/objectives/{record_id}"): hidden("GET", _OBJECTIVE_B),
+    ("PATCH", "/v1/objectives/{record_id}"): hidden(
+        "PATCH", _OBJECTIVE_B, {"status": "withdrawn"}, proof=_OBJECTIVE_B
+    ),
+    ("POST", "/v1/measures"): measure_for_b_refused,
+    ("GET", "/v1/measures"): filtered(
+        "/v1/measures", "items", "record_id", "{measure_a}", "{measure_b}"
+    ),
+    ("GET", "/v1/measures/ranking"): ranking_of_b_hidden,
+    ("GET", "/v1/measures/{measure_id}"): hidden("GET", _MEASURE_B),
+    ("PATCH", "/v1/measures/{measure_id}"): hidden(
+        "PATCH", _MEASURE_B, {"title": "from A"}, proof=_MEASURE_B
+    ),
+    ("POST", "/v1/measures/{measure_id}/transitions"): hidden(
+        "POST", _MEASURE_B + "/transitions", {"to": "approved"}, proof=_MEASURE_B
+    ),
+    ("POST", "/v1/measures/{measure_id}/verifications"): hidden(
+        "POST",
+        _MEASURE_B + "/verifications",
+        {"period_start": "2026-01-01", "period_end": "2026-01-02"},
+        proof=_MEASURE_B,
+    ),
+    ("GET", "/v1/measures/{measure_id}/verifications"): hidden(
+        "GET", _MEASURE_B + "/verifications"
+    ),
+    # The calibration log: written by admins; read for the key's own meters only.
+    ("POST", "/v1/meters/{meter_id}/calibrations"): forbidden(
+        "POST", "/v1/meters/{meter_b}/calibrations", _W, {}
+    ),
+    ("GET", "/v1/meters/{meter_id}/calibrations"): hidden(
+        "GET", "/v1/meters/{meter_b}/calibrations"
+    ),
+    ("GET", "/v1/calibrations"): filtered(
+        "/v1/calibrations", "items", "event_id", "{calibration_a}", "{calibration_b}"
+    ),
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
