@@ -30,7 +30,7 @@ from api.measures.models import (
     VerificationIn,
     VerificationOut,
 )
-from api.measures.owner import owner_of
+from api.registers.tenancy import owner_of
 
 router = APIRouter(prefix="/v1/measures", tags=["measures"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]

@@ -14,7 +14,7 @@ from api.keys import Principal, Scope
 from api.measures import objectives as service
 from api.measures.enums import ObjectiveStatus
 from api.measures.models import Id, ObjectiveIn, ObjectiveOut, ObjectivePage, ObjectivePatch
-from api.measures.owner import owner_of
+from api.registers.tenancy import owner_of
 
 router = APIRouter(prefix="/v1/objectives", tags=["objectives"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
