@@ -6,6 +6,11 @@ the merged meter row is checked and the change audited), unless a later passing 
 already logged (a certificate entered late never moves the due date back). The worker reloads
 the registry when a meter changes, so its CALIBRATION_OVERDUE flag follows the new date. The
 event keeps the due date before and after. Events are append-only.
+
+A failed event is a nonconformity (9.1 c: equipment found unfit calls for action on it and on
+the results it measured): it opens a ticket through ``api.tickets.nonconformity`` in the event's
+transaction, as an ``observation`` - a finding in the records, no audit or evaluation behind it
+(the closest of the ticket source kinds) - with the event id as its source.
 """
 
 from __future__ import annotations
@@ -17,11 +22,15 @@ from psycopg.rows import dict_row
 
 from api import audit
 from api.errors import ApiError
+from api.live import LiveEvent
 from api.measures.enums import CERTIFYING, CalibrationKind, CalibrationResult
 from api.measures.models import CalibrationIn
 from api.registry import service as registry
+from api.tickets.enums import SourceKind
+from api.tickets.nonconformity import open_nonconformity
 
 Row = dict[str, Any]
+_DESCRIPTION_MAX = 10_000  # the ticket's description column
 _LIST = """
 SELECT c.*, m.enterprise_id FROM meter_calibration c JOIN meter m USING (meter_id)
 WHERE (%(tenant)s::text IS NULL OR m.enterprise_id = %(tenant)s)
@@ -50,6 +59,20 @@ def moves_due_date(kind: CalibrationKind, result: CalibrationResult) -> bool:
     return kind in CERTIFYING and result is not CalibrationResult.FAIL
 
 
+async def meter_owner(conn: AsyncConnection[Any], *, meter_id: str, tenant: str | None) -> Row:
+    """The meter's enterprise and park (``lock``: its row locked); another tenant's meter is
+    404, as if it did not exist."""
+    found = await _rows(
+        conn,
+        "SELECT m.enterprise_id, e.park_id, m.calibration_due FROM meter m"
+        " JOIN enterprise e USING (enterprise_id) WHERE m.meter_id = %s FOR UPDATE OF m",
+        (meter_id,),
+    )
+    if not found or tenant not in (None, found[0]["enterprise_id"]):
+        raise ApiError(404, f"no meter {meter_id!r}")
+    return found[0]
+
+
 async def record(
     conn: AsyncConnection[Any],
     *,
@@ -57,18 +80,14 @@ async def record(
     body: CalibrationIn,
     tenant: str | None,
     actor: str,
-) -> Row:
-    """Log one event, and move the meter's calibration_due when it is the latest pass."""
+) -> tuple[Row, list[LiveEvent]]:
+    """Log one event, move the meter's calibration_due when it is the latest pass, and open a
+    nonconformity when it failed: the stored event and the live events to publish once the
+    caller's transaction has committed."""
+    events: list[LiveEvent] = []
     async with conn.transaction():
-        cur = await conn.execute(
-            "SELECT enterprise_id, calibration_due, installed_at FROM meter WHERE meter_id = %s"
-            " FOR UPDATE",
-            (meter_id,),
-        )
-        meter = await cur.fetchone()
-        if meter is None or tenant not in (None, meter[0]):
-            raise ApiError(404, f"no meter {meter_id!r}")
-        due_before = meter[1]
+        meter = await meter_owner(conn, meter_id=meter_id, tenant=tenant)
+        due_before = meter["calibration_due"]
         due_after = due_before
         if moves_due_date(body.kind, body.result):
             later = await _rows(
@@ -86,10 +105,31 @@ async def record(
                     f" ({body.laboratory})",
                 )
                 due_after = body.next_due
+        cur = await conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('meter_calibration', 'event_id'))"
+        )
+        allocated = await cur.fetchone()
+        assert allocated is not None
+        event_id = int(allocated[0])
+        ticket_id = None
+        if body.result is CalibrationResult.FAIL:
+            ticket, events = await open_nonconformity(
+                conn,
+                source_kind=SourceKind.OBSERVATION,
+                source_id=str(event_id),
+                park_id=meter["park_id"],
+                enterprise_id=meter["enterprise_id"],
+                title=f"Meter {meter_id} failed its {body.kind} on {body.performed_on}",
+                description=_failure(meter_id, body),
+                actor=actor,
+            )
+            ticket_id = ticket["ticket_id"]
         row = body.model_dump() | {
+            "event_id": event_id,
             "meter_id": meter_id,
             "calibration_due_before": due_before,
             "calibration_due_after": due_after,
+            "ticket_id": ticket_id,
             "created_by": actor,
         }
         query = sql.SQL("INSERT INTO meter_calibration ({}) VALUES ({}) RETURNING *").format(
@@ -97,7 +137,7 @@ async def record(
             sql.SQL(", ").join(sql.Placeholder() * len(row)),
         )
         [stored] = await _rows(conn, query, list(row.values()))
-        stored["enterprise_id"] = meter[0]
+        stored["enterprise_id"] = meter["enterprise_id"]
         await audit.record(
             conn,
             actor=actor,
@@ -107,7 +147,23 @@ async def record(
             before=None,
             after=stored,
         )
-    return stored
+    return stored, events
+
+
+def _failure(meter_id: str, body: CalibrationIn) -> str:
+    """The nonconformity's description: what failed, and what clause 9.1 c asks next."""
+    parts = [f"{body.kind} of meter {meter_id} on {body.performed_on}: {body.result}."]
+    if body.certificate_no is not None:
+        parts.append(f"Certificate {body.certificate_no} ({body.laboratory}).")
+    parts.append(
+        "Decide whether the readings since the last passing calibration are still valid and"
+        " what to do with the meter (clause 9.1 c)."
+    )
+    if body.note is not None:
+        parts.append(f"Note: {body.note}")
+    # The ticket holds 10 000 characters; a long note is cut, the event keeps it whole.
+    text = " ".join(parts)
+    return text if len(text) <= _DESCRIPTION_MAX else text[: _DESCRIPTION_MAX - 1] + "…"
 
 
 async def list_events(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
-from api.measures import flows
+from api.measures import flows, sheets
 from api.measures import measures as service
 from api.measures.enums import MeasureState
 from api.measures.models import (
@@ -30,7 +30,16 @@ from api.measures.models import (
     VerificationIn,
     VerificationOut,
 )
+from api.measures.spec import MEASURES
+from api.registers import service as registers
 from api.registers.tenancy import owner_of
+from api.registers.views import (
+    EXPORT_RESPONSE,
+    IMPORT_BODY,
+    ImportResult,
+    export_response,
+    import_file,
+)
 
 router = APIRouter(prefix="/v1/measures", tags=["measures"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
@@ -95,6 +104,32 @@ async def ranking(
             for r, row in ranked
         ]
     )
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={**EXPORT_RESPONSE, **problems(401, 403, 413, 503)},
+)
+async def export_measures(conn: DbDep, who: Reader) -> Response:
+    """Every measure the key sees as an XLSX sheet (row 1 field names, row 2 labels), its
+    status included; importing the file unchanged changes nothing."""
+    rows = await registers.export_rows(conn, MEASURES, tenant=who.enterprise_id)
+    return export_response(MEASURES, rows)
+
+
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    openapi_extra=IMPORT_BODY,
+    responses=problems(400, 401, 403, 404, 413, 415, 422, 503),
+)
+async def import_measures(request: Request, conn: DbDep, who: Writer) -> Any:
+    """An XLSX sheet in the export's form: a row without ``record_id`` proposes a measure, a
+    row with one changes what ``PATCH`` changes. Status, source category and meters are not
+    changed by a sheet (status moves through the transitions). Every row is stored or none:
+    any bad row is 422 with each row's result."""
+    return await import_file(request, conn, MEASURES, who, write=sheets.write_measure)
 
 
 @router.get("/{measure_id}", response_model=MeasureOut, responses=_READ)

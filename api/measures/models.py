@@ -16,7 +16,7 @@ from api.measures.enums import (
     MvSubject,
     ObjectiveStatus,
 )
-from api.tickets.models import LongText, ShortText
+from api.registers.xlsx import LongText, ShortText
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$", max_length=64)]
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
@@ -35,7 +35,9 @@ class Owner(_Strict):
     park_id: Id | None = Field(default=None, description="For a park-level record only")
 
 
-class ObjectiveIn(Owner):
+class ObjectiveContent(_Strict):
+    """What an objective's writer states (a create body, an XLSX row)."""
+
     title: ShortText = Field(description="The objective (clause 6.2)")
     indicator: LongText = Field(description="The measurable indicator, e.g. tCO2e per year")
     target_id: int = Field(ge=1, le=2**63 - 1, description="The target whose figures measure it")
@@ -43,6 +45,10 @@ class ObjectiveIn(Owner):
     resources: LongText = Field(description="Resources required")
     due_on: Day = Field(description="When it is to be completed")
     evaluation_method: LongText = Field(description="How the results are evaluated")
+
+
+class ObjectiveIn(ObjectiveContent, Owner):
+    pass
 
 
 class ObjectivePatch(_Strict):
@@ -86,7 +92,10 @@ class ObjectivePage(BaseModel):
     next_cursor: str | None
 
 
-class MeasureIn(Owner):
+class MeasureContent(_Strict):
+    """What a measure's writer states (a create body, an XLSX row); its status moves through
+    the transitions only."""
+
     title: ShortText
     description: LongText
     source_category: SourceCategory = Field(description="The emission source it reduces (6.3.1)")
@@ -105,12 +114,16 @@ class MeasureIn(Owner):
     )
 
     @model_validator(mode="after")
-    def _schedule(self) -> MeasureIn:
+    def _schedule(self) -> MeasureContent:
         if self.planned_end < self.planned_start:
             raise ValueError("planned_end must not precede planned_start")
         if len(set(self.meter_ids)) != len(self.meter_ids):
             raise ValueError("meter_ids names a meter twice")
         return self
+
+
+class MeasureIn(MeasureContent, Owner):
+    pass
 
 
 class MeasurePatch(_Strict):
@@ -241,6 +254,14 @@ class CalibrationIn(_Strict):
         if self.next_due is not None and self.next_due <= self.performed_on:
             raise ValueError("next_due must follow performed_on")
         return self
+
+
+class MeterRef(_Strict):
+    meter_id: Id = Field(description="The meter the event concerns")
+
+
+class CalibrationContent(CalibrationIn, MeterRef):
+    """One event as a row of the calibration log's XLSX sheet: the meter and the event."""
 
 
 class CalibrationOut(BaseModel):

@@ -4,17 +4,27 @@ own enterprise's objectives only (others, and park-level ones, are 404)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api.deps import DbDep, require
 from api.errors import problems
 from api.keys import Principal, Scope
 from api.measures import objectives as service
+from api.measures import sheets
 from api.measures.enums import ObjectiveStatus
 from api.measures.models import Id, ObjectiveIn, ObjectiveOut, ObjectivePage, ObjectivePatch
+from api.measures.spec import OBJECTIVES
+from api.registers import service as registers
 from api.registers.tenancy import owner_of
+from api.registers.views import (
+    EXPORT_RESPONSE,
+    IMPORT_BODY,
+    ImportResult,
+    export_response,
+    import_file,
+)
 
 router = APIRouter(prefix="/v1/objectives", tags=["objectives"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
@@ -62,6 +72,31 @@ async def list_objectives(
         for r in rows
     ]
     return ObjectivePage(items=items, next_cursor=None if nxt is None else str(nxt))
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={**EXPORT_RESPONSE, **problems(401, 403, 413, 503)},
+)
+async def export_objectives(conn: DbDep, who: Reader) -> Response:
+    """Every objective the key sees as an XLSX sheet (row 1 field names, row 2 labels);
+    importing the file unchanged changes nothing."""
+    rows = await registers.export_rows(conn, OBJECTIVES, tenant=who.enterprise_id)
+    return export_response(OBJECTIVES, rows)
+
+
+@router.post(
+    "/import",
+    response_model=ImportResult,
+    openapi_extra=IMPORT_BODY,
+    responses=problems(400, 401, 403, 404, 413, 415, 422, 503),
+)
+async def import_objectives(request: Request, conn: DbDep, who: Writer) -> Any:
+    """An XLSX sheet in the export's form: a row without ``record_id`` records an objective, a
+    row with one changes it (not its target). Every row is stored or none: any bad row is 422
+    with each row's result."""
+    return await import_file(request, conn, OBJECTIVES, who, write=sheets.write_objective)
 
 
 @router.get("/{record_id}", response_model=ObjectiveOut, responses=_READ)

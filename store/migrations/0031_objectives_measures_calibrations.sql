@@ -122,3 +122,25 @@ CREATE TABLE meter_calibration (
            OR next_due IS NOT NULL)
 );
 CREATE INDEX meter_calibration_meter_idx ON meter_calibration (meter_id, performed_on DESC);
+
+-- The calibration log as a register (its XLSX sheet and the calibration.due reminder): each
+-- event with its meter's park and enterprise. status 'active' marks the event whose next_due is
+-- in force - the meter's latest passing certificate, still its calibration_due, the meter in
+-- service - and 'archived' the history, so a superseded due date never reminds.
+CREATE VIEW meter_calibration_register AS
+SELECT c.event_id AS record_id, e.park_id, m.enterprise_id,
+       CASE WHEN c.event_id = latest.event_id AND m.status = 'active'
+                 AND m.calibration_due = c.next_due
+            THEN 'active' ELSE 'archived' END AS status,
+       c.meter_id, c.kind, c.performed_on, c.result, c.certificate_no, c.laboratory, c.next_due,
+       c.note, c.ticket_id
+FROM meter_calibration c
+JOIN meter m ON m.meter_id = c.meter_id
+JOIN enterprise e ON e.enterprise_id = m.enterprise_id
+LEFT JOIN LATERAL (
+    SELECT l.event_id FROM meter_calibration l
+    WHERE l.meter_id = c.meter_id AND l.kind IN ('calibration', 'verification')
+      AND l.result <> 'fail'
+    ORDER BY l.performed_on DESC, l.event_id DESC
+    LIMIT 1
+) latest ON true;
