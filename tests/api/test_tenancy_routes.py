@@ -374,9 +374,11 @@ def register_export_of_b_hidden(path: str, mine: str, theirs: str) -> Check:
     return check
 
 
-def register_import_for_b_refused(path: str, target: str, body: dict[str, Any]) -> Check:
+def register_import_for_b_refused(
+    path: str, target: str, body: dict[str, Any], missing: str = "record"
+) -> Check:
     """A sheet replacing B's record, imported with A's key: the row is rejected (B's record
-    reads as absent), nothing is stored and B's record stays as it was."""
+    reads as absent: "no ``missing`` <id>"), nothing is stored and B's record stays as it was."""
 
     async def check(w: World, c: Clients) -> None:
         seen = w.fill(f"{path}/{target}")
@@ -395,7 +397,8 @@ def register_import_for_b_refused(path: str, target: str, body: dict[str, Any]) 
         )
         assert r.status_code == 422, r.text
         [row] = r.json()["rows"]
-        assert row["outcome"] == "rejected" and row["errors"] == [f"no record {w.fill(target)}"]
+        assert row["outcome"] == "rejected"
+        assert row["errors"] == [f"no {missing} {w.fill(target)}"]
         assert (await c.admin.get(seen)).json() == before
 
     return check
@@ -661,6 +664,23 @@ CASES: dict[tuple[str, str], Check] = {
     ("GET", "/v1/calibrations"): filtered(
         "/v1/calibrations", "items", "event_id", "{calibration_a}", "{calibration_b}"
     ),
+    # Their XLSX sheets: A's export leaves B's records out; A's sheet cannot reach B's.
+    ("GET", "/v1/objectives/export"): register_export_of_b_hidden(
+        "/v1/objectives/export", "{objective_a}", "{objective_b}"
+    ),
+    ("POST", "/v1/objectives/import"): register_import_for_b_refused(
+        "/v1/objectives", "{objective_b}", objective_body(ENTERPRISE_B, 1), missing="objective"
+    ),
+    ("GET", "/v1/measures/export"): register_export_of_b_hidden(
+        "/v1/measures/export", "{measure_a}", "{measure_b}"
+    ),
+    ("POST", "/v1/measures/import"): register_import_for_b_refused(
+        "/v1/measures", "{measure_b}", measure_body(ENTERPRISE_B), missing="measure"
+    ),
+    ("GET", "/v1/calibrations/export"): register_export_of_b_hidden(
+        "/v1/calibrations/export", "{calibration_a}", "{calibration_b}"
+    ),
+    ("POST", "/v1/calibrations/import"): forbidden("POST", "/v1/calibrations/import", _W),
     # Registers of the management system: an enterprise key keeps its own enterprise's records.
     **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
     **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
