@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
-from api.measures import flows, sheets
+from api.measures import flows, mv, sheets
 from api.measures import measures as service
 from api.measures.enums import MeasureState
 from api.measures.models import (
@@ -93,7 +93,7 @@ async def ranking(
     """Open measures (proposed, approved, in_progress) best first (clause 6.3.1 a): by expected
     tCO2e/year per 10^4 CNY of capex, highest first; then those without capex (none or zero
     stated) by expected tCO2e/year. Ties: the older measure first."""
-    ranked = await service.ranking(conn, tenant=who.enterprise_id, enterprise_id=enterprise_id)
+    ranked = await mv.ranking(conn, tenant=who.enterprise_id, enterprise_id=enterprise_id)
     return Ranking(
         items=[
             RankedMeasure(
@@ -183,7 +183,7 @@ async def verify(
     base-year baselines of the affected meters (else the enterprise, else the park) prorated to
     the period, minus their stored hour windows. 409: not implemented yet, or a subject without
     a base-year baseline; 422: a period before implemented_on or after today."""
-    row = await service.verify(
+    row = await mv.verify(
         conn,
         measure_id=measure_id,
         tenant=who.enterprise_id,
@@ -199,5 +199,5 @@ async def verify(
 async def list_verifications(
     measure_id: MeasureId, conn: DbDep, who: Reader
 ) -> list[VerificationOut]:
-    rows = await service.verifications(conn, measure_id=measure_id, tenant=who.enterprise_id)
+    rows = await mv.verifications(conn, measure_id=measure_id, tenant=who.enterprise_id)
     return [VerificationOut.model_validate(r) for r in rows]
