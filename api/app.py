@@ -21,6 +21,7 @@ from api.activity.views import router as activity_router
 from api.context_issues.views import router as context_issues_router
 from api.interested_parties.views import router as interested_parties_router
 from api.inventories.views import router as inventories_router
+from api.measures.views import router as measures_router
 from api.middleware import RequestGuard
 from api.page.views import router as page_router
 from api.producer import RawProducer
@@ -131,6 +132,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         activity_router,
         context_issues_router,
         interested_parties_router,
+        measures_router,
         webhooks_router,
         live_router,
         reports_router,

@@ -5,9 +5,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from psycopg import AsyncConnection
+
+from accounting.targets import all_met
+from api.queries import present
+from api.queries.common import dec
 
 # Output meters (carriers production_output, output_value) carry the denominators.
 _INTENSITY = """
@@ -96,6 +101,7 @@ WHERE t.method = 'location_based'
        OR coalesce(ee.enterprise_id, mm.enterprise_id) = ANY(%(enterprises)s))
   AND (%(subject_kind)s::text IS NULL OR t.subject_kind = %(subject_kind)s)
   AND (%(subject_id)s::text IS NULL OR t.subject_id = %(subject_id)s)
+  AND (%(target_id)s::bigint IS NULL OR t.target_id = %(target_id)s)
 ORDER BY t.subject_kind, t.subject_id, t.period_kind, t.period_start, t.target_id
 LIMIT %(limit)s OFFSET %(offset)s
 """
@@ -110,14 +116,63 @@ async def progress_rows(
     subject_id: str | None,
     limit: int,
     offset: int,
+    target_id: int | None = None,
 ) -> list[tuple[Any, ...]]:
+    """Targets whose local period contains ``as_of``, with tCO2e and output to date and the
+    subject's current baseline; ``progress_item`` turns a row into its figures."""
     params = {
         "as_of": as_of,
         "enterprises": enterprises,
         "subject_kind": subject_kind,
         "subject_id": subject_id,
+        "target_id": target_id,
         "limit": limit,
         "offset": offset,
     }
     cur = await conn.execute(_PROGRESS, params)
     return list(await cur.fetchall())
+
+
+def progress_item(row: tuple[Any, ...], moment: datetime) -> dict[str, Any]:
+    """One target's progress at ``moment`` from a ``progress_rows`` row (clauses 6.2, 6.5):
+    each limit it sets with its own verdict, and the share of its current baseline projected.
+    ``/v1/progress`` and the objectives register (``/v1/objectives``) both read it here."""
+    (tid, kind, sid, pkind, pstart, pend, absolute, intensity, iunit, tz, start_at, end_at) = row[
+        :12
+    ]
+    tco2e, output, bl_id, bl_method, bl_kind, bl_value = row[12:]
+    elapsed = Decimal(str(min(1.0, max(0.0, (moment - start_at) / (end_at - start_at)))))
+    abs_part = None if absolute is None else present.absolute(absolute, tco2e, elapsed)
+    baseline = None
+    if bl_id is not None:
+        share = None
+        if abs_part and abs_part["projected"] and bl_kind == pkind and bl_value > 0:
+            share = dec(Decimal(abs_part["projected"]["value"]) / Decimal(str(bl_value)))
+        baseline = {
+            "baseline_id": bl_id,
+            "method": bl_method,
+            "period_kind": bl_kind,
+            "value": {"value": dec(bl_value), "unit": f"tCO2e/{bl_kind}"},
+            "projected_share": share,
+        }
+    int_part = None if intensity is None else present.intensity(intensity, iunit, tco2e, output)
+    parts = {"absolute": abs_part, "intensity": int_part}
+    set_limits = {name: part for name, part in parts.items() if part is not None}
+    return {
+        "target_id": tid,
+        "subject_kind": kind,
+        "subject_id": sid,
+        "period_kind": pkind,
+        "period_start": pstart,
+        "period_end": pend,
+        "timezone": tz,
+        "elapsed_share": dec(elapsed),
+        "absolute": abs_part,
+        "intensity": int_part,
+        # A target with both limits is met only when both are (clause 6.2).
+        "on_track": all_met(part["on_track"] for part in set_limits.values()),
+        "limits_off_track": [
+            name for name, part in set_limits.items() if part["on_track"] is False
+        ],
+        "baseline": baseline,
+    }

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
 from accounting.intensity import OutputUnit
-from accounting.targets import all_met
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
@@ -322,49 +321,7 @@ async def get_progress(
         ),
         limit,
     )
-    items = []
-    for row in rows:
-        (tid, kind, sid, pkind, pstart, pend, absolute, intensity, iunit, tz, start_at, end_at) = (
-            row[:12]
-        )
-        tco2e, output, bl_id, bl_method, bl_kind, bl_value = row[12:]
-        elapsed = Decimal(str(min(1.0, max(0.0, (moment - start_at) / (end_at - start_at)))))
-        abs_part = None if absolute is None else present.absolute(absolute, tco2e, elapsed)
-        baseline = None
-        if bl_id is not None:
-            share = None
-            if abs_part and abs_part["projected"] and bl_kind == pkind and bl_value > 0:
-                share = dec(Decimal(abs_part["projected"]["value"]) / Decimal(str(bl_value)))
-            baseline = {
-                "baseline_id": bl_id,
-                "method": bl_method,
-                "period_kind": bl_kind,
-                "value": {"value": dec(bl_value), "unit": f"tCO2e/{bl_kind}"},
-                "projected_share": share,
-            }
-        int_part = None if intensity is None else present.intensity(intensity, iunit, tco2e, output)
-        parts = {"absolute": abs_part, "intensity": int_part}
-        set_limits = {name: part for name, part in parts.items() if part is not None}
-        items.append(
-            {
-                "target_id": tid,
-                "subject_kind": kind,
-                "subject_id": sid,
-                "period_kind": pkind,
-                "period_start": pstart,
-                "period_end": pend,
-                "timezone": tz,
-                "elapsed_share": dec(elapsed),
-                "absolute": abs_part,
-                "intensity": int_part,
-                # A target with both limits is met only when both are (clause 6.2).
-                "on_track": all_met(part["on_track"] for part in set_limits.values()),
-                "limits_off_track": [
-                    name for name, part in set_limits.items() if part["on_track"] is False
-                ],
-                "baseline": baseline,
-            }
-        )
+    items = [performance.progress_item(row, moment) for row in rows]
     return {
         "as_of": moment,
         "items": items,

@@ -38,6 +38,10 @@ Adding a register (``/v1/risks`` as the example):
 5. Tests: a tenancy case per route in ``tests/api/test_tenancy_routes.py`` and the register's
    own tests (see ``tests/api/test_context_registers.py``).
 
+A register whose records move through a workflow (``api/measures/``: measures, objectives,
+the calibration log) gives its reminders the open states (``Reminder.statuses``) and writes
+imported rows through its own service (``service.RowWriter``, passed to ``views.import_file``).
+
 A finding that is a nonconformity (an audit finding, a failed evaluation) opens its ticket with
 ``api.tickets.nonconformity.open_nonconformity`` in the register's own transaction.
 """

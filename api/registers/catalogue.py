@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from api.context_issues.spec import SPEC as CONTEXT_ISSUES
 from api.interested_parties.spec import SPEC as INTERESTED_PARTIES
+from api.measures.spec import CALIBRATIONS, MEASURES, OBJECTIVES
 from api.registers.spec import RegisterSpec
 
-REGISTERS: tuple[RegisterSpec, ...] = (CONTEXT_ISSUES, INTERESTED_PARTIES)
+REGISTERS: tuple[RegisterSpec, ...] = (
+    CONTEXT_ISSUES,
+    INTERESTED_PARTIES,
+    OBJECTIVES,
+    MEASURES,
+    CALIBRATIONS,
+)

@@ -2,13 +2,14 @@
 once (clauses 4.1, 4.2 and every register with a date to keep: 9.1 c, 9.3, 9.5...).
 
 Each ``RegisterSpec`` declares its reminding date columns (``Reminder``: column, date kind,
-event type). Every ``CHECK_INTERVAL_S`` the check finds the active records whose date has
-passed - the day has ended in the park's time zone - and that have no row in
-``register_reminder`` for (register, record, date kind, date), writes that row and queues the
-event through the webhook outbox (``api.webhooks.outbox.enqueue``, as the tickets' overdue check
-does) in one transaction. The row's primary key makes the announcement happen once, whatever the
-number of API processes or restarts; moving the date on (the next review) reminds again when the
-new date passes. A database outage is logged and retried on the next round.
+event type). Every ``CHECK_INTERVAL_S`` the check finds the records in ``Reminder.statuses``
+(active, or a workflow's open states) whose date has passed - the day has ended in the park's
+time zone - and that have no row in ``register_reminder`` for (register, record, date kind,
+date), writes that row and queues the event through the webhook outbox
+(``api.webhooks.outbox.enqueue``, as the tickets' overdue check does) in one transaction. The
+row's primary key makes the announcement happen once, whatever the number of API processes or
+restarts; moving the date on (the next review) reminds again when the new date passes. A
+database outage is logged and retried on the next round.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ Clock = Callable[[], datetime]
 _DUE = """
 SELECT r.record_id, r.park_id, r.enterprise_id, r.{col} AS due_on, r.{title} AS title
 FROM {table} r JOIN park p ON p.park_id = r.park_id
-WHERE r.status = 'active'
+WHERE r.status = ANY(%(statuses)s)
   AND (r.{col} + 1)::timestamp AT TIME ZONE p.timezone <= %(now)s
   AND NOT EXISTS (SELECT 1 FROM register_reminder m
                   WHERE m.register = %(register)s AND m.record_id = r.record_id
@@ -87,7 +88,13 @@ async def _check_one(
         title=sql.Identifier(spec.title_column),
         table=sql.Identifier(spec.table),
     )
-    params = {"now": now, "register": spec.name, "kind": reminder.date_kind, "batch": BATCH}
+    params = {
+        "now": now,
+        "register": spec.name,
+        "kind": reminder.date_kind,
+        "batch": BATCH,
+        "statuses": list(reminder.statuses),
+    }
     queued = 0
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)

@@ -7,7 +7,7 @@ writes nothing. ``tenant`` is the caller's enterprise (None: park-wide key), see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -218,20 +218,33 @@ class _Rejected(Exception):  # noqa: N818 - rolls the import's transaction back
     pass
 
 
+# A register whose records move through a workflow or hang off another record (measures,
+# the calibration log) writes an imported row through its own service: it validates the row's
+# values (system columns included), writes them and says how ("created", "updated",
+# "unchanged") with the record id; it raises ValidationError or ApiError to refuse the row.
+RowWriter = Callable[[AsyncConnection[Any], Principal, dict[str, Any]], Awaitable[tuple[str, int]]]
+
+
 async def import_rows(
     conn: AsyncConnection[Any],
     spec: RegisterSpec,
     *,
     who: Principal,
     rows: Sequence[tuple[int, dict[str, Any]]],
+    write: RowWriter | None = None,
 ) -> tuple[bool, list[RowResult]]:
     """Store every row, or none: (stored, each row's result). Rows are checked and written in
-    one transaction; on any rejected row it is rolled back and the other rows read ``valid``."""
+    one transaction; on any rejected row it is rolled back and the other rows read ``valid``.
+    ``write``: the register's own row writer (default: create or replace through ``spec``)."""
     results: list[RowResult] = []
     try:
         async with conn.transaction():
             for number, values in rows:
-                results.append(await _import_one(conn, spec, who=who, number=number, values=values))
+                if write is None:
+                    result = await _import_one(conn, spec, who=who, number=number, values=values)
+                else:
+                    result = await _import_with(write, conn, who=who, number=number, values=values)
+                results.append(result)
             if any(r.outcome == "rejected" for r in results):
                 raise _Rejected
     except _Rejected:
@@ -299,6 +312,26 @@ async def _import_one(
     except (errors_.IntegrityError, errors_.DataError) as exc:
         # The models check what the table checks; this is the backstop, reported per row.
         return RowResult(row=number, outcome="rejected", errors=[str(exc.diag.message_primary)])
+
+
+async def _import_with(
+    write: RowWriter,
+    conn: AsyncConnection[Any],
+    *,
+    who: Principal,
+    number: int,
+    values: dict[str, Any],
+) -> RowResult:
+    try:
+        async with conn.transaction():  # a savepoint: a refused row leaves the others intact
+            outcome, record_id = await write(conn, who, values)
+    except ValidationError as exc:
+        return RowResult(row=number, outcome="rejected", errors=_messages(exc))
+    except ApiError as exc:
+        return RowResult(row=number, outcome="rejected", errors=[exc.detail])
+    except (errors_.IntegrityError, errors_.DataError) as exc:
+        return RowResult(row=number, outcome="rejected", errors=[str(exc.diag.message_primary)])
+    return RowResult(row=number, outcome=outcome, record_id=record_id)
 
 
 def _messages(exc: ValidationError) -> list[str]:

@@ -32,11 +32,13 @@ SYSTEM_LABELS: Mapping[str, str] = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reminder:
-    """A date column whose passing raises ``event`` once (per record and date)."""
+    """A date column whose passing raises ``event`` once (per record and date), for records in
+    one of ``statuses`` (a register with a workflow names its open states)."""
 
     column: str  # a ``date`` column of the content model and the table
     date_kind: str  # how the reminder log and the event name the date, e.g. "review"
     event: EventType
+    statuses: tuple[str, ...] = (RecordStatus.ACTIVE.value,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -72,10 +72,16 @@ def export_response(spec: RegisterSpec, rows: list[dict[str, Any]]) -> Response:
     )
 
 
-async def import_file(request: Request, conn: Any, spec: RegisterSpec, who: Principal) -> Any:
+async def import_file(
+    request: Request,
+    conn: Any,
+    spec: RegisterSpec,
+    who: Principal,
+    write: service.RowWriter | None = None,
+) -> Any:
     """The import route's work: the body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
     media type; the bytes must be a workbook either way), every row stored or none (422 with
-    every row's result)."""
+    every row's result). ``write``: the register's own row writer (``service.import_rows``)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in (xlsx.MEDIA_TYPE, OCTET_STREAM):
         raise ApiError(415, f"send the file as {xlsx.MEDIA_TYPE}, not {kind!r}")
@@ -87,7 +93,7 @@ async def import_file(request: Request, conn: Any, spec: RegisterSpec, who: Prin
     rows = xlsx.read(spec, data)
     if not rows:
         raise ApiError(422, "the sheet has no records under its header")
-    stored, results = await service.import_rows(conn, spec, who=who, rows=rows)
+    stored, results = await service.import_rows(conn, spec, who=who, rows=rows, write=write)
     if not stored:
         raise ApiError(
             422,

@@ -16,6 +16,9 @@ class EventType(StrEnum):
     # Register reminders (api/registers/reminders.py): a review date has passed.
     CONTEXT_ISSUE_REVIEW_DUE = "context_issue.review_due"  # clause 4.1
     INTERESTED_PARTY_REVIEW_DUE = "interested_party.review_due"  # clause 4.2
+    OBJECTIVE_DUE = "objective.due"  # clause 6.2: an active objective's due date
+    MEASURE_DUE = "measure.due"  # clauses 6.2.2, 6.3: an open measure's planned end
+    CALIBRATION_DUE = "calibration.due"  # clause 9.1 c: a meter's next calibration from the log
     PING = "ping"
 
 

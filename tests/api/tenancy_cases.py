@@ -98,6 +98,12 @@ class World:
     key_b: str  # the key id of an enterprise key of B
     activity_a: int
     activity_b: int
+    measure_a: int
+    measure_b: int
+    objective_a: int
+    objective_b: int
+    calibration_a: int
+    calibration_b: int
     issue_a: int
     issue_b: int
     party_a: int
@@ -169,6 +175,48 @@ async def _registry(admin: httpx.AsyncClient, tag: str, ent: str, side: str) -> 
     }
 
 
+def measure_body(enterprise: str) -> dict[str, Any]:
+    return {
+        "enterprise_id": enterprise,
+        "title": "LED lighting",
+        "description": "replace sodium lamps",
+        "source_category": "purchased_electricity",
+        "expected_tco2e_per_year": 5.0,
+        "capex_cny": 10_000.0,
+        "owner": "li.na",
+        "planned_start": "2026-01-01",
+        "planned_end": "2026-03-01",
+    }
+
+
+def objective_body(enterprise: str, target: int) -> dict[str, Any]:
+    return {
+        "enterprise_id": enterprise,
+        "title": "Meter within its target",
+        "indicator": "tCO2e per year",
+        "target_id": target,
+        "owner": "li.na",
+        "resources": "none",
+        "due_on": "2026-12-31",
+        "evaluation_method": "progress",
+    }
+
+
+CALIBRATION = {"kind": "repair", "performed_on": "2026-02-01", "result": "pass"}
+
+
+async def _registers(admin: httpx.AsyncClient, ent: str, made: dict[str, Any]) -> dict[str, int]:
+    """A measure, an objective and a calibration event of the enterprise."""
+    measure = await _created(admin, "/v1/measures", measure_body(ent))
+    objective = await _created(admin, "/v1/objectives", objective_body(ent, made["target"]))
+    event = await _created(admin, f"/v1/meters/{made['meter']}/calibrations", CALIBRATION)
+    return {
+        "measure": int(measure["record_id"]),
+        "objective": int(objective["record_id"]),
+        "calibration": int(event["event_id"]),
+    }
+
+
 async def _store_b_window(server: ApiServer, meter_b: str) -> None:
     """One hour window of B's meter, as the worker stores it, for the query routes."""
     async with await AsyncConnection.connect(server.database_url, autocommit=True) as conn:
@@ -222,6 +270,10 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
     token_b = await make_key(Role.ENTERPRISE, enterprise_id=ENTERPRISE_B)
     activity_a = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_A))
     activity_b = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_B))
+    registers = {
+        side: await _registers(admin, ent, r)
+        for side, ent, r in (("a", ENTERPRISE_A, a), ("b", ENTERPRISE_B, b))
+    }
     issues = [await _created(admin, "/v1/context-issues", issue_body(e)) for e in (A, B)]
     parties = [await _created(admin, "/v1/interested-parties", party_body(e)) for e in (A, B)]
     return World(
@@ -243,6 +295,12 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         key_b=token_b.split("_")[1],
         activity_a=int(activity_a["record_id"]),
         activity_b=int(activity_b["record_id"]),
+        measure_a=registers["a"]["measure"],
+        measure_b=registers["b"]["measure"],
+        objective_a=registers["a"]["objective"],
+        objective_b=registers["b"]["objective"],
+        calibration_a=registers["a"]["calibration"],
+        calibration_b=registers["b"]["calibration"],
         issue_a=int(issues[0]["record_id"]),
         issue_b=int(issues[1]["record_id"]),
         party_a=int(parties[0]["record_id"]),

@@ -40,7 +40,9 @@ from tests.api.tenancy_cases import (
     forbidden,
     hidden,
     issue_body,
+    measure_body,
     named_other_tenant,
+    objective_body,
     party_body,
 )
 from tests.api.test_registry_gateways import own_park
@@ -79,6 +81,44 @@ _DAY = {"from": B_DAY_START, "to": B_DAY_END}
 _TICKET_B = "/v1/tickets/{ticket_b}"
 _ACTIVITY_B = "/v1/activity-records/{activity_b}"
 _REASON = {"reason": "tenancy test"}
+_MEASURE_B = "/v1/measures/{measure_b}"
+_OBJECTIVE_B = "/v1/objectives/{objective_b}"
+
+
+async def measure_for_b_refused(w: World, c: Clients) -> None:
+    """A measure for B entered with A's key is 404, as if B did not exist; so is one naming
+    B's meter for A."""
+    r = await c.a.post("/v1/measures", json=measure_body(ENTERPRISE_B))
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    theirs = measure_body(ENTERPRISE_A) | {"meter_ids": [w.meter_b]}
+    r = await c.a.post("/v1/measures", json=theirs)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == f"meter_ids: no meter {w.meter_b!r} in enterprise {ENTERPRISE_A!r}"
+
+
+async def objective_for_b_refused(w: World, c: Clients) -> None:
+    """An objective for B entered with A's key is 404; A's own objective cannot be measured by
+    B's target either (it reads as absent)."""
+    r = await c.a.post("/v1/objectives", json=objective_body(ENTERPRISE_B, w.target_b))
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    r = await c.a.post("/v1/objectives", json=objective_body(ENTERPRISE_A, w.target_b))
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no target {w.target_b}"
+
+
+async def ranking_of_b_hidden(w: World, c: Clients) -> None:
+    def ids(r: httpx.Response) -> set[int]:
+        assert r.status_code == 200, r.text
+        return {i["measure"]["record_id"] for i in r.json()["items"]}
+
+    assert w.measure_b in ids(await c.admin.get("/v1/measures/ranking"))
+    mine = ids(await c.a.get("/v1/measures/ranking"))
+    assert w.measure_a in mine and w.measure_b not in mine
+    assert (
+        ids(await c.a.get("/v1/measures/ranking", params={"enterprise_id": ENTERPRISE_B})) == set()
+    )
 
 
 async def emissions_of_b_hidden(w: World, c: Clients) -> None:
@@ -334,9 +374,11 @@ def register_export_of_b_hidden(path: str, mine: str, theirs: str) -> Check:
     return check
 
 
-def register_import_for_b_refused(path: str, target: str, body: dict[str, Any]) -> Check:
+def register_import_for_b_refused(
+    path: str, target: str, body: dict[str, Any], missing: str = "record"
+) -> Check:
     """A sheet replacing B's record, imported with A's key: the row is rejected (B's record
-    reads as absent), nothing is stored and B's record stays as it was."""
+    reads as absent: "no ``missing`` <id>"), nothing is stored and B's record stays as it was."""
 
     async def check(w: World, c: Clients) -> None:
         seen = w.fill(f"{path}/{target}")
@@ -355,7 +397,8 @@ def register_import_for_b_refused(path: str, target: str, body: dict[str, Any]) 
         )
         assert r.status_code == 422, r.text
         [row] = r.json()["rows"]
-        assert row["outcome"] == "rejected" and row["errors"] == [f"no record {w.fill(target)}"]
+        assert row["outcome"] == "rejected"
+        assert row["errors"] == [f"no {missing} {w.fill(target)}"]
         assert (await c.admin.get(seen)).json() == before
 
     return check
@@ -581,6 +624,63 @@ CASES: dict[tuple[str, str], Check] = {
     ),
     ("PUT", "/v1/activity-records/{record_id}/evidence"): evidence_of_b_hidden,
     ("POST", "/v1/activity-records/uploads"): upload_for_b_refused,
+    # Objectives, measures and their M&V: an enterprise key works its own; B's are 404.
+    ("POST", "/v1/objectives"): objective_for_b_refused,
+    ("GET", "/v1/objectives"): filtered(
+        "/v1/objectives", "items", "record_id", "{objective_a}", "{objective_b}"
+    ),
+    ("GET", "/v1/objectives/{record_id}"): hidden("GET", _OBJECTIVE_B),
+    ("PATCH", "/v1/objectives/{record_id}"): hidden(
+        "PATCH", _OBJECTIVE_B, {"status": "withdrawn"}, proof=_OBJECTIVE_B
+    ),
+    ("POST", "/v1/measures"): measure_for_b_refused,
+    ("GET", "/v1/measures"): filtered(
+        "/v1/measures", "items", "record_id", "{measure_a}", "{measure_b}"
+    ),
+    ("GET", "/v1/measures/ranking"): ranking_of_b_hidden,
+    ("GET", "/v1/measures/{measure_id}"): hidden("GET", _MEASURE_B),
+    ("PATCH", "/v1/measures/{measure_id}"): hidden(
+        "PATCH", _MEASURE_B, {"title": "from A"}, proof=_MEASURE_B
+    ),
+    ("POST", "/v1/measures/{measure_id}/transitions"): hidden(
+        "POST", _MEASURE_B + "/transitions", {"to": "approved"}, proof=_MEASURE_B
+    ),
+    ("POST", "/v1/measures/{measure_id}/verifications"): hidden(
+        "POST",
+        _MEASURE_B + "/verifications",
+        {"period_start": "2026-01-01", "period_end": "2026-01-02"},
+        proof=_MEASURE_B,
+    ),
+    ("GET", "/v1/measures/{measure_id}/verifications"): hidden(
+        "GET", _MEASURE_B + "/verifications"
+    ),
+    # The calibration log: written by admins; read for the key's own meters only.
+    ("POST", "/v1/meters/{meter_id}/calibrations"): forbidden(
+        "POST", "/v1/meters/{meter_b}/calibrations", _W, {}
+    ),
+    ("GET", "/v1/meters/{meter_id}/calibrations"): hidden(
+        "GET", "/v1/meters/{meter_b}/calibrations"
+    ),
+    ("GET", "/v1/calibrations"): filtered(
+        "/v1/calibrations", "items", "event_id", "{calibration_a}", "{calibration_b}"
+    ),
+    # Their XLSX sheets: A's export leaves B's records out; A's sheet cannot reach B's.
+    ("GET", "/v1/objectives/export"): register_export_of_b_hidden(
+        "/v1/objectives/export", "{objective_a}", "{objective_b}"
+    ),
+    ("POST", "/v1/objectives/import"): register_import_for_b_refused(
+        "/v1/objectives", "{objective_b}", objective_body(ENTERPRISE_B, 1), missing="objective"
+    ),
+    ("GET", "/v1/measures/export"): register_export_of_b_hidden(
+        "/v1/measures/export", "{measure_a}", "{measure_b}"
+    ),
+    ("POST", "/v1/measures/import"): register_import_for_b_refused(
+        "/v1/measures", "{measure_b}", measure_body(ENTERPRISE_B), missing="measure"
+    ),
+    ("GET", "/v1/calibrations/export"): register_export_of_b_hidden(
+        "/v1/calibrations/export", "{calibration_a}", "{calibration_b}"
+    ),
+    ("POST", "/v1/calibrations/import"): forbidden("POST", "/v1/calibrations/import", _W),
     # Registers of the management system: an enterprise key keeps its own enterprise's records.
     **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
     **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
