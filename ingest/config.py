@@ -19,6 +19,7 @@ from pydantic import model_validator as _model_validator
 from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from config.settings import ConfigError
+from ingest.mqtt_config import MqttBrokerConfig
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
 
@@ -209,6 +210,7 @@ class GatewayConfig(_Model):
     metrics: MetricsConfig = MetricsConfig()
     modbus_devices: list[ModbusDevice] = []
     opcua_servers: list[OpcUaServerConfig] = []
+    mqtt_brokers: list[MqttBrokerConfig] = []
 
     @field_validator("gateway_id")
     @classmethod
@@ -219,17 +221,25 @@ class GatewayConfig(_Model):
 
     @_model_validator(mode="after")
     def _unique(self) -> GatewayConfig:
-        # Names form the source keys "<gateway_id>/<name>", shared by Modbus and OPC UA.
+        # Names form the source keys "<gateway_id>/<name>", shared by every protocol.
         names = [d.name for d in self.modbus_devices] + [s.name for s in self.opcua_servers]
+        names += [b.name for b in self.mqtt_brokers]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"device/server names must be unique, repeated: {', '.join(twice)}")
         # A meter is read by exactly one source, or its readings could interleave out of order.
         meters = [p.meter_id for d in self.modbus_devices for p in d.points]
         meters += [p.meter_id for s in self.opcua_servers for p in s.points]
+        meters += [m for b in self.mqtt_brokers for m in b.meter_ids()]
         twice = sorted({m for m in meters if meters.count(m) > 1})
         if twice:
             raise ValueError(f"meter ids must be unique, repeated: {', '.join(twice[:10])}")
+        # One client id is one session at the broker: two collectors sharing one would take
+        # each other's messages (and acknowledge them) in turn.
+        ids = [(b.host, b.port, b.session_client_id(self.gateway_id)) for b in self.mqtt_brokers]
+        twice = sorted({i[2] for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"MQTT client ids must be unique per broker: {', '.join(twice)}")
         return self
 
 

@@ -41,6 +41,7 @@ _INT64_MAX = 2**63 - 1
 class Source(StrEnum):
     MODBUS = "modbus"
     OPCUA = "opcua"
+    MQTT = "mqtt"  # an edge gateway or device publishing to an MQTT broker (ingest/mqtt.py)
     EMS = "ems"
 
 
