@@ -99,14 +99,20 @@ def broker_config(port: int, **extra: Any) -> MqttBrokerConfig:
 
 @contextlib.asynccontextmanager
 async def collecting(
-    config: MqttBrokerConfig, sink: RecordingSink, metrics: GatewayMetrics | None = None
+    config: MqttBrokerConfig,
+    sink: RecordingSink,
+    metrics: GatewayMetrics | None = None,
+    *,
+    gateway_id: str = "gw-mq",
 ) -> AsyncIterator[MqttCollector]:
+    """A running collector, connected and subscribed once the block starts."""
+    metrics = metrics or GatewayMetrics()
     collector = MqttCollector(
-        config, sink, gateway_id="gw-mq", metrics=metrics or GatewayMetrics(), jitter=lambda: 0.0
+        config, sink, gateway_id=gateway_id, metrics=metrics, jitter=lambda: 0.0
     )
     task = asyncio.create_task(collector.run())
     try:
-        await until(lambda: collector.sessions >= 1)
+        await until(lambda: metrics.value("gateway_mqtt_connected", broker=config.name) == 1)
         yield collector
     finally:
         task.cancel()
