@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what parkcarbon needs on a fresh Debian/Ubuntu machine, and nothing twice:
 # a Python virtualenv with the project, a Java 17+ runtime and Maven (to fetch and run the Kafka
-# broker), a PostgreSQL server, and libmodbus + mbpoll for the Modbus interoperability tests.
+# broker), a PostgreSQL server, libmodbus + mbpoll for the Modbus interoperability tests, and
+# Mosquitto for the MQTT tests.
 # System packages need root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,20 @@ command -v cc >/dev/null || apt_install gcc libc6-dev
 command -v pkg-config >/dev/null || apt_install pkg-config
 pkg-config --exists libmodbus 2>/dev/null || apt_install libmodbus-dev libmodbus5
 command -v mbpoll >/dev/null || apt_install mbpoll
+
+# Mosquitto, the MQTT broker the MQTT ingest tests start on a free loopback port with their own
+# config (tests/ingest/mosquitto.py). Debian's package enables a system service on 1883; the
+# project never uses it, so it is stopped and disabled at once.
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  apt_install mosquitto
+  if command -v systemctl >/dev/null; then
+    $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null; then
+    $SUDO service mosquitto stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d mosquitto disable >/dev/null 2>&1 || true
+  fi
+fi
 
 # Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:
 # Playwright drives /usr/bin/chromium; it never downloads a browser of its own.
