@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import ConfigError
-from ingest.config import load_gateway_config
+from ingest.config import GatewayConfig, load_gateway_config
 from ingest.mqtt_config import PayloadFormat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ mqtt_brokers:
 """
 
 
-def load(tmp_path: Path, text: str) -> object:
+def load(tmp_path: Path, text: str) -> GatewayConfig:
     path = tmp_path / "gateway.yaml"
     path.write_text(text)
     return load_gateway_config(path)
@@ -47,8 +47,9 @@ def test_the_mqtt_example_loads_with_a_persistent_session_and_tls(tmp_path: Path
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     text = EXAMPLE.read_text().replace("/etc/parkcarbon/mqtt-ca.pem", str(ca))
     config = load(tmp_path, text)
-    (broker,) = config.mqtt_brokers  # type: ignore[attr-defined]
+    (broker,) = config.mqtt_brokers
     assert broker.session_client_id("gw-substation-5") == "parkcarbon-gw-substation-5"
+    assert broker.tls is not None and broker.password is not None
     assert (broker.protocol, broker.session_expiry_s, broker.tls.ca_file) == ("5", 604800, ca)
     assert [s.format for s in broker.subscriptions] == [PayloadFormat.NEURON, PayloadFormat.JSON]
     assert broker.meter_ids() == ["E-0101", "E-0101-PWR", "G-0001"]
@@ -56,7 +57,7 @@ def test_the_mqtt_example_loads_with_a_persistent_session_and_tls(tmp_path: Path
 
 
 def test_defaults_give_a_stable_client_id_per_gateway_and_broker(tmp_path: Path) -> None:
-    (broker,) = load(tmp_path, GOOD).mqtt_brokers  # type: ignore[attr-defined]
+    (broker,) = load(tmp_path, GOOD).mqtt_brokers
     assert broker.session_client_id("gw-1") == "parkcarbon-gw-1-neuron"
     assert (broker.port, broker.protocol, broker.keepalive_s) == (1883, "5", 30)
 
