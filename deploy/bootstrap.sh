@@ -2,7 +2,7 @@
 # Installs what parkcarbon needs on a fresh Debian/Ubuntu machine, and nothing twice:
 # a Python virtualenv with the project, a Java 17+ runtime and Maven (to fetch and run the Kafka
 # broker), a PostgreSQL server, libmodbus + mbpoll for the Modbus interoperability tests, and
-# socat for the serial (Modbus RTU) tests.
+# socat for the serial (Modbus RTU) tests; Mosquitto for the MQTT tests.
 # System packages need root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,20 @@ command -v mbpoll >/dev/null || apt_install mbpoll
 # socat: pseudo-terminal pairs stand in for RS-485 ports in the Modbus RTU and DL/T 645 tests
 # and bench.rtu.
 command -v socat >/dev/null || apt_install socat
+
+# Mosquitto, the MQTT broker the MQTT ingest tests start on a free loopback port with their own
+# config (tests/ingest/mosquitto.py). Debian's package enables a system service on 1883; the
+# project never uses it, so it is stopped and disabled at once.
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+  apt_install mosquitto
+  if command -v systemctl >/dev/null; then
+    $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+  if command -v update-rc.d >/dev/null; then
+    $SUDO service mosquitto stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d mosquitto disable >/dev/null 2>&1 || true
+  fi
+fi
 
 # Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:
 # Playwright drives /usr/bin/chromium; it never downloads a browser of its own.

@@ -20,6 +20,7 @@ from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from config.settings import ConfigError
 from ingest import dlt645_codec
+from ingest.mqtt_config import MqttBrokerConfig
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
 
@@ -470,6 +471,7 @@ class GatewayConfig(_Model):
     dlt645_lines: list[Dlt645Line] = Field(
         default=[], description="RS-485 lines of DL/T 645-2007 meters, one task per line"
     )
+    mqtt_brokers: list[MqttBrokerConfig] = []
 
     @field_validator("gateway_id")
     @classmethod
@@ -480,7 +482,7 @@ class GatewayConfig(_Model):
 
     @_model_validator(mode="after")
     def _unique(self) -> GatewayConfig:
-        # Names form the source keys "<gateway_id>/<name>", shared by Modbus and OPC UA.
+        # Names form the source keys "<gateway_id>/<name>", shared by every protocol.
         names = [d.name for d in self.modbus_devices] + [s.name for s in self.opcua_servers]
         names += [d.name for line in self.modbus_lines for d in line.devices]
         names += [line.name for line in self.dlt645_lines]
@@ -488,6 +490,7 @@ class GatewayConfig(_Model):
         twice = sorted({n for n in lines if lines.count(n) > 1})
         if twice:
             raise ValueError(f"line names must be unique, repeated: {', '.join(twice)}")
+        names += [b.name for b in self.mqtt_brokers]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"device/server names must be unique, repeated: {', '.join(twice)}")
@@ -496,6 +499,7 @@ class GatewayConfig(_Model):
         meters += [p.meter_id for s in self.opcua_servers for p in s.points]
         meters += [p.meter_id for ln in self.modbus_lines for d in ln.devices for p in d.points]
         meters += [p.meter_id for line in self.dlt645_lines for m in line.meters for p in m.points]
+        meters += [m for b in self.mqtt_brokers for m in b.meter_ids()]
         twice = sorted({m for m in meters if meters.count(m) > 1})
         if twice:
             raise ValueError(f"meter ids must be unique, repeated: {', '.join(twice[:10])}")
@@ -513,6 +517,12 @@ class GatewayConfig(_Model):
                 f"{', '.join(mixed)} is a DL/T 645 line and a Modbus device or line: this gateway"
                 " does not mix the two protocols on one line"
             )
+        # One client id is one session at the broker: two collectors sharing one would take
+        # each other's messages (and acknowledge them) in turn.
+        ids = [(b.host, b.port, b.session_client_id(self.gateway_id)) for b in self.mqtt_brokers]
+        twice = sorted({i[2] for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"MQTT client ids must be unique per broker: {', '.join(twice)}")
         return self
 
 

@@ -1,5 +1,5 @@
 """The gateway runner: buffer, forwarder, one task per Modbus device, Modbus line (all its unit
-ids), OPC UA server and DL/T 645 line, metrics.
+ids), OPC UA server, DL/T 645 line and MQTT broker, metrics.
 
 Startup order is "fail before anything runs": the config is validated whole by the caller, then
 the metrics port is bound and the buffer opened; only then do the collectors start, staggered
@@ -195,15 +195,29 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                     first_seq=await buffer.next_seq(f"{gid}/{opc.name}"),
                 )
                 tasks.append(asyncio.create_task(_supervised(opc.name, start, metrics)))
+        if config.mqtt_brokers:
+            from ingest.mqtt import run_mqtt_collector
+
+            for broker in config.mqtt_brokers:
+                start = functools.partial(
+                    run_mqtt_collector,
+                    broker,
+                    buffer,
+                    gateway_id=gid,
+                    metrics=metrics,
+                    first_seq=await buffer.next_seq(f"{gid}/{broker.name}"),
+                )
+                tasks.append(asyncio.create_task(_supervised(broker.name, start, metrics)))
         log.info(
             "gateway %s RUNNING: %d Modbus devices, %d Modbus lines, %d OPC UA servers,"
-            " %d DL/T 645 lines,"
+            " %d DL/T 645 lines, %d MQTT brokers,"
             " metrics on http://%s:%d/metrics",
             gid,
             len(devices),
             len(config.modbus_lines),
             len(config.opcua_servers),
             len(config.dlt645_lines),
+            len(config.mqtt_brokers),
             config.metrics.host,
             port,
         )
@@ -260,3 +274,4 @@ def configure_logging(level: int = logging.INFO) -> None:
     # The collectors log every failure with device and address; pymodbus's own lines repeat them.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    logging.getLogger("paho").setLevel(logging.ERROR)

@@ -4,10 +4,10 @@ The rule (migration 0014, clause 8.4 — activity data only from known, controll
 
 * A park *enforces* once it has at least one registered gateway (any status). A park without
   gateway registrations accepts every source, as before grants existed.
-* In an enforcing park, a reading that a gateway collected (source ``modbus`` or ``opcua``) is
-  accepted only if its ``gateway_id`` is registered, active, and granted the meter — the meter
-  itself or its whole enterprise. Anything else, including a meter no gateway claims and a
-  gateway nobody registered, is quarantined as ``UNAUTHORIZED_SOURCE``.
+* In an enforcing park, a reading that a gateway collected (source ``modbus``, ``opcua`` or
+  ``mqtt``) is accepted only if its ``gateway_id`` is registered, active, and granted the
+  meter — the meter itself or its whole enterprise. Anything else, including a meter no
+  gateway claims and a gateway nobody registered, is quarantined as ``UNAUTHORIZED_SOURCE``.
 * EMS pushes (source ``ems``: ``POST /v1/readings`` and ``parkcarbon backfill``) are not gateway
   traffic: the API already confined them to its key's enterprise, the backfill is an operator's
   import. They are accepted as before.
@@ -25,7 +25,7 @@ from store.gateways import GatewayGrant
 from stream.records import Source
 
 # Sources a gateway collects; ``ems`` comes through the API (or an operator's backfill).
-GATEWAY_SOURCES = frozenset({Source.MODBUS, Source.OPCUA, Source.DLT645})
+GATEWAY_SOURCES = frozenset({Source.MODBUS, Source.OPCUA, Source.DLT645, Source.MQTT})
 _MAX_VERDICTS = 100_000  # forged gateway ids must not grow the memo without bound
 
 

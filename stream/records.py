@@ -44,6 +44,7 @@ class Source(StrEnum):
     MODBUS = "modbus"
     OPCUA = "opcua"
     DLT645 = "dlt645"  # DL/T 645-2007 meters read by a gateway
+    MQTT = "mqtt"  # an edge gateway or device publishing to an MQTT broker (ingest/mqtt.py)
     EMS = "ems"
 
 

@@ -41,6 +41,7 @@ STATEFUL = {
     "gateway": "/var/lib/parkcarbon",
     "modbus-sim": "/var/lib/parkcarbon",
     "opcua-sim": "/var/lib/parkcarbon",
+    "mqtt": "/mosquitto/data",
 }
 
 
@@ -231,6 +232,9 @@ def test_upstream_images_are_pinned_to_the_versions_the_project_runs() -> None:
         r"timescale/timescaledb:2\.\d+\.\d+-pg1[56]", services()["timescaledb"]["image"]
     )
     assert re.fullmatch(r"grafana/grafana-oss:\d+\.\d+\.\d+", services()["grafana"]["image"])
+    # Mosquitto 2.0, the series Debian ships and the MQTT tests run against.
+    assert re.fullmatch(r"eclipse-mosquitto:2\.0\.\d+", services()["mqtt"]["image"])
+    assert services()["mqtt"]["profiles"] == ["mqtt"]
 
 
 def test_secrets_come_from_the_env_file_and_none_is_committed() -> None:
@@ -328,7 +332,9 @@ def _compose_config(*args: str, secrets: bool = True) -> subprocess.CompletedPro
 
 @needs_compose
 @pytest.mark.parametrize(
-    "profiles", [(), ("--profile", "gateway"), ("--profile", "simulated-park")], ids=str
+    "profiles",
+    [(), ("--profile", "gateway"), ("--profile", "simulated-park"), ("--profile", "mqtt")],
+    ids=str,
 )
 def test_docker_compose_config_validates(profiles: tuple[str, ...]) -> None:
     result = _compose_config(*profiles)
