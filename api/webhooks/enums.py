@@ -16,6 +16,7 @@ class EventType(StrEnum):
     # Register reminders (api/registers/reminders.py): a review date has passed.
     CONTEXT_ISSUE_REVIEW_DUE = "context_issue.review_due"  # clause 4.1
     INTERESTED_PARTY_REVIEW_DUE = "interested_party.review_due"  # clause 4.2
+    REVIEW_OUTPUT_DUE = "review_output.due"  # clause 9.5.2: a management review output's due date
     PING = "ping"
 
 
