@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,32 +16,12 @@ import pytest
 from openpyxl import load_workbook
 from psycopg import AsyncConnection, errors
 
-from api.keys import Role
 from api.management_reviews.spec import REVIEW_OUTPUTS
 from api.registers import reminders
-from tests.api.conftest import PARK, ApiServer, MakeKey, _client
+from tests.api.conftest import ApiServer
 from tests.api.test_context_registers import issue
 
 pytestmark = pytest.mark.integration
-
-
-async def own_enterprise(server: ApiServer, tag: str) -> str:
-    ent = f"mr-{tag}"
-    async with await AsyncConnection.connect(server.database_url, autocommit=True) as conn:
-        await conn.execute(
-            "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, %s)",
-            (ent, PARK, f"review test {tag}"),
-        )
-    return ent
-
-
-@pytest.fixture
-async def tenant(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[tuple[str, Any]]:
-    """An enterprise of this test's own and a client with its enterprise key."""
-    ent = await own_enterprise(api_server, uuid.uuid4().hex[:8])
-    token = await make_key(Role.ENTERPRISE, enterprise_id=ent)
-    async with _client(api_server, token) as client:
-        yield ent, client
 
 
 def review_body(ent: str, **kw: Any) -> dict[str, Any]:
@@ -97,9 +75,9 @@ async def audit_actions(server: ApiServer, review_id: int) -> list[str]:
 
 
 async def test_a_review_gathers_its_inputs_from_the_platform_and_records_outputs(
-    api_server: ApiServer, tenant: tuple[str, httpx.AsyncClient], unique: str
+    api_server: ApiServer, own_tenant: tuple[str, httpx.AsyncClient], unique: str
 ) -> None:
-    ent, client = tenant
+    ent, client = own_tenant
     r = await client.post("/v1/context-issues", json=issue(unique, enterprise_id=ent))
     assert r.status_code == 201, r.text
     r = await client.post(
@@ -192,9 +170,9 @@ async def test_a_review_gathers_its_inputs_from_the_platform_and_records_outputs
 
 
 async def test_closing_stores_the_hash_opens_tickets_and_refuses_every_change(
-    api_server: ApiServer, tenant: tuple[str, httpx.AsyncClient]
+    api_server: ApiServer, own_tenant: tuple[str, httpx.AsyncClient]
 ) -> None:
-    ent, client = tenant
+    ent, client = own_tenant
     outputs = [
         output("calibrate the steam flow meters", nonconformity=True, description="found late"),
         output("publish the 2026 energy plan"),
@@ -263,9 +241,9 @@ async def test_closing_stores_the_hash_opens_tickets_and_refuses_every_change(
 
 
 async def test_a_review_reads_as_xlsx_and_as_a_printable_page(
-    tenant: tuple[str, httpx.AsyncClient],
+    own_tenant: tuple[str, httpx.AsyncClient],
 ) -> None:
-    ent, client = tenant
+    ent, client = own_tenant
     body = review_body(ent, outputs=[output("=SUM(A1) is text, not a formula")])
     rid = (await client.post("/v1/management-reviews", json=body)).json()["review_id"]
     await client.post(f"/v1/management-reviews/{rid}/close")

@@ -54,6 +54,7 @@ EXCLUDED = {
     "/healthz": "liveness probe: no key, no data of any tenant",
     "/metrics": "Prometheus scrape of process counters: no tenant data, not under /v1",
     "/": "the live page's HTML shell, served without a key: it holds no data (api/page)",
+    "/management-system": "the management-system page's HTML shell: no key, no data (api/page)",
     "/static/live/{name}": "the page's packaged JS/CSS: the same files for everyone, no data",
     "/docs": "Swagger UI: the public API description",
     "/docs/oauth2-redirect": "Swagger UI helper page",
