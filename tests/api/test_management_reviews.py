@@ -107,6 +107,7 @@ async def test_a_review_gathers_its_inputs_from_the_platform_and_records_outputs
         "compliance",
         "audit_results",
         "risks_and_opportunities",
+        "measures",
     ]
     # The context issue of this enterprise, read through the register catalogue.
     [issue_row] = rows_of(got["context_changes"], "context_issues")
