@@ -21,6 +21,8 @@ from api.activity.views import router as activity_router
 from api.context_issues.views import router as context_issues_router
 from api.interested_parties.views import router as interested_parties_router
 from api.inventories.views import router as inventories_router
+from api.management_reviews.views import router as management_reviews_router
+from api.management_system.views import router as management_system_router
 from api.measures.views import router as measures_router
 from api.middleware import RequestGuard
 from api.page.views import router as page_router
@@ -137,6 +139,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         live_router,
         reports_router,
         inventories_router,
+        management_reviews_router,
+        management_system_router,
         page_router,
     ):
         app.include_router(router)

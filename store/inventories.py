@@ -171,3 +171,15 @@ async def list_inventories(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].inventory_id if more and rows else None)
+
+
+async def current_ids(conn: AsyncConnection[Any], *, tenant: str | None) -> list[int]:
+    """The newest version of every boundary and period ``tenant`` sees, oldest first."""
+    cur = await conn.execute(
+        "SELECT inventory_id FROM inventory i WHERE (%(tenant)s::text IS NULL"
+        " OR enterprise_id = %(tenant)s)"
+        " AND NOT EXISTS (SELECT 1 FROM inventory n WHERE n.supersedes = i.inventory_id)"
+        " ORDER BY inventory_id",
+        {"tenant": tenant},
+    )
+    return [int(r[0]) for r in await cur.fetchall()]

@@ -1,5 +1,7 @@
-"""Routes of the live page: ``/`` (the page, no key needed: it holds no data), its static assets
-under ``/static/live/``, and ``/page/context`` (the parks a key sees, with their local today).
+"""Routes of the live page: ``/`` (the page, no key needed: it holds no data), the
+management-system page ``/management-system`` (the same: its data comes from the API), their
+static assets under ``/static/live/``, and ``/page/context`` (the parks a key sees, with
+their local today).
 
 The page reads every figure from the query API with the key the user gives it; nothing here
 renders data, so the numbers on the page are the API's own (clause 9.1 a, b).
@@ -31,9 +33,10 @@ _TYPES = {
 _ASSETS = {
     p.name: (p.read_bytes(), _TYPES[p.suffix])
     for p in sorted(_STATIC.iterdir())
-    if p.suffix in _TYPES and p.name != "index.html"
+    if p.suffix in _TYPES and p.suffix != ".html"
 }
 _INDEX = (_STATIC / "index.html").read_bytes()
+_SYSTEM = (_STATIC / "system.html").read_bytes()
 # The key lives in the page's sessionStorage: allow no script, style or connection but our own,
 # never send the page's address elsewhere, and never let another site frame it.
 _HEADERS = {
@@ -51,6 +54,13 @@ _HEADERS = {
 async def page() -> Response:
     """The live page; it asks for a key (``#key=pck_...`` in the address, or its form)."""
     return Response(_INDEX, media_type=_TYPES[".html"], headers=_HEADERS)
+
+
+@router.get("/management-system", include_in_schema=False)
+async def system_page() -> Response:
+    """The management-system page: open obligations, audit findings, measures and review
+    outputs (``GET /v1/management-system/open-items``), with the live page's key."""
+    return Response(_SYSTEM, media_type=_TYPES[".html"], headers=_HEADERS)
 
 
 @router.get("/static/live/{name}", include_in_schema=False)

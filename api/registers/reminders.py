@@ -25,7 +25,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
-from api.registers.catalogue import REGISTERS
+from api.registers.catalogue import DATED
 from api.registers.spec import RegisterSpec, Reminder
 from api.state import AppState
 from api.webhooks import outbox
@@ -62,7 +62,7 @@ async def run(state: AppState, clock: Clock = _now) -> None:
     while True:
         try:
             async with state.pool.connection(timeout=10) as conn:
-                await check(conn, REGISTERS, now=clock())
+                await check(conn, DATED, now=clock())
         except (psycopg.OperationalError, PoolTimeout, OSError) as exc:
             log.warning("register reminders: %r; trying again in %.0f s", exc, CHECK_INTERVAL_S)
         await asyncio.sleep(CHECK_INTERVAL_S)

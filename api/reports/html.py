@@ -13,11 +13,8 @@ from api.reports import charts
 from api.reports.models import InventoryReport, ReviewReport
 from api.reports.tables import Cell, Table, tables
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{{ heading }} - {{ r.park_name }} - {{ r.period.label }}</title>
-<style>
-body { font: 13px/1.4 "DejaVu Sans", Arial, sans-serif; color: #222; margin: 2em; }
+# The page's style, shared by every printable page (reports, inventories, management reviews).
+STYLE = """body { font: 13px/1.4 "DejaVu Sans", Arial, sans-serif; color: #222; margin: 2em; }
 h1 { font-size: 20px; margin: 0 0 .2em; } h2 { font-size: 15px; margin: 1.4em 0 .4em; }
 .meta { color: #555; } .cards { display: flex; gap: 1em; flex-wrap: wrap; }
 .card { border: 1px solid #ccc; padding: .6em 1em; min-width: 12em; }
@@ -31,7 +28,15 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background:
   section { break-inside: avoid-page; } h2 { break-after: avoid; }
   table { font-size: 9px; } thead { display: table-header-group; } tr { break-inside: avoid; }
 }
-</style></head><body>
+"""
+_TEMPLATE = (
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{ heading }} - {{ r.park_name }} - {{ r.period.label }}</title>
+<style>
+"""
+    + STYLE
+    + """</style></head><body>
 <header><h1>{{ heading }}: {{ r.park_name }}</h1>
 <p class="meta">Park {{ r.park_id }}{% if r.enterprise_id %}, enterprise {{ r.enterprise_id
 }}{% else %}, all enterprises{% endif %} &middot; period {{ r.period.label }} ({{ r.period.start
@@ -62,23 +67,24 @@ endfor %}</tr>
 </section>
 {% endfor %}</body></html>
 """
+)
 _SHARES = ("_share", "completeness", "attainment")
 _env = Environment(autoescape=True, keep_trailing_newline=True)
 _template = _env.from_string(_TEMPLATE)
 
 
-def _fmt(value: float | None) -> str:
+def figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.3f}"
 
 
-def _cell(column: str, value: Cell) -> tuple[str, str, str]:
+def cell_view(column: str, value: Cell) -> tuple[str, str, str]:
     """(css class, exact value or "", text shown) of one cell."""
     if value is None:
         return "na", "", "n/a"
     if isinstance(value, bool):
         return "", "", "yes" if value else "no"
     if isinstance(value, float):
-        shown = f"{value * 100:.1f} %" if column.endswith(_SHARES) else _fmt(value)
+        shown = f"{value * 100:.1f} %" if column.endswith(_SHARES) else figure(value)
         return "n", repr(value), shown
     if isinstance(value, int):
         return "n", "", str(value)
@@ -104,8 +110,8 @@ def _render(
         figures=figures,
         notes=notes,
         tables=shown,
-        fmt=_fmt,
-        cell=_cell,
+        fmt=figure,
+        cell=cell_view,
     )
 
 

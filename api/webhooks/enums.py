@@ -19,6 +19,7 @@ class EventType(StrEnum):
     OBJECTIVE_DUE = "objective.due"  # clause 6.2: an active objective's due date
     MEASURE_DUE = "measure.due"  # clauses 6.2.2, 6.3: an open measure's planned end
     CALIBRATION_DUE = "calibration.due"  # clause 9.1 c: a meter's next calibration from the log
+    REVIEW_OUTPUT_DUE = "review_output.due"  # clause 9.5.2: a management review output's due date
     PING = "ping"
 
 

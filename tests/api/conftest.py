@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -183,3 +184,22 @@ async def tenant_b(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[ht
 async def anonymous(api_server: ApiServer) -> AsyncIterator[httpx.AsyncClient]:
     async with _client(api_server, None) as client:
         yield client
+
+
+async def own_enterprise(server: ApiServer, tag: str) -> str:
+    ent = f"own-{tag}"
+    async with await AsyncConnection.connect(server.database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, %s)",
+            (ent, PARK, f"own tenant {tag}"),
+        )
+    return ent
+
+
+@pytest.fixture
+async def own_tenant(api_server: ApiServer, make_key: MakeKey) -> AsyncIterator[tuple[str, Any]]:
+    """An enterprise of this test's own and a client with its enterprise key."""
+    ent = await own_enterprise(api_server, uuid.uuid4().hex[:8])
+    token = await make_key(Role.ENTERPRISE, enterprise_id=ent)
+    async with _client(api_server, token) as client:
+        yield ent, client

@@ -59,6 +59,19 @@ def party_body(enterprise: str) -> dict[str, Any]:
     }
 
 
+def review_body(enterprise: str) -> dict[str, Any]:
+    """A draft management review (9.5) of ``enterprise``."""
+    return {
+        "enterprise_id": enterprise,
+        "held_on": "2026-01-15",
+        "chair": "zhang.wei",
+        "attendees": ["zhang.wei"],
+        "period_start": "2025-03-01",
+        "period_end": "2025-03-31",
+        "outputs": [{"kind": "decision", "title": "x", "owner": "li.na", "due_on": "2031-01-31"}],
+    }
+
+
 def activity_body(enterprise: str) -> dict[str, Any]:
     """A draft activity record of ``enterprise``: an SF6 refill with a declared evidence file."""
     return {
@@ -108,6 +121,8 @@ class World:
     issue_b: int
     party_a: int
     party_b: int
+    review_a: int
+    review_b: int
 
     def fill(self, template: str) -> str:
         """A path or a value with ``{meter_b}`` etc. replaced by this world's ids."""
@@ -276,6 +291,7 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
     }
     issues = [await _created(admin, "/v1/context-issues", issue_body(e)) for e in (A, B)]
     parties = [await _created(admin, "/v1/interested-parties", party_body(e)) for e in (A, B)]
+    reviews = [await _created(admin, "/v1/management-reviews", review_body(e)) for e in (A, B)]
     return World(
         tag=tag,
         site_a=a["site"],
@@ -305,6 +321,8 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         issue_b=int(issues[1]["record_id"]),
         party_a=int(parties[0]["record_id"]),
         party_b=int(parties[1]["record_id"]),
+        review_a=int(reviews[0]["review_id"]),
+        review_b=int(reviews[1]["review_id"]),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,7 @@ from tests.api.tenancy_cases import (
     named_other_tenant,
     objective_body,
     party_body,
+    review_body,
 )
 from tests.api.test_registry_gateways import own_park
 from tests.api.test_tickets import make_alert, produce
@@ -56,6 +58,7 @@ EXCLUDED = {
     "/healthz": "liveness probe: no key, no data of any tenant",
     "/metrics": "Prometheus scrape of process counters: no tenant data, not under /v1",
     "/": "the live page's HTML shell, served without a key: it holds no data (api/page)",
+    "/management-system": "the management-system page's HTML shell: no key, no data (api/page)",
     "/static/live/{name}": "the page's packaged JS/CSS: the same files for everyone, no data",
     "/docs": "Swagger UI: the public API description",
     "/docs/oauth2-redirect": "Swagger UI helper page",
@@ -438,6 +441,63 @@ async def nonconformity_for_b_refused(w: World, c: Clients) -> None:
     assert listed.json()["items"] == []
 
 
+async def review_for_b_refused(w: World, c: Clients) -> None:
+    """A management review of B written with A's key is 404, as if B did not exist; none is
+    stored."""
+    marker = f"tenancy-{w.tag}-review"
+    r = await c.a.post("/v1/management-reviews", json=review_body(ENTERPRISE_B) | {"chair": marker})
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    listed = await c.admin.get(
+        "/v1/management-reviews", params={"limit": "500", "enterprise_id": ENTERPRISE_B}
+    )
+    assert marker not in {i["chair"] for i in listed.json()["items"]}
+
+
+async def documented_information_of_b_left_out(w: World, c: Clients) -> None:
+    """A's document set holds A's records and none of B's (registers, tickets); the admin's
+    holds B's."""
+
+    def contents(r: httpx.Response) -> tuple[set[Any], set[Any]]:
+        assert r.status_code == 200, r.text
+        archive = zipfile.ZipFile(io.BytesIO(r.content))
+        issues = load_workbook(io.BytesIO(archive.read("registers/context_issue.xlsx")))
+        tickets = load_workbook(io.BytesIO(archive.read("nonconformities/tickets.xlsx")))
+        return (
+            {row[0] for row in issues.worksheets[0].iter_rows(min_row=3, values_only=True)},
+            {row[0] for row in tickets.worksheets[0].iter_rows(min_row=2, values_only=True)},
+        )
+
+    path = "/v1/management-system/documented-information"
+    issues, tickets = contents(await c.admin.get(path))
+    assert w.issue_b in issues and w.ticket_b in tickets
+    issues, tickets = contents(await c.a.get(path))
+    assert w.issue_a in issues and w.ticket_a in tickets
+    assert w.issue_b not in issues and w.ticket_b not in tickets
+
+
+async def open_items_of_b_left_out(w: World, c: Clients) -> None:
+    """An audit finding of B is among the admin's open items and never among A's."""
+    title = f"tenancy-{w.tag}-finding"
+    body = {
+        "source_kind": "internal_audit",
+        "source_id": title,
+        "enterprise_id": ENTERPRISE_B,
+        "title": title,
+        "description": "x",
+    }
+    assert (await c.admin.post("/v1/tickets", json=body)).status_code == 201
+
+    def titles(r: httpx.Response) -> set[str]:
+        assert r.status_code == 200, r.text
+        return {i["title"] for s in r.json()["sections"] for i in s["items"]}
+
+    path = "/v1/management-system/open-items"
+    assert title in titles(await c.admin.get(path))
+    assert title not in titles(await c.a.get(path))
+
+
+_REVIEW_B = "/v1/management-reviews/{review_b}"
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -684,6 +744,28 @@ CASES: dict[tuple[str, str], Check] = {
     # Registers of the management system: an enterprise key keeps its own enterprise's records.
     **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
     **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
+    # Management reviews (9.5): an enterprise key keeps its own enterprise's.
+    ("POST", "/v1/management-reviews"): review_for_b_refused,
+    ("GET", "/v1/management-reviews"): filtered(
+        "/v1/management-reviews", "items", "review_id", "{review_a}", "{review_b}"
+    ),
+    ("GET", "/v1/management-reviews/{review_id}"): hidden("GET", _REVIEW_B),
+    ("PUT", "/v1/management-reviews/{review_id}"): hidden(
+        "PUT",
+        _REVIEW_B,
+        {k: v for k, v in review_body(ENTERPRISE_B).items() if k != "enterprise_id"}
+        | {"chair": "A"},
+        proof=_REVIEW_B,
+    ),
+    ("POST", "/v1/management-reviews/{review_id}/refresh"): hidden(
+        "POST", _REVIEW_B + "/refresh", proof=_REVIEW_B
+    ),
+    ("POST", "/v1/management-reviews/{review_id}/close"): hidden(
+        "POST", _REVIEW_B + "/close", proof=_REVIEW_B
+    ),
+    # The management system as a whole: the document set and the open items, A's own only.
+    ("GET", "/v1/management-system/documented-information"): documented_information_of_b_left_out,
+    ("GET", "/v1/management-system/open-items"): open_items_of_b_left_out,
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
