@@ -18,6 +18,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import errors, live_windows
 from api.activity.views import router as activity_router
+from api.documents.views import router as documents_router
 from api.middleware import RequestGuard
 from api.page.views import router as page_router
 from api.producer import RawProducer
@@ -124,6 +125,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         queries_router,
         tickets_router,
         activity_router,
+        documents_router,
         webhooks_router,
         live_router,
         reports_router,

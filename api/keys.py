@@ -42,6 +42,9 @@ class Scope(StrEnum):
     REPORTS_READ = "reports:read"
     ACTIVITY_READ = "activity:read"  # manual activity records (clause 6.3.1 e)
     ACTIVITY_WRITE = "activity:write"
+    # The management system's registers: documents, training, risks (clauses 5.2, 6.1, 7.2, 7.3)
+    MANAGEMENT_READ = "management:read"
+    MANAGEMENT_WRITE = "management:write"
 
 
 _READ = frozenset(
@@ -54,6 +57,7 @@ _READ = frozenset(
         Scope.LIVE_READ,
         Scope.REPORTS_READ,
         Scope.ACTIVITY_READ,
+        Scope.MANAGEMENT_READ,
     }
 )
 
@@ -66,9 +70,11 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         Scope.WEBHOOKS_ADMIN,
         Scope.READINGS_WRITE,
         Scope.ACTIVITY_WRITE,
+        Scope.MANAGEMENT_WRITE,
     },
     Role.AUDITOR: _READ | {Scope.AUDIT_READ},
-    Role.ENTERPRISE: _READ | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE},
+    Role.ENTERPRISE: _READ
+    | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE, Scope.MANAGEMENT_WRITE},
 }
 
 
