@@ -32,6 +32,7 @@ from api.routes.live import router as live_router
 from api.state import AppState
 from api.tickets import consumer as alerts_consumer
 from api.tickets.views import router as tickets_router
+from api.training.views import router as training_router
 from api.webhooks import dispatcher as webhook_dispatcher
 from api.webhooks.views import router as webhooks_router
 from config.settings import ApiSettings
@@ -126,6 +127,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         tickets_router,
         activity_router,
         documents_router,
+        training_router,
         webhooks_router,
         live_router,
         reports_router,

@@ -76,9 +76,7 @@ def test_a_version_is_approved_only_with_its_file_stored() -> None:
         (flows.TransitionRequest(to=S.APPROVED, approver="Li", reason="x"), "does not take"),
     ],
 )
-def test_each_target_takes_exactly_its_fields(
-    given: flows.TransitionRequest, message: str
-) -> None:
+def test_each_target_takes_exactly_its_fields(given: flows.TransitionRequest, message: str) -> None:
     with pytest.raises(flows.FieldsError, match=message):
         flows.plan(DRAFT, given, actor="k", at=AT)
 
