@@ -26,6 +26,7 @@ from api.queries.views import router as queries_router
 from api.readings.views import router as readings_router
 from api.registry.views import router as registry_router
 from api.reports.views import router as reports_router
+from api.risks.views import router as risks_router
 from api.routes.health import router as health_router
 from api.routes.keys import router as keys_router
 from api.routes.live import router as live_router
@@ -128,6 +129,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         activity_router,
         documents_router,
         training_router,
+        risks_router,
         webhooks_router,
         live_router,
         reports_router,
