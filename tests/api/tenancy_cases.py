@@ -67,6 +67,19 @@ class World:
     key_b: str  # the key id of an enterprise key of B
     activity_a: int
     activity_b: int
+    document_a: int
+    document_b: int
+    requirement_a: int
+    requirement_b: int
+    holder_a: int
+    holder_b: int
+    event_a: int
+    event_b: int
+    risk_a: int
+    risk_b: int
+    risk_action_b: int
+    screening_a: int
+    screening_b: int
 
     def fill(self, template: str) -> str:
         """A path or a value with ``{meter_b}`` etc. replaced by this world's ids."""
@@ -187,6 +200,10 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
     token_b = await make_key(Role.ENTERPRISE, enterprise_id=ENTERPRISE_B)
     activity_a = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_A))
     activity_b = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_B))
+    registers = {
+        side: await _registers(admin, tag, ent, side)
+        for side, ent in (("a", ENTERPRISE_A), ("b", ENTERPRISE_B))
+    }
     return World(
         tag=tag,
         site_a=a["site"],
@@ -206,7 +223,102 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         key_b=token_b.split("_")[1],
         activity_a=int(activity_a["record_id"]),
         activity_b=int(activity_b["record_id"]),
+        **{
+            f"{k}_{side}": v
+            for side, made in registers.items()
+            for k, v in made.items()
+            if side == "b" or k != "risk_action"
+        },
     )
+
+
+def document_body(enterprise: str, tag: str) -> dict[str, Any]:
+    return {
+        "kind": "procedure",
+        "code": f"TEN-{enterprise}-{tag}",
+        "title": "tenancy procedure",
+        "owner": "office",
+        "enterprise_id": enterprise,
+        "author": "author",
+        "effective_on": "2026-01-01",
+        "review_on": "2027-01-01",
+        "file_name": "p.pdf",
+        "sha256": hashlib.sha256(EVIDENCE_PDF).hexdigest(),
+    }
+
+
+def risk_body(enterprise: str) -> dict[str, Any]:
+    return {
+        "enterprise_id": enterprise,
+        "kind": "risk",
+        "category": "financial",
+        "title": "tenancy risk",
+        "description": "x",
+        "likelihood": 2,
+        "consequence": 2,
+        "owner": "office",
+        "review_on": "2026-12-01",
+    }
+
+
+def screening_body(enterprise: str) -> dict[str, Any]:
+    return {
+        "enterprise_id": enterprise,
+        "project": "tenancy project",
+        "applicant": enterprise,
+        "industry": "steel",
+        "annual_energy_tce": 1.0,
+        "annual_emissions_tco2e": 2.0,
+        "criteria": [{"criterion": "c", "requirement": "r", "met": True}],
+    }
+
+
+async def _registers(admin: httpx.AsyncClient, tag: str, ent: str, side: str) -> dict[str, int]:
+    """One document, requirement, role holder, training event, risk (B's with an action) and
+    screening of ``ent``."""
+    t = "/v1/training-records"
+    role = {"role": f"tenancy role {tag}"}
+    made = {
+        "document": (await _created(admin, "/v1/documents", document_body(ent, tag)))[
+            "document_id"
+        ],
+        "requirement": (
+            await _created(
+                admin,
+                f"{t}/requirements",
+                role | {"enterprise_id": ent, "competence": "c", "acquired_by": "training"},
+            )
+        )["requirement_id"],
+        "holder": (
+            await _created(
+                admin,
+                f"{t}/role-holders",
+                role | {"enterprise_id": ent, "person": f"person {side}"},
+            )
+        )["holder_id"],
+        "event": (
+            await _created(
+                admin,
+                f"{t}/events",
+                {
+                    "enterprise_id": ent,
+                    "held_on": "2026-01-05",
+                    "topic": "t",
+                    "trainer": "t",
+                    "competences": ["c"],
+                },
+            )
+        )["event_id"],
+        "risk": (await _created(admin, "/v1/risks", risk_body(ent)))["risk_id"],
+        "screening": (await _created(admin, "/v1/risks/screenings", screening_body(ent)))[
+            "screening_id"
+        ],
+    }
+    action = {"description": "a", "owner": "o", "due_on": "2026-02-01", "review_on": "2026-03-01"}
+    made["risk_action"] = (await _created(admin, f"/v1/risks/{made['risk']}/actions", action))[
+        "action_id"
+    ]
+    return made
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,13 @@ from tests.api.tenancy_cases import (
     World,
     activity_body,
     build_world,
+    document_body,
     filtered,
     forbidden,
     hidden,
     named_other_tenant,
+    risk_body,
+    screening_body,
 )
 from tests.api.test_registry_gateways import own_park
 from tests.api.test_tickets import make_alert, produce
@@ -221,6 +224,52 @@ async def upload_for_b_refused(w: World, c: Clients) -> None:
     assert ref not in {i["current"]["document_ref"] for i in listed.json()["items"]}
 
 
+def written_for_b(path: str, body: dict[str, Any]) -> Check:
+    """A register record for B written with A's key is 404, as if B did not exist."""
+
+    async def check(w: World, c: Clients) -> None:
+        r = await c.a.post(path, json=body)
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+
+    return check
+
+
+async def document_file_of_b_hidden(w: World, c: Clients) -> None:
+    """A's key cannot store a file on B's draft (404), even the very file it declares."""
+    path = w.fill(_DOCUMENT_B)
+    before = (await c.admin.get(path)).json()
+    r = await c.a.put(
+        path + "/versions/1/file",
+        content=EVIDENCE_PDF,
+        headers={"content-type": "application/pdf"},
+    )
+    assert r.status_code == 404, r.text
+    assert (await c.admin.get(path)).json() == before
+
+
+async def gaps_of_b_hidden(w: World, c: Clients) -> None:
+    """B's person lacking the role's competence is in the park's gap view, never in A's."""
+    role = f"tenancy role {w.tag}"
+
+    def people(r: httpx.Response) -> set[tuple[str | None, str]]:
+        assert r.status_code == 200, r.text
+        return {(g["enterprise_id"], g["person"]) for g in r.json() if g["role"] == role}
+
+    park = people(await c.admin.get(_TRAINING + "/gaps"))
+    assert {(ENTERPRISE_A, "person a"), (ENTERPRISE_B, "person b")} <= park
+    assert people(await c.a.get(_TRAINING + "/gaps")) == {(ENTERPRISE_A, "person a")}
+
+
+_DOCUMENT_B = "/v1/documents/{document_b}"
+_TRAINING = "/v1/training-records"
+_EVENT_B = _TRAINING + "/events/{event_b}"
+_RISK_B = "/v1/risks/{risk_b}"
+_SCREENING_B = "/v1/risks/screenings/{screening_b}"
+_ROLE = {"role": "tenancy", "competence": "c", "acquired_by": "training"}
+_EVENT = {"held_on": "2026-01-05", "topic": "t", "trainer": "t", "competences": ["c"]}
+_ACTION = {"description": "a", "owner": "o", "due_on": "2026-02-01", "review_on": "2026-03-01"}
+_VERSION_FIELDS = ("author", "effective_on", "review_on", "file_name", "sha256")
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -388,6 +437,91 @@ CASES: dict[tuple[str, str], Check] = {
     ),
     ("PUT", "/v1/activity-records/{record_id}/evidence"): evidence_of_b_hidden,
     ("POST", "/v1/activity-records/uploads"): upload_for_b_refused,
+    # Controlled documents (5.2, 7.3): an enterprise key works its own; B's are 404.
+    ("POST", "/v1/documents"): written_for_b("/v1/documents", document_body(ENTERPRISE_B, "x")),
+    ("GET", "/v1/documents"): filtered(
+        "/v1/documents", "items", "document_id", "{document_a}", "{document_b}"
+    ),
+    ("GET", "/v1/documents/{document_id}"): hidden("GET", _DOCUMENT_B),
+    ("POST", "/v1/documents/{document_id}/versions"): hidden(
+        "POST",
+        _DOCUMENT_B + "/versions",
+        {k: v for k, v in document_body(ENTERPRISE_B, "x").items() if k in _VERSION_FIELDS},
+        proof=_DOCUMENT_B,
+    ),
+    ("PUT", "/v1/documents/{document_id}/versions/{version}/file"): document_file_of_b_hidden,
+    ("GET", "/v1/documents/{document_id}/versions/{version}/file"): hidden(
+        "GET", _DOCUMENT_B + "/versions/1/file", proof=_DOCUMENT_B
+    ),
+    ("POST", "/v1/documents/{document_id}/versions/{version}/transitions"): hidden(
+        "POST",
+        _DOCUMENT_B + "/versions/1/transitions",
+        {"to": "withdrawn", "reason": "from A"},
+        proof=_DOCUMENT_B,
+    ),
+    # Training records (7.2).
+    ("POST", "/v1/training-records/requirements"): written_for_b(
+        _TRAINING + "/requirements", _ROLE | {"enterprise_id": ENTERPRISE_B}
+    ),
+    ("GET", "/v1/training-records/requirements"): filtered(
+        _TRAINING + "/requirements",
+        "items",
+        "requirement_id",
+        "{requirement_a}",
+        "{requirement_b}",
+    ),
+    ("POST", "/v1/training-records/role-holders"): written_for_b(
+        _TRAINING + "/role-holders", {"enterprise_id": ENTERPRISE_B, "person": "p", "role": "r"}
+    ),
+    ("GET", "/v1/training-records/role-holders"): filtered(
+        _TRAINING + "/role-holders", "items", "holder_id", "{holder_a}", "{holder_b}"
+    ),
+    ("POST", "/v1/training-records/events"): written_for_b(
+        _TRAINING + "/events", _EVENT | {"enterprise_id": ENTERPRISE_B}
+    ),
+    ("GET", "/v1/training-records/events"): filtered(
+        _TRAINING + "/events", "items", "event_id", "{event_a}", "{event_b}"
+    ),
+    ("GET", "/v1/training-records/events/{event_id}"): hidden("GET", _EVENT_B),
+    ("POST", "/v1/training-records/events/{event_id}/attendance"): hidden(
+        "POST",
+        _EVENT_B + "/attendance",
+        {"person": "from A", "role": "r", "result": "not_evaluated"},
+        proof=_EVENT_B,
+    ),
+    ("GET", "/v1/training-records/gaps"): gaps_of_b_hidden,
+    # Risks and opportunities (6.1) and project screenings (6.3.5).
+    ("POST", "/v1/risks"): written_for_b("/v1/risks", risk_body(ENTERPRISE_B)),
+    ("GET", "/v1/risks"): filtered("/v1/risks", "items", "risk_id", "{risk_a}", "{risk_b}"),
+    ("GET", "/v1/risks/{risk_id}"): hidden("GET", _RISK_B),
+    ("PATCH", "/v1/risks/{risk_id}"): hidden("PATCH", _RISK_B, {"likelihood": 5}),
+    ("POST", "/v1/risks/{risk_id}/actions"): hidden(
+        "POST", _RISK_B + "/actions", _ACTION, proof=_RISK_B
+    ),
+    ("POST", "/v1/risks/{risk_id}/actions/{action_id}/reviews"): hidden(
+        "POST",
+        _RISK_B + "/actions/{risk_action_b}/reviews",
+        {"reviewed_on": "2026-03-02", "effective": True, "note": "from A"},
+        proof=_RISK_B,
+    ),
+    ("POST", "/v1/risks/screenings"): written_for_b(
+        "/v1/risks/screenings", screening_body(ENTERPRISE_B)
+    ),
+    ("GET", "/v1/risks/screenings"): filtered(
+        "/v1/risks/screenings", "items", "screening_id", "{screening_a}", "{screening_b}"
+    ),
+    ("GET", "/v1/risks/screenings/{screening_id}"): hidden("GET", _SCREENING_B),
+    ("POST", "/v1/risks/screenings/{screening_id}/decision"): hidden(
+        "POST",
+        _SCREENING_B + "/decision",
+        {
+            "decision": "refuse",
+            "reason": "r",
+            "decided_by": "A",
+            "decided_at": "2026-01-01T00:00:00Z",
+        },
+        proof=_SCREENING_B,
+    ),
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
