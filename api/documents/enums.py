@@ -25,7 +25,3 @@ class VersionState(StrEnum):
     APPROVED = "approved"
     ISSUED = "issued"
     WITHDRAWN = "withdrawn"
-
-
-class WebhookEvent(StrEnum):
-    DOCUMENT_REVIEW_DUE = "document.review_due"  # an issued version's review date passed

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.activity.models import EnterpriseId, Sha256
 from api.documents.enums import DocumentKind, VersionState
-from api.tickets.models import LongText, ShortText
+from api.tickets.models import LongText, ShortText, Title
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")]
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(9000, 1, 1))]
@@ -22,7 +22,7 @@ class VersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     author: ShortText
-    change_note: Annotated[str, Field(max_length=10_000)] = ""
+    change_note: Title = ""
     effective_on: Day
     review_on: Day = Field(description="When the version is next reviewed; a reminder")
     file_name: ShortText = Field(description="PDF, PNG, JPEG, CSV or XLSX, by its ending")

@@ -31,8 +31,3 @@ class Decision(StrEnum):
     ADMIT = "admit"
     ADMIT_WITH_CONDITIONS = "admit_with_conditions"
     REFUSE = "refuse"
-
-
-class WebhookEvent(StrEnum):
-    RISK_REVIEW_DUE = "risk.review_due"  # a risk's review date passed
-    RISK_ACTION_REVIEW_DUE = "risk_action.review_due"  # an action's effectiveness review

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from api.risks import rules
 from api.risks.enums import Decision, RiskCategory, RiskKind, RiskStatus
-from api.tickets.models import LongText, ShortText
+from api.tickets.models import LongText, ShortText, Title
 from api.training.models import Day, Owned
 
 Rating = Annotated[int, Field(ge=1, le=5)]
@@ -136,7 +136,7 @@ class Criterion(BaseModel):
     criterion: ShortText
     requirement: ShortText = Field(description="What the criterion asks, e.g. a threshold")
     met: StrictBool
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: Title = ""
 
 
 class ScreeningIn(Owned):

@@ -9,10 +9,10 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.activity.models import EnterpriseId
-from api.tickets.models import ShortText
+from api.tickets.models import ShortText, Title
 from api.training.enums import AcquiredBy, GapStatus, Method, Result
 
-Note = Annotated[str, Field(max_length=10_000)]
+Note = Title  # free text, at most 500 characters, storable in PostgreSQL
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(9000, 1, 1))]
 
 
