@@ -29,6 +29,22 @@ from accounting.window_figures import (
 )
 
 _DAY_MS = 86_400_000
+# Default of the worker setting ``alert_horizon_s``: see :func:`within_alert_horizon`.
+DEFAULT_ALERT_HORIZON_MS = 2 * _DAY_MS
+
+
+def within_alert_horizon(window_end_ms: int, now_ms: int, horizon_ms: int) -> bool:
+    """Whether a window is evaluated for deviations at all (clause 9.1 b is an operational
+    check of the current period).
+
+    A window that ended more than ``horizon_ms`` before now belongs to the past: history
+    imported for the inventory (GB/T 32150 6.3.1) or recomputed for a base year. Its figures
+    count in every query, report and inventory, but it is not evaluated: no alert is raised,
+    none is resolved and nobody is paged for a past that no one on duty can act on. Quality
+    problems of history stay visible where they belong, in the quarantine (``/v1/quality``) and
+    in the completeness of the windows themselves.
+    """
+    return window_end_ms > now_ms - horizon_ms
 
 
 class CauseCategory(StrEnum):

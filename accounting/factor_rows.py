@@ -33,6 +33,11 @@ class Series(StrEnum):
     CONTRACTUAL_GREEN_POWER = "contractual_green_power"  # green power trading contracts
 
 
+# Contractual instruments: they give a market-based figure only, reported beside the
+# location-based one and never inside it (GHG Protocol Scope 2 Guidance 2015, ch. 6 and 7.5).
+MARKET_INSTRUMENTS = frozenset({Series.CONTRACTUAL_GEC, Series.CONTRACTUAL_GREEN_POWER})
+
+
 class FactorKind(StrEnum):
     EMISSION_FACTOR = "emission_factor"  # mass of gas per unit of activity or of energy
     NCV = "ncv"  # net calorific value, energy per unit of activity

@@ -181,6 +181,9 @@ class KeyedWindows:
     present: NDArray[np.float64]  # sum of the shares: interval-weighted readings present
     flags: NDArray[np.uint32]  # OR of the flags of the intervals that overlap the window
     interpolated: NDArray[np.bool_]  # an interval crosses the window's boundary
+    # The shortest interval overlapping the window (ms), 0 when none does: what
+    # ``accounting.window_plan.WindowPlan.keep`` bounds the fine windows by.
+    shortest_ms: NDArray[np.int64]
 
 
 _GROUP_SHIFT = 40  # 2**40 ms is 34 years: group and time share one sortable int64 key
@@ -209,8 +212,9 @@ def keyed_window_sums(
     present = np.zeros(n_win)
     ors = np.zeros(n_win, dtype=_U)
     crossed = np.zeros(n_win, dtype=np.bool_)
+    shortest = np.zeros(n_win, dtype=np.int64)
     if n_win == 0 or start_ms.shape[0] == 0:
-        return KeyedWindows(quantity_sum, present, ors, crossed)
+        return KeyedWindows(quantity_sum, present, ors, crossed, shortest)
     origin = min(int(start_ms.min()), int(window_start_ms.min()))
     span = max(int(end_ms.max()), int(window_end_ms.max())) - origin
     groups = max(int(group.max()), int(window_group.max()))
@@ -227,7 +231,7 @@ def keyed_window_sums(
     counts = np.maximum(hi - lo, 0)
     total = int(counts.sum())
     if total == 0:
-        return KeyedWindows(quantity_sum, present, ors, crossed)
+        return KeyedWindows(quantity_sum, present, ors, crossed, shortest)
     window = np.repeat(np.arange(n_win), counts)
     first = np.cumsum(counts) - counts
     interval = lo[window] + (np.arange(total) - first[window])
@@ -243,4 +247,5 @@ def keyed_window_sums(
     crossed = np.bincount(window, overlap < duration, n_win) > 0
     nonempty = np.flatnonzero(counts)
     ors[nonempty] = np.bitwise_or.reduceat(flags[interval].astype(_U), first[nonempty])
-    return KeyedWindows(quantity_sum, present, ors, crossed)
+    shortest[nonempty] = np.minimum.reduceat(e - s, first[nonempty])
+    return KeyedWindows(quantity_sum, present, ors, crossed, shortest)

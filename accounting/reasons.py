@@ -55,6 +55,9 @@ class Reason(IntFlag):
     """A window quantity that contains a share of a delta split across windows by time."""
     REPLACEMENT = 1 << 22
     """Interval closed by a recorded meter replacement: the old device's final register."""
+    FACTOR_LEVEL_FALLBACK = 1 << 28
+    """Window flag: the park's grid level (national, regional grid, province) has no factor
+    for the window's day, so the next coarser level's was used (``regions.level_chain``)."""
 
 
 QUARANTINE_MASK = np.uint32(0x0000FFFF)

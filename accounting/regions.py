@@ -64,6 +64,26 @@ def load_regions() -> dict[str, Region]:
     return parse_regions(package_text(REGIONS_FILE), REGIONS_FILE)
 
 
+_ORDER = (RegionLevel.NATIONAL, RegionLevel.GRID, RegionLevel.PROVINCE)
+
+
+def level_chain(code: str, level: RegionLevel) -> tuple[str, ...]:
+    """The regions a park in ``code`` takes its grid factor from at ``level``, then coarser.
+
+    One level for every year of the park (MEE/NBS publishes national, regional-grid and
+    provincial average factors; mixing them across years makes the series jump): a province
+    park at the ``grid`` level uses its regional grid, at ``national`` the national factor. A
+    region coarser than ``level`` is its own first entry (a park registered at grid level has
+    no province). The entries after the first are the documented fallback, used only for a day
+    the first has no factor; ``stream.emissions`` flags such windows.
+    """
+    chain = region_chain(code)
+    regions = load_regions()
+    wanted = _ORDER.index(level)
+    kept = tuple(c for c in chain if _ORDER.index(regions[c].level) <= wanted)
+    return kept
+
+
 def region_chain(code: str) -> tuple[str, ...]:
     """``code``, then its grid (for a province), then the national region: most specific first."""
     regions = load_regions()

@@ -3,9 +3,11 @@
 Input is hourly windows summed per enterprise, source, local day and UTC day (``WindowGroup``);
 out come gross emissions location- and market-based, broken down by source category, ISO 14064-1
 category, gas, enterprise and month. Sinks are removals, reported apart and never subtracted.
-Market-based electricity is purchased kWh at the residual mix (no contractual instrument is
-recorded in the platform); where no residual-mix factor is valid the market-based figure is
-*not available*, and says why, rather than a number made up.
+Market-based electricity is the kWh of meters with a contractual instrument (green electricity
+certificates, green power contracts; the meter's ``factor_key``) at the instrument's factor, and
+every other purchased kWh at the residual mix; where no residual-mix factor is valid the
+market-based figure is *not available*, and says why, rather than a number made up. The
+location-based figure never includes an instrument (GHG Protocol Scope 2 Guidance, ch. 7.5).
 """
 
 from __future__ import annotations
@@ -25,15 +27,19 @@ _ELECTRICITY = SourceCategory.PURCHASED_ELECTRICITY.value
 _SINK = SourceCategory.GREEN_SPACE_SINK.value
 
 INSTRUMENTS_NOTE = (
-    "No contractual instrument (green electricity certificate, green power contract) is recorded "
-    "in the platform, so market-based electricity counts every purchased kWh at the residual mix."
+    "Market-based electricity counts the kWh of meters assigned a contractual instrument (green "
+    "electricity certificate, green power contract) at the instrument's factor and every other "
+    "purchased kWh at the residual mix; location-based electricity never nets an instrument."
 )
+# Both contractual series of accounting/data/contractual_instruments.csv are 0 kgCO2/kWh by
+# definition of the market-based method (GHG Protocol Scope 2 Guidance 2015, ch. 6).
+INSTRUMENT_T_PER_KWH = 0.0
 SINK_NOTE = (
     "Green-space sink windows are removals (tCO2, the magnitude of their figure): reported apart "
     "and never subtracted from gross emissions."
 )
 
-# The residual-mix factor valid on a UTC day for a GWP set, or None where the catalogue has none.
+# The residual-mix factor valid on a park-local day for a GWP set, or None where there is none.
 ResidualFactor = Callable[[date, str | None], ResolvedFactor | None]
 
 
@@ -48,7 +54,7 @@ class WindowGroup:
     activity_unit: str
     gwp_set: str | None
     local_day: date
-    utc_day: date  # the day the stream resolved the window's factor for
+    utc_day: date
     activity: float
     tco2e: float
     gases: Mapping[str, float]  # tonnes of each gas
@@ -58,6 +64,8 @@ class WindowGroup:
     interpolated_windows: int
     interpolated_tco2e: float
     unfactored_windows: int  # emitting activity stored without an emission factor
+    contractual_activity: float = 0.0  # of meters with a contractual instrument (market-based)
+    factor_versions: tuple[str, ...] = ()  # the versions the windows were computed with
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +79,12 @@ class Breakdown:
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """One enterprise's source in one carrier and unit: activity is never summed across units."""
+
     enterprise_id: str
     source_category: str
     iso_category: str
+    carrier: str | None  # the meters' carrier (natural_gas, diesel ...); None if unregistered
     activity: float
     activity_unit: str
     location_tco2e: float
@@ -151,21 +162,27 @@ def _market(
     """The group's market-based tCO2e: electricity at the residual mix, the rest as stored."""
     if group.source_category != _ELECTRICITY:
         return group.tco2e, None
-    factor = residual(group.utc_day, group.gwp_set) if group.activity_unit == "kWh" else None
+    # The stream picks factor versions by the park's local day; the residual mix follows suit.
+    factor = residual(group.local_day, group.gwp_set) if group.activity_unit == "kWh" else None
+    covered = group.contractual_activity if group.activity_unit == "kWh" else 0.0
+    uncovered = group.activity - covered
+    instruments = covered * INSTRUMENT_T_PER_KWH
     if factor is None:
-        return (0.0, None) if group.activity == 0 else (None, None)
-    return group.activity * factor.tco2e_per_unit, factor
+        return (instruments, None) if uncovered == 0 else (None, None)
+    return uncovered * factor.tco2e_per_unit + instruments, factor
 
 
 def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figures:
     """Sum window groups into the period's figures (see the module docstring)."""
-    lines: _Sums[tuple[str, str, str]] = _Sums()
+    # A line per (enterprise, category, ISO category, carrier, unit): Nm3 of gas and tonnes of
+    # diesel under one category are two lines, never one sum of "mixed units".
+    lines: _Sums[tuple[str, str, str, str, str]] = _Sums()
     cats: _Sums[str] = _Sums()
     isos: _Sums[str] = _Sums()
     ents: _Sums[str] = _Sums()
     months: _Sums[str] = _Sums()
     days: _Sums[tuple[str, date]] = _Sums()
-    activity: dict[tuple[str, str, str], tuple[float, str]] = {}
+    activity: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
     gases: dict[str, _GasSums] = defaultdict(_GasSums)
     removals: dict[str, float] = defaultdict(float)
     gwp_sets: set[str] = set()
@@ -181,14 +198,12 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
             gwp_sets.add(g.gwp_set)
         market, factor = _market(g, residual)
         if market is None:
-            missing.add(g.utc_day)
+            missing.add(g.local_day)
         if factor is not None:
             residual_versions.update(factor.versions)
         iso = g.iso_category or ""
-        key = (g.enterprise_id, g.source_category, iso)
-        before = activity.get(key, (0.0, g.activity_unit))
-        unit = before[1] if before[1] == g.activity_unit else "mixed units"
-        activity[key] = (before[0] + g.activity, unit)
+        key = (g.enterprise_id, g.source_category, iso, g.carrier or "", g.activity_unit)
+        activity[key] += g.activity
         lines.add(key, g.tco2e, market)
         cats.add(g.source_category, g.tco2e, market)
         isos.add(iso, g.tco2e, market)
@@ -197,7 +212,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
         days.add((g.enterprise_id, g.local_day), g.tco2e, market)
         _add_gases(gases, g, factor, market is not None)
     line_rows = tuple(
-        Line(k[0], k[1], k[2], activity[k][0], activity[k][1], lines.location[k], lines.market[k])
+        Line(k[0], k[1], k[2], k[3] or None, activity[k], k[4], lines.location[k], lines.market[k])
         for k in sorted(lines.location)
     )
     location = sum(r.location_tco2e for r in line_rows)
@@ -207,7 +222,7 @@ def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figur
     if missing:
         notes.append(
             "Market-based totals are not available: no residual-mix factor is valid for purchased "
-            f"electricity on {_days(missing)} (UTC days) in the park's region."
+            f"electricity on {_days(missing)} (local days) in the park's region."
         )
     if len(gwp_sets) > 1:
         notes.append(f"Windows use several GWP sets ({', '.join(sorted(gwp_sets))}).")
@@ -261,7 +276,9 @@ def _add_gases(
     """Tonnes and tCO2e of each gas on both bases; a figure turns None once a part is unknown."""
     market: dict[str, tuple[float, float | None]] = {}
     if factor is not None:
-        market = {c.gas.value: (group.activity * c.tonnes_per_unit, c.gwp) for c in factor.gases}
+        # Instrument-covered kWh are 0 t of every gas (INSTRUMENT_T_PER_KWH).
+        uncovered = group.activity - group.contractual_activity
+        market = {c.gas.value: (uncovered * c.tonnes_per_unit, c.gwp) for c in factor.gases}
     elif group.source_category != _ELECTRICITY:
         market = {gas: (t, _gwp(gas, group.gwp_set)) for gas, t in group.gases.items()}
     for gas in set(group.gases) | set(market):

@@ -18,12 +18,16 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from api import errors, live_windows
 from api.activity.views import router as activity_router
+from api.context_issues.views import router as context_issues_router
 from api.documents.views import router as documents_router
+from api.interested_parties.views import router as interested_parties_router
+from api.inventories.views import router as inventories_router
 from api.middleware import RequestGuard
 from api.page.views import router as page_router
 from api.producer import RawProducer
 from api.queries.views import router as queries_router
 from api.readings.views import router as readings_router
+from api.registers import reminders as register_reminders
 from api.registry.views import router as registry_router
 from api.reports.views import router as reports_router
 from api.risks.views import router as risks_router
@@ -47,6 +51,7 @@ def _background(settings: ApiSettings) -> list[tuple[str, Background]]:
     tasks: list[tuple[str, Background]] = [
         ("webhooks", webhook_dispatcher.run),
         ("live-windows", live_windows.run),
+        ("register-reminders", register_reminders.run),
     ]
     if settings.api_consume_alerts:
         tasks.append(("alerts", alerts_consumer.run))
@@ -130,9 +135,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         documents_router,
         training_router,
         risks_router,
+        context_issues_router,
+        interested_parties_router,
         webhooks_router,
         live_router,
         reports_router,
+        inventories_router,
         page_router,
     ):
         app.include_router(router)

@@ -42,9 +42,10 @@ class Scope(StrEnum):
     REPORTS_READ = "reports:read"
     ACTIVITY_READ = "activity:read"  # manual activity records (clause 6.3.1 e)
     ACTIVITY_WRITE = "activity:write"
-    # The management system's registers: documents, training, risks (clauses 5.2, 6.1, 7.2, 7.3)
-    MANAGEMENT_READ = "management:read"
-    MANAGEMENT_WRITE = "management:write"
+    INVENTORIES_READ = "inventories:read"  # stored inventories (clause 6.3.1 f)
+    INVENTORIES_WRITE = "inventories:write"  # compute and store a new version
+    REGISTERS_READ = "registers:read"  # the management-system registers (clauses 4-10)
+    REGISTERS_WRITE = "registers:write"
 
 
 _READ = frozenset(
@@ -57,7 +58,8 @@ _READ = frozenset(
         Scope.LIVE_READ,
         Scope.REPORTS_READ,
         Scope.ACTIVITY_READ,
-        Scope.MANAGEMENT_READ,
+        Scope.INVENTORIES_READ,
+        Scope.REGISTERS_READ,
     }
 )
 
@@ -70,11 +72,18 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         Scope.WEBHOOKS_ADMIN,
         Scope.READINGS_WRITE,
         Scope.ACTIVITY_WRITE,
-        Scope.MANAGEMENT_WRITE,
+        Scope.INVENTORIES_WRITE,
+        Scope.REGISTERS_WRITE,
     },
     Role.AUDITOR: _READ | {Scope.AUDIT_READ},
     Role.ENTERPRISE: _READ
-    | {Scope.READINGS_WRITE, Scope.TICKETS_WRITE, Scope.ACTIVITY_WRITE, Scope.MANAGEMENT_WRITE},
+    | {
+        Scope.READINGS_WRITE,
+        Scope.TICKETS_WRITE,
+        Scope.ACTIVITY_WRITE,
+        Scope.INVENTORIES_WRITE,
+        Scope.REGISTERS_WRITE,
+    },
 }
 
 

@@ -13,7 +13,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from config.kafka_security import KafkaSecurity, client_kwargs
+from config.kafka_security import KafkaSecurity, client_kwargs, connect_failure, unreachable
 from stream.split import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,11 @@ class RawProducer:
                 await asyncio.wait_for(producer.start(), self._timeout_s)
             except (TimeoutError, KafkaError, OSError) as exc:
                 await producer.stop()
-                raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+                # "Unable to bootstrap" alone hides a refused login or an untrusted certificate.
+                cause = await connect_failure(
+                    self._bootstrap, self._security, timeout_s=min(self._timeout_s, 5.0)
+                )
+                raise KafkaUnavailable(unreachable(self._bootstrap, exc, cause)) from exc
             self._producer = producer
             return producer
 

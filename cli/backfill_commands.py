@@ -21,6 +21,10 @@ from rich.progress import (
 from config.settings import CommonSettings, load
 
 
+class KafkaUnreachable(Exception):  # noqa: N818 - reads as the condition it reports
+    """The producer could not start: nothing was sent."""
+
+
 def _stored(database_url: str, gateway_id: str, spans: dict[str, tuple[int, int]]) -> int:
     """Readings of this import stored (or already there from an earlier import) or quarantined.
 
@@ -64,9 +68,10 @@ def backfill(
     live ones (an earlier import's readings are recognised; unreadable rows go to
     FILE.rejected.csv)."""
     from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
 
     from accounting.instants import TimeBounds
-    from config.kafka_security import client_kwargs
+    from config.kafka_security import client_kwargs, connect_failure, unreachable
     from ingest.backfill import (
         BackfillError,
         CountingLines,
@@ -94,7 +99,14 @@ def backfill(
             compression_type=None if settings.kafka_compression == "none" else "gzip",
             **client_kwargs(settings.kafka_security()),
         )
-        await producer.start()
+        try:
+            await producer.start()
+        except (KafkaError, OSError) as exc:
+            await producer.stop()
+            # "Unable to bootstrap" alone hides a refused login or an untrusted certificate.
+            security = settings.kafka_security()
+            cause = await connect_failure(settings.kafka_bootstrap, security, timeout_s=5.0)
+            raise KafkaUnreachable(unreachable(settings.kafka_bootstrap, exc, cause)) from exc
         try:
             lines = CountingLines(file, lambda n: progress.advance(task, n))
             pending = []
@@ -129,6 +141,9 @@ def backfill(
         except BackfillError as exc:
             typer.secho(f"{file}: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
+        except KafkaUnreachable as exc:  # nothing was sent
+            typer.secho(str(exc), fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
     typer.echo(
         f"sent {tally.readings} readings of {tally.rows} rows in {tally.batches} messages to"
         f" {topic} (import {gateway_id})"

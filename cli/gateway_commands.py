@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from config.settings import CommonSettings, load
+from config.settings import CommonSettings, ConfigError, load
+
+if TYPE_CHECKING:  # imported when a command runs: the gateway box loads only what it uses
+    from ingest.buffer import DeadBatch, ReadingBuffer
 
 simulate_app = typer.Typer(no_args_is_help=True, help="Meter simulators for a demo park.")
 
@@ -111,22 +115,116 @@ def simulate_modbus(
     asyncio.run(serve())
 
 
+dead_app = typer.Typer(
+    no_args_is_help=True,
+    help="Batches the forwarder moved aside (too large for Kafka, or refused by the broker).",
+)
+ConfigOption = Annotated[Path, typer.Option("--config", help="Gateway YAML file.")]
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _open_buffer(config: Path) -> ReadingBuffer:
+    """The buffer the gateway configured in ``config`` uses; it must exist already (opening
+    one would create an empty file, and a typo in the path would then list nothing)."""
+    from ingest.buffer import ReadingBuffer
+    from ingest.config import load_gateway_config
+    from ingest.metrics import GatewayMetrics
+
+    settings = load_gateway_config(config)  # a ConfigError exits 2 (main)
+    if not settings.buffer.path.is_file():
+        raise ConfigError(f"{config}: no buffer at {settings.buffer.path}")
+    return ReadingBuffer(settings.buffer, GatewayMetrics())
+
+
+@dead_app.command("list")
+def dead_list(config: ConfigOption) -> None:
+    """List dead batches, oldest first, tab-separated: id, source key, readings, bytes, when
+    moved aside (UTC), reason. Exit 0 (also when there are none)."""
+
+    async def listing() -> list[DeadBatch]:
+        buffer = await _open_buffer(config).open()
+        try:
+            return await buffer.dead()
+        finally:
+            await buffer.close()
+
+    found = asyncio.run(listing())
+    if not found:
+        typer.echo("no dead batches")
+        return
+    typer.echo("id\tsource_key\treadings\tbytes\tdead_at\treason")
+    for d in found:
+        reason = " ".join(d.reason.split())  # one line per batch, whatever the broker said
+        typer.echo(f"{d.id}\t{d.source_key}\t{d.readings}\t{d.bytes}\t{_when(d.dead_ms)}\t{reason}")
+
+
+@dead_app.command("requeue")
+def dead_requeue(
+    ids: Annotated[list[int], typer.Argument(help="Dead batch ids, from `dead list`.")],
+    config: ConfigOption,
+) -> None:
+    """Put dead batches back at the end of the queue once their cause is fixed (e.g. the
+    broker's message.max.bytes raised). A running gateway forwards them within a second.
+    Exit 0 when every id moved, 1 when some id is not a dead batch (the others still move)."""
+
+    async def requeue() -> tuple[int, list[int]]:
+        buffer = await _open_buffer(config).open()
+        try:
+            dead_ids = {d.id for d in await buffer.dead()}
+            wanted = list(dict.fromkeys(ids))  # each id once, in the order given
+            missing = [i for i in wanted if i not in dead_ids]
+            moved = await buffer.requeue([i for i in wanted if i in dead_ids])
+            return moved, missing
+        finally:
+            await buffer.close()
+
+    moved, missing = asyncio.run(requeue())
+    typer.echo(f"requeued {moved} dead batch(es)")
+    if missing:
+        typer.secho(
+            f"not dead batches: {', '.join(map(str, missing))}", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("gateway")(gateway)
     app.add_typer(simulate_app, name="simulate")
 
 
+def standalone_app() -> typer.Typer:
+    """The ``parkcarbon-gateway`` program: ``--config FILE`` runs the gateway; ``dead list``
+    and ``dead requeue`` manage its buffer's dead batches."""
+    standalone = typer.Typer(add_completion=False)
+
+    @standalone.callback(invoke_without_command=True)
+    def run(
+        ctx: typer.Context,
+        config: Annotated[Path | None, typer.Option("--config", help="Gateway YAML file.")] = None,
+        log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    ) -> None:
+        """Run the edge gateway until SIGTERM (``--config FILE``), or a command below."""
+        if ctx.invoked_subcommand is not None:
+            return
+        if config is None:
+            raise typer.BadParameter("the gateway YAML file is required", param_hint="--config")
+        gateway(config, log_level)
+
+    standalone.add_typer(dead_app, name="dead")
+    return standalone
+
+
 def main() -> None:
-    """``parkcarbon-gateway --config FILE``: the substation box's entry point. It imports only
-    the gateway's modules, so a ``parkcarbon[gateway]`` install needs no platform packages."""
+    """``parkcarbon-gateway``: the substation box's entry point. It imports only the gateway's
+    modules, so a ``parkcarbon[gateway]`` install needs no platform packages. A bad config
+    exits 2."""
     import sys
 
-    from config.settings import ConfigError
-
-    standalone = typer.Typer(add_completion=False)
-    standalone.command()(gateway)
     try:
-        standalone()
+        standalone_app()()
     except ConfigError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         sys.exit(2)

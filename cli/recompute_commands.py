@@ -42,6 +42,7 @@ def recompute(
 
     from accounting.gwp import GwpSet
     from stream.recompute import RecomputeError, recompute, select_meters
+    from stream.windows import plan_of
 
     start, end = _day(first), _day(last)
     settings = load(WorkerSettings)  # the worker's database and GWP set
@@ -71,6 +72,7 @@ def recompute(
                     meters=meters,
                     gwp_set=gwp_set,
                     on_chunk=lambda n: progress.advance(task, n),
+                    plan=plan_of(settings),
                 )
     except RecomputeError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)

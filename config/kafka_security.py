@@ -159,3 +159,30 @@ async def connect_failure(bootstrap: str, security: KafkaSecurity, timeout_s: fl
         return f"{type(exc).__name__}: {exc}"
     conn.close()
     return ""
+
+
+# What an operator should check for the causes connect_failure reports, by the words the
+# client libraries use for them (aiokafka's SaslAuthenticationFailed, OpenSSL's verify error).
+_CAUSE_HINTS = (
+    (
+        ("SaslAuthenticationFailed", "Authentication failed"),
+        "the broker refused the SASL login: check the Kafka user name, password and mechanism",
+    ),
+    (
+        ("CERTIFICATE_VERIFY_FAILED",),
+        "the broker's certificate is not trusted: check the Kafka CA file",
+    ),
+)
+
+
+def unreachable(bootstrap: str, error: BaseException, cause: str) -> str:
+    """The message for a Kafka client that could not start: the client's own error (aiokafka:
+    "Unable to bootstrap from ...") and, when ``connect_failure`` found one, the real cause,
+    with what to check for a refused SASL login or an untrusted certificate."""
+    message = f"cannot reach Kafka at {bootstrap}: {str(error) or type(error).__name__}"
+    if not cause:
+        return message
+    for words, hint in _CAUSE_HINTS:
+        if any(word in cause for word in words):
+            return f"{message}; {hint} ({cause})"
+    return f"{message}; {cause}"

@@ -54,8 +54,9 @@ class CommonSettings(BaseSettings):
         default=900_000,
         ge=10_000,
         le=10_000_000,
-        description="Largest readings.raw message the EMS push and backfill send (encoded, "
-        "before compression): a larger batch goes out as several messages. Keep it below the "
+        description="Largest message the EMS push and backfill send to readings.raw and the "
+        "worker sends to readings.valid, readings.rejected and emissions.windows (encoded, "
+        "before compression): a larger one goes out as several messages. Keep it below the "
         "broker's message.max.bytes and the topic's max.message.bytes (1,048,588 by default).",
     )
     kafka_compression: Literal["gzip", "none"] = Field(
@@ -197,6 +198,33 @@ class WorkerSettings(CommonSettings):
         default=120.0,
         gt=0,
         description="Compute a window this long after its end even if its meter fell silent.",
+    )
+    alert_horizon_s: int = Field(
+        default=2 * 86_400,
+        ge=3600,
+        le=366 * 86_400,
+        description=(
+            "Hour windows that ended longer ago than this (history imports, recomputed past"
+            " periods) are not evaluated for deviations: no alert, no notification."
+        ),
+    )
+    fine_windows_horizon_s: int = Field(
+        default=7 * 86_400,
+        ge=3600,
+        le=366 * 86_400,
+        description=(
+            "1- and 5-minute windows ending longer ago than this are not materialised (history"
+            " imports); 15-minute and hour windows, and the day/month rollups, always are."
+        ),
+    )
+    fine_windows_max_interval_s: int = Field(
+        default=6 * 3600,
+        ge=900,
+        le=31 * 86_400,
+        description=(
+            "1- and 5-minute windows are not materialised where only intervals longer than"
+            " this (a meter silent that long) overlap them."
+        ),
     )
 
 

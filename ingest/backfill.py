@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from accounting.instants import REPRESENTABLE, TimeBounds, TimestampOutOfRangeError
+from accounting.spreadsheet import formula_safe_cell
 from stream.records import (
     MAX_READINGS_PER_BATCH,
     DecodeReason,
@@ -157,8 +158,13 @@ class CountingLines:
 
 
 def write_rejects(path: Path, bad: list[BadRow]) -> None:
+    """The rows that could not be read, each with its line and reason, for an operator to open
+    in a spreadsheet: a cell that one would run as a formula gets a leading ``'`` (OWASP "CSV
+    Injection", ``accounting.spreadsheet``); the file being imported is not trusted."""
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["line", "reason", *HEADER])
         for item in bad:
-            writer.writerow([item.line, item.reason, *item.row])
+            writer.writerow(
+                [item.line, formula_safe_cell(item.reason), *map(formula_safe_cell, item.row)]
+            )

@@ -1,5 +1,6 @@
-"""The park's versions of catalogue factors (``factor_override``, written by the API), as the
-stream worker and ``parkcarbon recompute`` read them (clauses 6.5, 6.7)."""
+"""The park's and its enterprises' versions of catalogue factors (``factor_override``, written
+by the API), as the stream worker, ``parkcarbon recompute`` and the API's meter checks read
+them (clauses 6.5, 6.7; GB/T 32150-2015 6.3.1 e)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg import AsyncConnection
 
 from accounting.datafile import Evidence
 from accounting.overrides import Override
+
+_SELECT = (
+    "SELECT override_id, catalogue, factor_key, value, unit, valid_from, valid_to, source,"
+    " source_table, edition, evidence, note, enterprise_id, series, carrier, parameter, gas,"
+    " region FROM factor_override"
+)
 
 
 def overrides_version(conn: psycopg.Connection[Any]) -> int:
@@ -19,16 +27,14 @@ def overrides_version(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-# Every park version, in the order they were added (``override_id``): the order they apply in.
-OVERRIDES_QUERY = (
-    "SELECT override_id, catalogue, factor_key, value, unit, valid_from, valid_to, source,"
-    " source_table, edition, evidence, note FROM factor_override ORDER BY override_id"
-)
+# Every version, the park's and the enterprises', in the order they were added (``override_id``):
+# the order they apply in.
+OVERRIDES_QUERY = f"{_SELECT} ORDER BY override_id"
 
 
 def override_of(row: Sequence[Any]) -> Override:
-    """One row of ``OVERRIDES_QUERY`` (from a synchronous or an asynchronous cursor)."""
-    i, c, k, v, u, f, t, s, tb, e, ev, n = row
+    """One row of ``_SELECT`` (from a synchronous or an asynchronous cursor)."""
+    i, c, k, v, u, f, t, s, tb, e, ev, n, ent, series, carrier, parameter, gas, region = row
     return Override(
         override_id=int(i),
         catalogue=str(c),
@@ -42,9 +48,26 @@ def override_of(row: Sequence[Any]) -> Override:
         edition=str(e),
         evidence=Evidence(ev),
         note=str(n),
+        enterprise_id=ent,
+        series=series,
+        carrier=carrier,
+        parameter=parameter,
+        gas=gas,
+        region=region,
     )
 
 
 def load_overrides(conn: psycopg.Connection[Any]) -> list[Override]:
-    """Every park version, in the order they were added (``override_id``)."""
-    return [override_of(row) for row in conn.execute(OVERRIDES_QUERY).fetchall()]
+    """Every version, the park's and the enterprises', in the order they were added."""
+    return [override_of(r) for r in conn.execute(OVERRIDES_QUERY).fetchall()]
+
+
+async def load_overrides_for(
+    conn: AsyncConnection[Any], enterprise_id: str | None
+) -> list[Override]:
+    """The park's versions and those of ``enterprise_id`` (None: the park's only), in order."""
+    cur = await conn.execute(
+        f"{_SELECT} WHERE enterprise_id IS NULL OR enterprise_id = %s ORDER BY override_id",
+        (enterprise_id,),
+    )
+    return [override_of(r) for r in await cur.fetchall()]

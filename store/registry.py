@@ -17,6 +17,8 @@ import psycopg
 from psycopg import errors
 from psycopg.rows import dict_row
 
+from accounting.regions import RegionLevel, load_regions
+
 
 class RegistryError(Exception):
     """A registry write was refused; the message says which row and why."""
@@ -197,17 +199,95 @@ def installed_ms(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return {str(m): int(t) for m, t in rows}
 
 
-def enterprise_regions(conn: psycopg.Connection[Any]) -> dict[str, str]:
-    """Each enterprise's emission-factor region: the region of its park."""
+@dataclass(frozen=True, slots=True)
+class FactorContext:
+    """What the choice of an enterprise's factors depends on, from its park: the emission-factor
+    region, and the time zone whose calendar day selects the version in force (a factor
+    published for a year applies from the park's local 1 January 00:00, not UTC's)."""
+
+    region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    grid_level: RegionLevel = RegionLevel.GRID  # one level for every year (regions.level_chain)
+
+
+def enterprise_contexts(conn: psycopg.Connection[Any]) -> dict[str, FactorContext]:
+    """Each enterprise's factor context: the region, time zone and grid level of its park."""
     rows = conn.execute(
-        "SELECT e.enterprise_id, p.region FROM enterprise e JOIN park p USING (park_id)"
+        "SELECT e.enterprise_id, p.region, p.timezone, p.grid_level"
+        " FROM enterprise e JOIN park p USING (park_id)"
     ).fetchall()
-    return {str(e): str(r) for e, r in rows}
+    return {
+        str(e): FactorContext(region=str(r), timezone=str(tz), grid_level=RegionLevel(g))
+        for e, r, tz, g in rows
+    }
+
+
+def set_park_factor_settings(
+    conn: psycopg.Connection[Any],
+    *,
+    park_id: str,
+    actor: str,
+    region: str | None = None,
+    grid_level: RegionLevel | None = None,
+    tce_electricity_convention: str | None = None,
+    reason: str = "",
+) -> None:
+    """Change how a park's factors are chosen (audited; clause 6.5: recompute the windows
+    before the change with ``parkcarbon recompute``, the worker uses it from now on)."""
+    changes = {
+        k: v
+        for k, v in (
+            ("region", region),
+            ("grid_level", None if grid_level is None else grid_level.value),
+            ("tce_electricity_convention", tce_electricity_convention),
+        )
+        if v is not None
+    }
+    if region is not None and region not in load_regions():
+        raise RegistryError(f"park {park_id}: unknown region code {region!r}")
+    if not changes:
+        return
+    cols = ", ".join(changes)
+    try:
+        with conn.transaction():
+            before = conn.execute(
+                psycopg.sql.SQL("SELECT {} FROM park WHERE park_id = %s FOR UPDATE").format(
+                    psycopg.sql.SQL(cols)
+                ),
+                (park_id,),
+            ).fetchone()
+            if before is None:
+                raise RegistryError(f"park {park_id}: not found")
+            conn.execute(
+                psycopg.sql.SQL("UPDATE park SET {} WHERE park_id = %s").format(
+                    psycopg.sql.SQL(", ").join(
+                        psycopg.sql.SQL("{} = %s").format(psycopg.sql.Identifier(k))
+                        for k in changes
+                    )
+                ),
+                [*changes.values(), park_id],
+            )
+            _audit(
+                conn,
+                actor=actor,
+                action="update",
+                entity="park",
+                entity_id=park_id,
+                before=dict(zip(changes, before, strict=True)),
+                after=changes,
+                reason=reason,
+            )
+    except psycopg.Error as exc:
+        raise _explain(exc, f"park {park_id}") from exc
 
 
 def registry_version(conn: psycopg.Connection[Any]) -> tuple[int, str]:
     """A cheap fingerprint that changes whenever a meter is added, changed or retired."""
-    row = conn.execute("SELECT count(*), coalesce(max(updated_at)::text, '') FROM meter").fetchone()
+    # A park's settings (region, time zone) change the factors of its meters' windows too.
+    row = conn.execute(
+        "SELECT count(*), coalesce(max(updated_at)::text, '') || coalesce((SELECT md5("
+        "string_agg(p::text, ',' ORDER BY park_id)) FROM park p), '') FROM meter"
+    ).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
 

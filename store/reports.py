@@ -4,6 +4,11 @@ Every query reads hourly windows (``width_s = 3600``, as ``emission_daily`` does
 holds the same activity again, so summing one width only counts each reading once. Local days
 are the park's (``park.timezone``); bounds are local midnights turned into instants by the
 database. ``enterprise_id`` None reads the whole park.
+
+Which windows count is decided in one place, ``_WHERE`` (used by every window query here, and
+so by ``window_groups``): the scope's park or enterprise and local days, and the scope's
+``excluded`` meters over their intervals (the meters a confirmed activity record replaces,
+``store.activity.replaced_meters``), so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from accounting.factor_rows import MARKET_INSTRUMENTS
 from accounting.reasons import Reason
 from accounting.report import ACTIVITY_ONLY, WindowGroup
 from accounting.report_compare import BaselineSpec, TargetSpec
+from store.activity import ReplacedMeter
 
 WIDTH_S = 3600
 
@@ -31,27 +38,32 @@ WHERE w.width_s = 3600
   AND (%(enterprise)s::text IS NULL OR w.enterprise_id = %(enterprise)s)
   AND w.window_start >= (%(start)s::date::timestamp AT TIME ZONE %(tz)s)
   AND w.window_start < (%(end)s::date::timestamp AT TIME ZONE %(tz)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM unnest(%(ex_meter)s::text[], %(ex_from)s::timestamptz[],
+                           %(ex_to)s::timestamptz[]) AS x (meter_id, lo, hi)
+      WHERE x.meter_id = w.meter_id AND w.window_start >= x.lo AND w.window_start < x.hi)
 """
 _KEYS = """w.enterprise_id, w.source_category, w.iso_category, m.carrier, w.activity_unit,
        w.gwp_set, (w.window_start AT TIME ZONE %(tz)s)::date,
-       (w.window_start AT TIME ZONE 'UTC')::date"""
+       (w.window_start AT TIME ZONE 'UTC')::date, w.factor_versions"""
 _GROUPS = f"""
 SELECT {_KEYS},
        sum(w.activity), sum(w.tco2e), sum(w.readings_present), sum(w.readings_expected), count(*),
        count(*) FILTER (WHERE w.interpolated OR w.flags & %(interp)s <> 0),
        coalesce(sum(w.tco2e) FILTER (WHERE w.interpolated OR w.flags & %(interp)s <> 0), 0),
        count(*) FILTER (WHERE cardinality(w.factor_versions) = 0 AND w.activity > 0
-                          AND w.source_category <> %(activity_only)s)
+                          AND w.source_category <> %(activity_only)s),
+       coalesce(sum(w.activity) FILTER (WHERE m.factor_key = ANY(%(instruments)s)), 0)
 {_FROM}
 {_METER}{_WHERE}
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 """
 _GASES = f"""
 SELECT {_KEYS}, g.key, sum(g.value::float8)
 {_FROM}
 CROSS JOIN LATERAL jsonb_each_text(w.gases) g
 {_METER}{_WHERE}
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 """
 _VERSIONS = f"""
 SELECT v, w.source_category, w.activity_unit, count(*), sum(w.activity), sum(w.tco2e),
@@ -130,9 +142,14 @@ class Scope:
     enterprise_id: str | None
     start: date
     end: date  # exclusive
+    # Meters whose windows do not count over an interval (replaced by activity records).
+    excluded: tuple[ReplacedMeter, ...] = ()
 
     def params(self) -> dict[str, Any]:
         return {
+            "ex_meter": [x.meter_id for x in self.excluded],
+            "ex_from": [x.starts_at for x in self.excluded],
+            "ex_to": [x.ends_at for x in self.excluded],
             "park": self.park_id,
             "tz": self.timezone,
             "enterprise": self.enterprise_id,
@@ -140,6 +157,7 @@ class Scope:
             "end": self.end,
             "interp": int(Reason.INTERPOLATED),
             "activity_only": ACTIVITY_ONLY,
+            "instruments": sorted(MARKET_INSTRUMENTS),
         }
 
 
@@ -163,15 +181,16 @@ class MeterCoverage:
 
 
 async def window_groups(conn: AsyncConnection[Any], *, scope: Scope) -> list[WindowGroup]:
-    """Hourly windows summed per enterprise, source, local day and UTC day, with their gases."""
+    """Hourly windows summed per enterprise, source, carrier, unit, factor versions, local day
+    and UTC day, with their gases: the one selection of the windows that count (``_WHERE``)."""
     params = scope.params()
     gases: dict[tuple[Any, ...], dict[str, float]] = {}
     for row in await (await conn.execute(_GASES, params)).fetchall():
-        gases.setdefault(tuple(row[:8]), {})[row[8]] = float(row[9])
+        gases.setdefault(_key(row[:9]), {})[row[9]] = float(row[10])
     out = []
     for row in await (await conn.execute(_GROUPS, params)).fetchall():
-        ent, cat, iso, carrier, unit, gwp_set, local_day, utc_day = row[:8]
-        act, tco2e, present, expected, windows, interp, interp_t, unfactored = row[8:]
+        ent, cat, iso, carrier, unit, gwp_set, local_day, utc_day, versions = row[:9]
+        act, tco2e, present, expected, windows, interp, interp_t, unfactored, covered = row[9:]
         out.append(
             WindowGroup(
                 enterprise_id=ent,
@@ -184,16 +203,23 @@ async def window_groups(conn: AsyncConnection[Any], *, scope: Scope) -> list[Win
                 utc_day=utc_day,
                 activity=float(act),
                 tco2e=float(tco2e),
-                gases=gases.get(tuple(row[:8]), {}),
+                gases=gases.get(_key(row[:9]), {}),
                 readings_present=float(present),
                 readings_expected=float(expected),
                 windows=int(windows),
                 interpolated_windows=int(interp),
                 interpolated_tco2e=float(interp_t),
                 unfactored_windows=int(unfactored),
+                contractual_activity=float(covered),
+                factor_versions=tuple(versions or ()),
             )
         )
     return out
+
+
+def _key(row: Any) -> tuple[Any, ...]:
+    """A group's key, hashable: the factor versions array as a tuple."""
+    return (*row[:8], tuple(row[8] or ()))
 
 
 async def version_uses(conn: AsyncConnection[Any], *, scope: Scope) -> list[VersionUse]:
@@ -243,6 +269,7 @@ class ParkInfo:
     timezone: str
     region: str
     enterprises: dict[str, str]  # id -> name
+    tce_electricity_convention: str = "equal_value"  # GB/T 2589-2020, migration 0016
 
 
 async def park_info(
@@ -265,7 +292,9 @@ async def park_info(
         park_id = ids[0][0]
     row = await (
         await conn.execute(
-            "SELECT park_id, name, timezone, region FROM park WHERE park_id = %s", (park_id,)
+            "SELECT park_id, name, timezone, region, tce_electricity_convention FROM park"
+            " WHERE park_id = %s",
+            (park_id,),
         )
     ).fetchone()
     if row is None:
@@ -275,4 +304,4 @@ async def park_info(
             "SELECT enterprise_id, name FROM enterprise WHERE park_id = %s ORDER BY 1", (park_id,)
         )
     ).fetchall()
-    return ParkInfo(row[0], row[1], row[2], row[3], {e: n for e, n in names})
+    return ParkInfo(row[0], row[1], row[2], row[3], {e: n for e, n in names}, row[4])

@@ -24,12 +24,14 @@ from config.settings import WorkerSettings
 from stream.alerts import alert_key, encode_alert
 from stream.deviations import DeviationStage
 from stream.intake import decode_messages, intake
-from stream.records import encode_rejections
+from stream.records import rejected_messages
 from stream.registry import RegistryCache
 from stream.sink import Database
+from stream.split import split_message
 from stream.topics import Topic, topic_name
 from stream.validate import StreamReason
 from stream.window_sink import WindowSink
+from stream.windows import plan_of
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +88,19 @@ def create_app(settings: WorkerSettings) -> faust.App:
         topic(Topic.READINGS_REJECTED),
     )
     windows_out, alerts_out = topic(Topic.EMISSIONS_WINDOWS), topic(Topic.ALERTS)
+    max_bytes = settings.kafka_max_message_bytes
     registry = RegistryCache(settings.database_url)
     window_sink = WindowSink(
         settings.database_url,
         registry,
         gwp_set=GwpSet(settings.gwp_set),
         max_wait_ms=int(settings.window_max_wait_s * 1000),
+        plan=plan_of(settings),
     )
 
-    deviations = DeviationStage(settings.database_url, registry)
+    deviations = DeviationStage(
+        settings.database_url, registry, horizon_ms=settings.alert_horizon_s * 1000
+    )
     deviations_lock = asyncio.Lock()  # one evaluation at a time on the stage's connection
 
     # UNKNOWN_METER and UNAUTHORIZED_SOURCE readings waiting for the next deviation evaluation.
@@ -111,7 +117,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
         results = flushed.results
         # One message per enterprise and flush (wire version 2), not one per window.
         for key, value in flushed.messages:
-            await windows_out.send(key=key, value=value)
+            for part in split_message(value, max_bytes, field="windows"):
+                await windows_out.send(key=key, value=part)
         if not results and not unknown and not unauthorized:
             return
         async with deviations_lock:
@@ -163,12 +170,16 @@ def create_app(settings: WorkerSettings) -> faust.App:
                     authorization=registry.authorization,
                 )
             )
+            # Outputs stay below the message limit like the intake (a 10,000-reading message
+            # all rejected would be megabytes); a message that fits is sent as encoded.
             for key, value in result.valid:
-                await valid.send(key=key, value=value)
+                for part in split_message(value, max_bytes):
+                    await valid.send(key=key, value=part)
             for key, now_ms, rejections in result.rejected:
-                await rejected.send(
-                    key=key, value=encode_rejections(rejections, rejected_at_ms=now_ms)
-                )
+                for part in rejected_messages(
+                    rejections, rejected_at_ms=now_ms, max_bytes=max_bytes
+                ):
+                    await rejected.send(key=key, value=part)
             window_sink.touch([*result.spans, *result.replayed_intervals], int(time.time() * 1000))
             for _, _, rejections in result.rejected:
                 for r in rejections:

@@ -22,11 +22,13 @@ import psycopg
 from accounting.alerting import AlertRecord, AlertTracker
 from accounting.categories import SourceCategory
 from accounting.deviation import (
+    DEFAULT_ALERT_HORIZON_MS,
     DEFAULT_THRESHOLDS,
     CauseCategory,
     Finding,
     Rule,
     evaluate_batch,
+    within_alert_horizon,
 )
 from accounting.window_figures import SubjectKind, Thresholds, WindowFigures
 from store.targets import upsert_alerts
@@ -59,10 +61,14 @@ class DeviationStage:
         database_url: str,
         registry: RegistryCache,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        *,
+        horizon_ms: int = DEFAULT_ALERT_HORIZON_MS,
     ) -> None:
         self._url = database_url
         self._registry = registry
         self._thresholds = thresholds
+        # Windows ending longer ago are not evaluated (``within_alert_horizon``): history.
+        self._horizon_ms = horizon_ms
         self._conn: psycopg.Connection[Any] | None = None
         self.tracker: AlertTracker | None = None
 
@@ -79,11 +85,20 @@ class DeviationStage:
         unauthorized: Sequence[tuple[str, int]] = (),
     ) -> list[Alert]:
         """Alerts caused by these window results and the (meter, ts_ms) of readings quarantined
-        as UNKNOWN_METER (``unknown``) and as UNAUTHORIZED_SOURCE (``unauthorized``)."""
+        as UNKNOWN_METER (``unknown``) and as UNAUTHORIZED_SOURCE (``unauthorized``).
+
+        Only hours that ended within the alert horizon of ``now_ms`` are evaluated; older ones
+        (history imports, recomputed past periods) raise and resolve nothing."""
         conn = self._connection()
         if self.tracker is None:
             self.tracker = AlertTracker(records=_open_records(conn))
-        hourly = [r for r in results if r.key.width_s == HOUR_S]
+
+        def recent(start_ms: int) -> bool:
+            return within_alert_horizon(start_ms + HOUR_S * 1000, now_ms, self._horizon_ms)
+
+        hourly = [r for r in results if r.key.width_s == HOUR_S and recent(_ms(r.key.window_start))]
+        unknown = [(m, t) for m, t in unknown if recent(t - t % (HOUR_S * 1000))]
+        unauthorized = [(m, t) for m, t in unauthorized if recent(t - t % (HOUR_S * 1000))]
         figures: list[tuple[WindowFigures, tuple[Rule, ...]]] = []
         rejected = _rejected_counts(conn, hourly)
         for r in hourly:

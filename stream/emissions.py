@@ -3,7 +3,10 @@
 Wiring only: the factor choice per carrier (below), then ``accounting`` converts units and
 applies the factor (clause 6.3.1: activity data x emission factor). A meter's ``factor_key``
 in the registry, when set, names the factor series to use instead of its carrier's default
-(e.g. ``cn_ets_grid`` for a carbon-market report).
+(e.g. ``cn_ets_grid`` for a carbon-market report). A contractual instrument (green certificates,
+a green power contract) is not such a series: it only changes the market-based figure, which
+the reports compute beside the location-based one, so the window keeps the location-based grid
+factor (an instrument netted into it would hide the grid emissions the catalogue requires).
 
 Process and fugitive meters (clause 6.3.1 c) are not combustion: a ``process_material`` meter
 gets the stoichiometric factor its ``factor_key`` names (``accounting.process``, e.g.
@@ -13,7 +16,9 @@ activity is kept and its CO2 is a carbon mass balance, entered as a process acti
 
 ``catalogue`` and ``parameters`` are the packaged ones unless the caller passes a set with the
 park's own versions (``accounting.overrides.apply_overrides``); either way the version valid on
-the window's (UTC) day is used, and ``factor_versions`` names every version used: the emission
+the window's day in the park's time zone is used (a factor published for a year is in force
+from 1 January 00:00 local time: the first eight hours of a Beijing year are not the previous
+year's), and ``factor_versions`` names every version used: the emission
 factor rows and any conversion parameter (density, steam enthalpy) the unit conversion needed.
 """
 
@@ -22,17 +27,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
 from accounting.co2e import FactorResolutionError, ResolvedFactor, co2e_tonnes, resolve_factor
-from accounting.factor_rows import Series
+from accounting.factor_rows import MARKET_INSTRUMENTS, Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.fugitive import FugitiveError, fugitive_release_factor
 from accounting.gwp import GwpSet
 from accounting.parameters import Parameter, ParameterNotFoundError, load_parameters
 from accounting.process import ProcessError, process_factor
-from accounting.regions import region_chain
+from accounting.reasons import Reason
+from accounting.regions import NATIONAL, RegionLevel, level_chain
 from accounting.units import Conversion, UnitError, resolve_conversion
 from store.registry import Meter
 from store.windows import WindowResult, WindowSums
@@ -62,6 +69,8 @@ class EmissionCalculator:
 
     region: str
     gwp_set: GwpSet
+    timezone: str = "Asia/Shanghai"  # the park's: its calendar day picks the version in force
+    grid_level: RegionLevel = RegionLevel.GRID  # the park's, for every year (regions.level_chain)
     catalogue: Catalogue = field(default_factory=load_catalogue)
     parameters: tuple[Parameter, ...] = field(default_factory=load_parameters)
     _factors: dict[tuple[Carrier, Series, date], ResolvedFactor | None] = field(
@@ -71,19 +80,33 @@ class EmissionCalculator:
         default_factory=dict
     )
     _unconvertible: set[str] = field(default_factory=set)  # meters already warned about
+    _zone: ZoneInfo = field(init=False, repr=False)
+    _chain: tuple[str, ...] = field(init=False, repr=False)
+    _fallback: set[tuple[Carrier, Series, date]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._zone = ZoneInfo(self.timezone)
+        self._chain = level_chain(self.region, self.grid_level)
+
+    def local_day(self, sums: WindowSums) -> date:
+        """The park's calendar day the window starts on: the day whose factor versions apply."""
+        return sums.key.window_start.astimezone(self._zone).date()
 
     def factor(self, carrier: Carrier, series: Series, on: date) -> ResolvedFactor | None:
         key = (carrier, series, on)
         if key not in self._factors:
             try:
-                self._factors[key] = resolve_factor(
+                found = resolve_factor(
                     self.catalogue,
                     carrier=carrier,
-                    region=region_chain(self.region),
+                    region=self._chain,
                     on=on,
                     series=series,
                     gwp_set=self.gwp_set,
                 )
+                self._factors[key] = found
+                if found.region != self._chain[0] and self._regionalised(carrier, series):
+                    self._fallback.add(key)
             except (NoFactorError, FactorResolutionError) as exc:
                 # Methodology missing (clause 9.1 b): the window is stored with tCO2e 0 and no
                 # factor version, which the deviation rules report.
@@ -91,21 +114,33 @@ class EmissionCalculator:
                 self._factors[key] = None
         return self._factors[key]
 
+    def meter_series(self, meter: Meter, carrier: Carrier) -> Series | None:
+        """The series of an energy or combustion meter's factor: its ``factor_key``, else the
+        carrier's default. A contractual instrument never replaces the location-based grid
+        factor: its market-based figure is reported beside it (queries, reports). None for
+        process materials and fugitive gases, whose ``factor_key`` names a material, not a
+        series, and for feedstock."""
+        if carrier in (Carrier.PROCESS_MATERIAL, Carrier.FUGITIVE_GAS):
+            return None
+        if meter.source_category == SourceCategory.PROCESS.value:
+            return None
+        name = meter.factor_key
+        if name is None or name in MARKET_INSTRUMENTS:
+            name = DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
+        return None if name is None else Series(name)
+
     def meter_factor(self, meter: Meter, carrier: Carrier, on: date) -> ResolvedFactor | None:
         """The factor of a meter's carrier and category (see the module docstring)."""
         if carrier in (Carrier.PROCESS_MATERIAL, Carrier.FUGITIVE_GAS):
             return self.material_factor(carrier, meter.factor_key, on)
-        if meter.source_category == SourceCategory.PROCESS.value:
-            return None  # feedstock: not the combustion formula
-        series_name = meter.factor_key or (
-            DEFAULT_SERIES[carrier].value if carrier in DEFAULT_SERIES else None
-        )
-        return None if series_name is None else self.factor(carrier, Series(series_name), on)
+        series = self.meter_series(meter, carrier)  # None for feedstock: not combustion
+        return None if series is None else self.factor(carrier, series, on)
 
     def window_factor(self, meter: Meter, day: date, *, convertible: bool) -> ResolvedFactor | None:
-        """The factor a window of ``meter`` on UTC ``day`` is computed with; None when the window
-        gets no CO2e: its activity is not in the canonical unit, or the meter is activity only.
-        Baseline restatements (clause 6.5 c) recompute stored activity with this same choice."""
+        """The factor a window of ``meter`` on the park's local ``day`` is computed with; None
+        when the window gets no CO2e: its activity is not in the canonical unit, or the meter is
+        activity only. Baseline restatements (clause 6.5 c) recompute stored activity with this
+        same choice."""
         if not convertible or meter.source_category == "activity_only":
             return None
         return self.meter_factor(meter, Carrier(meter.carrier), day)
@@ -123,6 +158,18 @@ class EmissionCalculator:
             log.warning("no emission factor: %s", exc)
             return None
 
+    def _regionalised(self, carrier: Carrier, series: Series) -> bool:
+        """Whether ``series`` has factors below the national level (the grid series do; fuel
+        defaults are national only, so resolving them nationally is no fallback)."""
+        return any(
+            r.series is series and r.carrier is carrier and r.region != NATIONAL
+            for r in self.catalogue.rows
+        )
+
+    def fell_back(self, carrier: Carrier, series: Series, on: date) -> bool:
+        """Whether the factor of ``on`` came from a level coarser than the park's grid level."""
+        return (carrier, series, on) in self._fallback
+
     def conversion(self, unit: str, carrier: Carrier, on: date) -> Conversion:
         """``unit`` -> the carrier's canonical unit on ``on``; raises ``UnitError``."""
         key = (unit, carrier, on)
@@ -139,6 +186,10 @@ class EmissionCalculator:
                     found = resolve_conversion(unit, canonical, carrier, parameters=self.parameters)
             except UnitError as exc:
                 found = exc
+            except ParameterNotFoundError as exc:
+                # No density row at all for the fuel (the API refuses such meters; one stored
+                # before that check): activity kept in its own unit, said once per meter.
+                found = UnitError(str(exc))
             self._conversions[key] = found
         found = self._conversions[key]
         if isinstance(found, UnitError):
@@ -149,7 +200,7 @@ class EmissionCalculator:
         carrier = Carrier(meter.carrier)
         canonical = CANONICAL_UNIT[carrier]
         width = timedelta(seconds=sums.key.width_s)
-        day = sums.key.window_start.date()
+        day = self.local_day(sums)
         convertible = True
         parameter_versions: tuple[str, ...] = ()
         try:
@@ -170,6 +221,10 @@ class EmissionCalculator:
             to_canonical, canonical = 1.0, meter.unit
         activity = sums.quantity * to_canonical
         factor = self.window_factor(meter, day, convertible=convertible)
+        flags = sums.flags
+        series = self.meter_series(meter, carrier) if factor is not None else None
+        if series is not None and self.fell_back(carrier, series, day):
+            flags |= Reason.FACTOR_LEVEL_FALLBACK
         gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
         category = meter.source_category
         iso = (
@@ -193,6 +248,6 @@ class EmissionCalculator:
             readings_present=sums.readings_present,
             readings_expected=expected,
             completeness=min(1.0, sums.readings_present / expected) if expected else 0.0,
-            flags=sums.flags,
+            flags=int(flags),
             interpolated=sums.interpolated,
         )

@@ -8,12 +8,15 @@ recomputed window is exactly what the worker would write now. Idempotent: a seco
 the same figures.
 
 The windows of a chunk are those stored in it plus those its stored intervals touch (as the
-worker's ``WindowTracker`` touches them), all four widths, clipped to the chunk's day (UTC).
+worker's ``WindowTracker`` touches them), all four widths, clipped to the chunk's day (UTC);
+the 1- and 5-minute ones only as the worker's window plan materialises them
+(``accounting.window_plan``: not beyond the fine horizon, not for long intervals only).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +25,8 @@ from typing import Any
 import psycopg
 
 from accounting.gwp import GwpSet
-from store.registry import Meter, all_meters, enterprise_regions
+from accounting.window_plan import WindowPlan
+from store.registry import Meter, all_meters, enterprise_contexts
 from stream.window_sink import WindowComputer, upsert_windows
 from stream.windows import WindowTracker
 
@@ -69,11 +73,16 @@ def _ms(day: date) -> int:
 
 
 def _due(
-    conn: psycopg.Connection[Any], meters: list[str], lo_ms: int, hi_ms: int
+    conn: psycopg.Connection[Any],
+    meters: list[str],
+    lo_ms: int,
+    hi_ms: int,
+    plan: WindowPlan,
+    now_ms: int,
 ) -> tuple[list[tuple[str, int, int]], dict[tuple[str, int, int], float]]:
     """The chunk's windows, and the tCO2e stored for each of them so far."""
     lo, hi = datetime.fromtimestamp(lo_ms / 1000, UTC), datetime.fromtimestamp(hi_ms / 1000, UTC)
-    tracker = WindowTracker()
+    tracker = WindowTracker(plan=plan)
     spans = conn.execute(
         """SELECT m, (extract(epoch FROM d.lo) * 1000)::bigint,
                   (extract(epoch FROM d.hi) * 1000)::bigint,
@@ -95,7 +104,7 @@ def _due(
             start = next_start if start is None else min(start, next_start)
             end = hi_ms
         if start is not None and end is not None:
-            tracker.touch(str(meter_id), max(int(start), lo_ms), min(int(end), hi_ms), 0)
+            tracker.touch(str(meter_id), max(int(start), lo_ms), min(int(end), hi_ms), now_ms)
     stored = {
         (str(m), int(w), int(s)): float(t)
         for m, w, s, t in conn.execute(
@@ -118,14 +127,18 @@ def recompute(
     gwp_set: GwpSet,
     on_chunk: Callable[[int], None] = lambda n: None,
     meters_per_chunk: int = METERS_PER_CHUNK,
+    plan: WindowPlan | None = None,
 ) -> Summary:
     """Recompute and upsert every window of ``meters`` from ``first`` to ``last`` (UTC days,
-    inclusive); ``on_chunk(n)`` after each chunk of ``n`` meter-days."""
+    inclusive); ``on_chunk(n)`` after each chunk of ``n`` meter-days. ``plan``: the worker's
+    window plan (its settings' ``fine_windows_*``; the defaults when None)."""
     if last < first:
         raise RecomputeError(f"--to {last} is before --from {first}")
-    computer = WindowComputer(gwp_set=gwp_set)
+    plan = plan or WindowPlan()
+    now_ms = int(time.time() * 1000)
+    computer = WindowComputer(gwp_set=gwp_set, plan=plan)
     by_id = {m.meter_id: m for m in meters}
-    regions = enterprise_regions(conn)
+    contexts = enterprise_contexts(conn)
     summary = Summary(meters=len(by_id), days=(last - first).days + 1)
     before: list[float] = []
     after: list[float] = []
@@ -135,8 +148,8 @@ def recompute(
         lo = _ms(day)
         for i in range(0, len(ids), meters_per_chunk):
             group = ids[i : i + meters_per_chunk]
-            due, stored = _due(conn, group, lo, lo + DAY_MS)
-            results = computer.compute(conn, due, by_id, regions)
+            due, stored = _due(conn, group, lo, lo + DAY_MS, plan, now_ms)
+            results = computer.compute(conn, due, by_id, contexts)
             upsert_windows(conn, results, optimistic=False)
             for r in results:
                 key = (r.key.meter_id, r.key.width_s, int(r.key.window_start.timestamp() * 1000))

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,7 @@ from accounting.instants import (
     iso_utc,
     parse_ms,
 )
+from stream.split import split_message
 
 WIRE_VERSION = 1
 MAX_READINGS_PER_BATCH = 10_000
@@ -295,6 +297,57 @@ def encode_rejections(rejections: list[Rejection], *, rejected_at_ms: int) -> by
             ],
         }
     )
+
+
+# A rejection's payload on readings.rejected when the message would exceed the size limit:
+# above this many bytes it is carried as its digest. The quarantine table (rejected_reading)
+# keeps the whole payload: it is stored before the message is sent.
+REJECTION_PAYLOAD_LIMIT = 4096
+_TEXT_LIMIT = 1024  # a text member (detail, an unreadable meter id) of such a rejection
+
+
+def _slim(r: Rejection) -> Rejection:
+    """``r`` small enough to travel: a large payload as its size and SHA-256, long text cut."""
+    payload = r.payload
+    encoded = orjson.dumps(payload)
+    if len(encoded) > REJECTION_PAYLOAD_LIMIT:
+        payload = {
+            "truncated": True,
+            "bytes": len(encoded),
+            "sha256": hashlib.sha256(encoded).hexdigest(),
+            "note": "too large for readings.rejected: whole in the quarantine table",
+        }
+
+    def cut(text: str | None) -> str | None:
+        if text is None or len(text) <= _TEXT_LIMIT:
+            return text
+        return text[:_TEXT_LIMIT] + f"... ({len(text)} characters)"
+
+    return replace(
+        r,
+        detail=cut(r.detail) or "",
+        source_key=cut(r.source_key),
+        source=cut(r.source),
+        gateway_id=cut(r.gateway_id),
+        meter_id=cut(r.meter_id),
+        unit=cut(r.unit),
+        payload=payload,
+    )
+
+
+def rejected_messages(
+    rejections: list[Rejection], *, rejected_at_ms: int, max_bytes: int
+) -> list[bytes]:
+    """``readings.rejected`` messages of at most ``max_bytes`` bytes for the rejections of one
+    source message: one message when it fits (the usual case, encoded once). Otherwise large
+    payloads travel as their digest (``REJECTION_PAYLOAD_LIMIT``; a rejection of a whole
+    message carries its original bytes) and the rejections are split over several messages
+    in order (``stream.split``). What the worker stores in the quarantine table is unchanged."""
+    whole = encode_rejections(rejections, rejected_at_ms=rejected_at_ms)
+    if len(whole) <= max_bytes:
+        return [whole]
+    slim = encode_rejections([_slim(r) for r in rejections], rejected_at_ms=rejected_at_ms)
+    return split_message(slim, max_bytes, field="rejections")
 
 
 def decode_rejections(raw: bytes) -> list[dict[str, Any]]:

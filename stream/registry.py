@@ -23,9 +23,10 @@ from accounting.meter import MeterProfile, RegisterKind
 from accounting.metering import MeteringLevel
 from store.gateways import all_gateways, enterprise_parks, gateways_version
 from store.registry import (
+    FactorContext,
     Meter,
     all_meters,
-    enterprise_regions,
+    enterprise_contexts,
     installed_ms,
     registry_version,
 )
@@ -85,7 +86,8 @@ class RegistryCache:
         self._min_interval = min_reload_interval_s
         self.profiles: dict[str, MeterProfile] = {}
         self.meters: dict[str, Meter] = {}
-        self.regions: dict[str, str] = {}  # enterprise -> emission-factor region of its park
+        # enterprise -> its park's region and time zone, for the factors of its windows
+        self.contexts: dict[str, FactorContext] = {}
         self.authorization = SourceAuthorization.empty()  # which gateway may send which meter
         self.installed: dict[str, int] = {}  # meter -> installed_at, epoch ms
         self._lock = asyncio.Lock()  # a caller arriving during a load waits for it
@@ -116,7 +118,7 @@ class RegistryCache:
             )
             return
         if loaded is not None:
-            self.meters, self.regions, self.authorization, self.installed = loaded
+            self.meters, self.contexts, self.authorization, self.installed = loaded
             self.profiles = to_profiles(list(self.meters.values()), self.installed)
             log.info(
                 "meter registry loaded: %d meters; gateway grants enforced in %d park(s)",
@@ -127,13 +129,16 @@ class RegistryCache:
 
     def _load(
         self,
-    ) -> tuple[dict[str, Meter], dict[str, str], SourceAuthorization, dict[str, int]] | None:
+    ) -> (
+        tuple[dict[str, Meter], dict[str, FactorContext], SourceAuthorization, dict[str, int]]
+        | None
+    ):
         with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
             version = (registry_version(conn), gateways_version(conn))
             if version == self._version:
                 return None
             meters = {m.meter_id: m for m in all_meters(conn)}
-            regions = enterprise_regions(conn)
+            contexts = enterprise_contexts(conn)
             authorization = SourceAuthorization(
                 all_gateways(conn),
                 {m.meter_id: m.enterprise_id for m in meters.values()},
@@ -141,7 +146,7 @@ class RegistryCache:
             )
             installed = installed_ms(conn)
             self._version = version
-            return meters, regions, authorization, installed
+            return meters, contexts, authorization, installed
 
     def missing(self, decoded: Sequence[DecodedColumns]) -> bool:
         """Whether these decoded messages name a meter this cache does not know."""

@@ -1,8 +1,9 @@
 """A base-year baseline recomputed from stored activity with the factors in force now (6.5 c).
 
 Wiring only, like ``stream.emissions``: each stored meter-day gets the factor the worker would
-give a window of that meter on that UTC day (``EmissionCalculator.window_factor``, with the
-packaged catalogue plus the park's versions), and ``accounting.baseline.recalculate`` applies
+give a window of that meter on that local day of the park (``EmissionCalculator.window_factor``,
+with the packaged catalogue plus the park's versions, and an enterprise's own versions for its
+meters), and ``accounting.baseline.recalculate`` applies
 it with the worker's arithmetic. The activity is taken as stored (canonical units): a new
 version of a conversion parameter (density, steam enthalpy) changes the activity itself, so for
 those ``parkcarbon recompute`` the base period first.
@@ -18,6 +19,7 @@ from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.co2e import ResolvedFactor
 from accounting.gwp import GwpSet
 from accounting.overrides import FactorSet
+from accounting.regions import RegionLevel
 from store.registry import Meter
 from stream.emissions import EmissionCalculator
 
@@ -29,11 +31,28 @@ def restate_activity(
     factors: FactorSet,
     region: str,
     gwp_set: GwpSet,
+    timezone: str = "Asia/Shanghai",
+    grid_level: RegionLevel = RegionLevel.GRID,
+    enterprise_factors: Mapping[str, FactorSet] | None = None,
 ) -> Recalculation:
-    """``activity`` recomputed as the worker would compute its windows now in ``region``."""
-    calculator = EmissionCalculator(
-        region=region, gwp_set=gwp_set, catalogue=factors.catalogue, parameters=factors.parameters
-    )
+    """``activity`` recomputed as the worker would compute its windows now in ``region``: the
+    park's ``factors``, or an enterprise's own set (``enterprise_factors``) for its meters."""
+    calculators: dict[str | None, EmissionCalculator] = {}
+
+    def calculator_of(enterprise_id: str) -> EmissionCalculator:
+        own = (enterprise_factors or {}).get(enterprise_id)
+        key = enterprise_id if own is not None else None
+        if key not in calculators:
+            chosen = own or factors
+            calculators[key] = EmissionCalculator(
+                region=region,
+                gwp_set=gwp_set,
+                timezone=timezone,
+                grid_level=grid_level,
+                catalogue=chosen.catalogue,
+                parameters=chosen.parameters,
+            )
+        return calculators[key]
 
     def factor_of(line: StoredActivity) -> ResolvedFactor | None:
         meter = meters.get(line.meter_id)
@@ -41,7 +60,9 @@ def restate_activity(
             raise BaselineError(f"meter {line.meter_id!r} of the base period is not registered")
         # The worker keeps activity it cannot convert in the meter's own unit, with no factor.
         canonical = line.unit == CANONICAL_UNIT[Carrier(meter.carrier)]
-        return calculator.window_factor(meter, line.day, convertible=canonical)
+        return calculator_of(meter.enterprise_id).window_factor(
+            meter, line.day, convertible=canonical
+        )
 
     # A stored window names its conversion parameters among its versions: they stay in force,
     # since the activity they converted is kept.

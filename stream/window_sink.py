@@ -40,9 +40,10 @@ from numpy.typing import NDArray
 
 from accounting.gwp import GwpSet
 from accounting.intervals import keyed_window_sums
-from accounting.overrides import FactorSet, apply_overrides, packaged_factors
+from accounting.overrides import FactorSet, factor_sets, packaged_factors
+from accounting.window_plan import WindowPlan
 from store.factors import load_overrides, overrides_version
-from store.registry import Meter
+from store.registry import FactorContext, Meter
 from store.windows import _COLUMNS, _UPSERT, WindowKey, WindowResult, WindowSums
 from stream.emissions import EmissionCalculator
 from stream.records import ms_to_iso
@@ -50,6 +51,7 @@ from stream.registry import RegistryCache
 from stream.windows import WindowTracker
 
 log = logging.getLogger(__name__)
+DEFAULT_CONTEXT = FactorContext()  # an enterprise not (yet) in the registry's park join
 
 
 class WindowComputer:
@@ -58,69 +60,95 @@ class WindowComputer:
 
     The factors are the packaged catalogue plus the park's ``factor_override`` versions
     (``accounting.overrides``), reloaded when ``max(override_id)`` moves, which is checked
-    before every computation: a window computed after a version was added uses it.
+    before every computation: a window computed after a version was added uses it. A meter of
+    an enterprise with versions of its own is computed with that enterprise's set, every other
+    meter with the park's.
     """
 
-    def __init__(self, *, gwp_set: GwpSet) -> None:
+    def __init__(self, *, gwp_set: GwpSet, plan: WindowPlan | None = None) -> None:
         self._gwp_set = gwp_set
-        self._calculators: dict[str, EmissionCalculator] = {}
+        # Which fine windows are stored (``accounting.window_plan``); None: every one asked.
+        self.plan = plan
+        self._calculators: dict[tuple[FactorContext, str | None], EmissionCalculator] = {}
         self._factors_version: int | None = None
         self.factors: FactorSet = packaged_factors()
+        self.enterprise_factors: dict[str, FactorSet] = {}
 
     def refresh_factors(self, conn: psycopg.Connection[Any]) -> bool:
         """Reload the park's factor versions if they changed; returns whether they did."""
         version = overrides_version(conn)
         if version == self._factors_version:
             return False
-        factors = apply_overrides(load_overrides(conn))
-        for override_id, why in factors.refused:
+        factors, by_enterprise = factor_sets(load_overrides(conn))
+        refused = set(factors.refused)
+        for ent_set in by_enterprise.values():
+            refused.update(ent_set.refused)
+        for override_id, why in sorted(refused):
             log.warning("factor override %d not applied: %s", override_id, why)
         self.factors = factors
+        self.enterprise_factors = by_enterprise
         self._calculators.clear()  # their cached factors are the old versions'
         self._factors_version = version
-        log.info("emission factors loaded: %d park versions in force", len(factors.applied))
+        log.info(
+            "emission factors loaded: %d park versions, %d enterprises with their own",
+            len(factors.applied),
+            len(by_enterprise),
+        )
         return True
 
-    def _calculator(self, region: str) -> EmissionCalculator:
-        if region not in self._calculators:
-            self._calculators[region] = EmissionCalculator(
-                region=region,
+    def _calculator(self, context: FactorContext, enterprise_id: str) -> EmissionCalculator:
+        own = enterprise_id if enterprise_id in self.enterprise_factors else None
+        key = (context, own)
+        if key not in self._calculators:
+            factors = self.factors if own is None else self.enterprise_factors[own]
+            self._calculators[key] = EmissionCalculator(
+                region=context.region,
+                timezone=context.timezone,
+                grid_level=context.grid_level,
                 gwp_set=self._gwp_set,
-                catalogue=self.factors.catalogue,
-                parameters=self.factors.parameters,
+                catalogue=factors.catalogue,
+                parameters=factors.parameters,
             )
-        return self._calculators[region]
+        return self._calculators[key]
 
     def compute(
         self,
         conn: psycopg.Connection[Any],
         due: Sequence[tuple[str, int, int]],
         meters: dict[str, Meter],
-        regions: dict[str, str],
+        contexts: dict[str, FactorContext],
     ) -> list[WindowResult]:
         """The results of ``(meter, width_s, start_ms)`` windows; a meter not in ``meters``
-        (retired since) is left out: its windows stay as last computed."""
+        (retired since) is left out: its windows stay as last computed. So is a fine window
+        the plan does not materialise (only intervals longer than its bound overlap it)."""
         self.refresh_factors(conn)
         results = []
-        for sums in window_sums(conn, due):
+        for sums in window_sums(conn, due, self.plan):
             meter = meters.get(sums.key.meter_id)
             if meter is None:
                 continue
-            region = regions.get(meter.enterprise_id, "CN")
-            results.append(self._calculator(region).result(sums, meter))
+            context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
+            results.append(self._calculator(context, meter.enterprise_id).result(sums, meter))
         return results
 
 
 class WindowSink:
     def __init__(
-        self, database_url: str, registry: RegistryCache, *, gwp_set: GwpSet, max_wait_ms: int
+        self,
+        database_url: str,
+        registry: RegistryCache,
+        *,
+        gwp_set: GwpSet,
+        max_wait_ms: int,
+        plan: WindowPlan | None = None,
     ) -> None:
         self._url = database_url
         self._registry = registry
         self._conn: psycopg.Connection[Any] | None = None
-        self.computer = WindowComputer(gwp_set=gwp_set)
+        plan = plan or WindowPlan()
+        self.computer = WindowComputer(gwp_set=gwp_set, plan=plan)
         self._recomputing = 0  # flushes left to upsert without trying a plain COPY first
-        self.tracker = WindowTracker(max_wait_ms=max_wait_ms)
+        self.tracker = WindowTracker(max_wait_ms=max_wait_ms, plan=plan)
         # The sink agent and the timer both flush; one connection serves one flush at a time.
         self._lock = asyncio.Lock()
 
@@ -199,7 +227,7 @@ class WindowSink:
     def _compute(self, due: list[tuple[str, int, int]]) -> Flushed:
         self._conn = self._connect()
         results = self.computer.compute(
-            self._conn, due, self._registry.meters, self._registry.regions
+            self._conn, due, self._registry.meters, self._registry.contexts
         )
         # After a flush that recomputed stored windows, the next few go the upsert way at once.
         if upsert_windows(self._conn, results, optimistic=self._recomputing == 0):
@@ -295,10 +323,13 @@ def _int_array_literal(values: NDArray[np.int64]) -> str:
 
 
 def window_sums(
-    conn: psycopg.Connection[Any], due: Sequence[tuple[str, int, int]]
+    conn: psycopg.Connection[Any],
+    due: Sequence[tuple[str, int, int]],
+    plan: WindowPlan | None = None,
 ) -> list[WindowSums]:
     """Activity and coverage of each ``(meter, width_s, start_ms)`` window, from the readings
-    stored so far: the figures of ``store.windows.window_sums``, in bulk.
+    stored so far: the figures of ``store.windows.window_sums``, in bulk. With a ``plan``, the
+    fine windows it does not keep are left out (``WindowPlan.keep``).
 
     The database returns each stored interval once per flush (it used to aggregate each
     reading once per window it overlaps, four widths over); ``accounting.intervals`` sums the
@@ -341,16 +372,23 @@ def window_sums(
         window_start,
         window_end,
     )
+    keep = (
+        np.ones(len(due), dtype=np.bool_)
+        if plan is None
+        else plan.keep(width_ms // 1000, sums.shortest_ms)
+    )
     return [
         WindowSums(WindowKey(m, w, _utc(s)), q, p, f, i)
-        for (m, w, s), q, p, f, i in zip(
+        for (m, w, s), q, p, f, i, k in zip(
             due,
             sums.quantity.tolist(),
             sums.present.tolist(),
             sums.flags.view(np.int32).tolist(),  # a signed integer column
             sums.interpolated.tolist(),
+            keep.tolist(),
             strict=True,
         )
+        if k
     ]
 
 

@@ -19,7 +19,6 @@ from api.activity.enums import RecordState
 from api.activity.models import (
     ActivityIn,
     CorrectionIn,
-    EnterpriseId,
     RecordDetail,
     RecordOut,
     RecordPage,
@@ -32,6 +31,7 @@ from api.body import read_limited
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.params import IdQuery
 
 router = APIRouter(prefix="/v1/activity-records", tags=["activity records"])
 Reader = Annotated[Principal, Depends(require(Scope.ACTIVITY_READ))]
@@ -65,7 +65,7 @@ async def create_record(body: ActivityIn, conn: DbDep, who: Writer) -> RecordOut
 async def list_records(
     conn: DbDep,
     who: Reader,
-    enterprise_id: Annotated[EnterpriseId | None, Query()] = None,
+    enterprise_id: IdQuery = None,
     state: RecordState | None = None,
     source_category: SourceCategory | None = None,
     period_from: Annotated[date | None, Query(description="Records ending on or after")] = None,

@@ -32,8 +32,8 @@ from api.keys import Principal, Scope
 from api.registry.common import ID_PATTERN
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-Reader = Annotated[Principal, Depends(require(Scope.MANAGEMENT_READ))]
-Writer = Annotated[Principal, Depends(require(Scope.MANAGEMENT_WRITE))]
+Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
+Writer = Annotated[Principal, Depends(require(Scope.REGISTERS_WRITE))]
 DocumentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _READ = problems(401, 403, 404, 422, 503)

@@ -39,6 +39,8 @@ _COLUMN: dict[GroupBy, str] = {
     GroupBy.SOURCE_CATEGORY: "w.source_category",
     GroupBy.ISO_CATEGORY: "w.iso_category",
     GroupBy.GAS: "g.gas",
+    GroupBy.CARRIER: "m.carrier",
+    GroupBy.FACTOR_KEY: "m.factor_key",
 }
 _DAY_COLUMN = {**_COLUMN, GroupBy.GAS: "w.gas"}
 _GAS_JOIN = "CROSS JOIN LATERAL jsonb_each_text(w.gases) AS g(gas, t)"

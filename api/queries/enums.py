@@ -22,6 +22,8 @@ class GroupBy(StrEnum):
     SOURCE_CATEGORY = "source_category"
     ISO_CATEGORY = "iso_category"
     GAS = "gas"
+    CARRIER = "carrier"
+    FACTOR_KEY = "factor_key"  # the meter's factor series (e.g. a contractual instrument)
 
 
 class CalibrationStatus(StrEnum):

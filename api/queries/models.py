@@ -33,6 +33,12 @@ class EmissionRow(BaseModel):
     activity: list[Quantity] = Field(description="Activity summed per unit (never across units)")
     completeness: DecimalStr | None = Field(description="Readings present / expected, 0..1")
     windows: int = Field(description="Stored windows summed into this row")
+    market_tco2e: DecimalStr | None = Field(
+        default=None,
+        description="Market-based tCO2e beside the location-based tco2e (include_market=true):"
+        " purchased electricity under a contractual instrument at its factor, other purchased"
+        " kWh at the residual mix; null when not asked for or not available",
+    )
 
 
 class Emissions(Page):
@@ -48,14 +54,50 @@ class Emissions(Page):
     items: list[EmissionRow]
 
 
+class CarrierEnergy(BaseModel):
+    carrier: str
+    activity: Quantity = Field(description="In the carrier's canonical unit")
+    tce: DecimalStr | None = Field(
+        description="Tonnes of standard coal equivalent; null where a day has no coefficient"
+    )
+    coefficient_versions: list[str] = Field(description="GB/T 2589 coefficient versions used")
+    missing_coefficient_days: list[date] = Field(
+        description="Local days (or months' first days) without a coefficient version"
+    )
+
+
+class EnergyRow(BaseModel):
+    bucket_start: datetime
+    bucket_end: datetime
+    group: dict[str, str | None] = Field(description="The value of each group_by dimension")
+    tce: DecimalStr | None = Field(description="Sum over carriers; null if any carrier's is")
+    carriers: list[CarrierEnergy]
+    windows: int = Field(description="Stored windows of energy meters summed into this row")
+
+
+class Energy(Page):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    bucket: Bucket
+    group_by: list[GroupBy]
+    unit: str = "tce"
+    items: list[EnergyRow]
+
+
 class OutputIntensity(BaseModel):
     output: Quantity
     intensity: Quantity | None = Field(description="tCO2e per output unit; null without output")
+    energy_intensity: Quantity | None = Field(
+        default=None, description="tce per output unit (GB/T 2589-2020); null without output"
+    )
 
 
 class EnterpriseIntensity(BaseModel):
     enterprise_id: str
     tco2e: Quantity
+    energy: Quantity | None = Field(
+        default=None, description="Energy consumption in tce; null where a coefficient is missing"
+    )
     outputs: list[OutputIntensity]
 
 

@@ -19,10 +19,11 @@ from accounting.targets import all_met
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
-from api.queries import emissions, performance, present, quality
+from api.params import IdQuery, IdsQuery
+from api.queries import emissions, energy, market, performance, present, quality
 from api.queries.common import dec, enterprises_for, next_link, page
 from api.queries.enums import BUCKETS, Bucket, GroupBy
-from api.queries.models import Emissions, IntensityPage, ProgressPage, QualityPage
+from api.queries.models import Emissions, Energy, IntensityPage, ProgressPage, QualityPage
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 Reader = Annotated[Principal, Depends(require(Scope.EMISSIONS_READ))]
@@ -30,7 +31,6 @@ From = Annotated[AwareDatetime, Query(alias="from", description="Inclusive, with
 To = Annotated[AwareDatetime, Query(description="Exclusive, with a UTC offset")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-Ids = Annotated[list[str] | None, Query()]
 _ERRORS = problems(401, 403, 404, 422, 503)
 _MAX_MINUTE_SPAN = timedelta(days=31)  # 1-minute buckets: at most a month per query
 
@@ -49,11 +49,11 @@ async def get_emissions(
     to: To,
     bucket: Bucket = Bucket.HOUR,
     group_by: Annotated[list[GroupBy], Query()] = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
-    park_id: Ids = None,
-    enterprise_id: Ids = None,
-    site_id: Ids = None,
-    meter_id: Ids = None,
-    source_category: Ids = None,
+    park_id: IdsQuery = None,
+    enterprise_id: IdsQuery = None,
+    site_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
+    source_category: Annotated[list[str] | None, Query()] = None,
     detail: Annotated[
         bool,
         Query(
@@ -64,13 +64,20 @@ async def get_emissions(
     ] = False,
     limit: Limit = 1000,
     offset: Offset = 0,
+    include_market: Annotated[
+        bool, Query(description="Add market_tco2e beside tco2e (not with group_by=gas)")
+    ] = False,
 ) -> dict[str, Any]:
     """tCO2e and activity per bucket and group, summed from stored windows starting in
-    [from, to). Buckets of a day or longer are the park's local days, months, years."""
+    [from, to). Buckets of a day or longer are the park's local days, months, years. ``tco2e``
+    is location-based (a contractual instrument never nets into it); ``include_market=true``
+    adds the market-based figure beside it (GHG Protocol Scope 2 Guidance, ch. 6)."""
     _range(start, to)
     if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
         raise ApiError(422, "1-minute buckets cover at most 31 days per query")
     groups = list(dict.fromkeys(group_by))  # each dimension once, in the order asked
+    if include_market and GroupBy.GAS in groups:
+        raise ApiError(422, "market_tco2e is not split by gas: drop include_market or gas")
     filters = emissions.Filters(
         parks=park_id,
         enterprises=enterprises_for(who, enterprise_id),
@@ -93,9 +100,17 @@ async def get_emissions(
         limit,
     )
     n = len(groups)
+    markets = (
+        await market.market_tco2e(
+            conn, start=start, end=to, bucket=bucket, group_by=groups, filters=filters
+        )
+        if include_market and rows
+        else {}
+    )
     items = []
     for row in rows:
         activity, tco2e, mass, completeness, windows = row[2 + n :]
+        market_t = markets.get((row[0], row[1], tuple(row[2 : 2 + n])))
         items.append(
             {
                 "bucket_start": row[0],
@@ -109,6 +124,7 @@ async def get_emissions(
                 ],
                 "completeness": dec(completeness, 4),
                 "windows": windows,
+                "market_tco2e": dec(market_t),
             }
         )
     return {
@@ -125,6 +141,78 @@ async def get_emissions(
     }
 
 
+@router.get("/energy", response_model=Energy, responses=_ERRORS)
+async def get_energy(
+    request: Request,
+    conn: DbDep,
+    who: Reader,
+    start: From,
+    to: To,
+    bucket: Bucket = Bucket.HOUR,
+    group_by: Annotated[list[GroupBy], Query()] = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
+    park_id: IdsQuery = None,
+    enterprise_id: IdsQuery = None,
+    site_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
+    source_category: Annotated[list[str] | None, Query()] = None,
+    limit: Limit = 1000,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """Energy consumption in tonnes of standard coal equivalent (tce, GB/T 2589-2020) per
+    bucket and group, with each carrier's activity and tce: the windows, buckets, groups,
+    filters and tenancy of ``/v1/emissions`` (no ``gas`` grouping). Each carrier's quantity is
+    converted with the GB/T 2589 coefficient in force on its local day; electricity at the
+    park's ``tce_electricity_convention`` (equal value 当量值 0.1229 kgce/kWh, or the
+    equivalent value 等价值 published for the year). Water and outputs are not energy."""
+    _range(start, to)
+    if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
+        raise ApiError(422, "1-minute buckets cover at most 31 days per query")
+    groups = list(dict.fromkeys(group_by))
+    filters = emissions.Filters(
+        parks=park_id,
+        enterprises=enterprises_for(who, enterprise_id),
+        sites=site_id,
+        meters=meter_id,
+        categories=source_category,
+    )
+    found = await energy.rows(
+        conn, start=start, end=to, bucket=bucket, group_by=groups, filters=filters
+    )
+    rows, more = page(found[offset : offset + limit + 1], limit)
+    items = []
+    for row in rows:
+        total = row.total()
+        items.append(
+            {
+                "bucket_start": row.bucket_start,
+                "bucket_end": row.bucket_end,
+                "group": {g.value: row.group[i] for i, g in enumerate(groups)},
+                "tce": dec(total.tce),
+                "carriers": [
+                    {
+                        "carrier": c.carrier.value,
+                        "activity": {"value": dec(c.activity), "unit": c.unit},
+                        "tce": dec(c.tce),
+                        "coefficient_versions": list(c.versions),
+                        "missing_coefficient_days": list(c.missing),
+                    }
+                    for c in total.carriers
+                ],
+                "windows": row.windows,
+            }
+        )
+    return {
+        "from": start,
+        "to": to,
+        "bucket": bucket,
+        "group_by": groups,
+        "items": items,
+        "limit": limit,
+        "offset": offset,
+        "next": next_link(request, offset=offset, limit=limit, more=more),
+    }
+
+
 @router.get("/intensity", response_model=IntensityPage, responses=_ERRORS)
 async def get_intensity(
     request: Request,
@@ -132,12 +220,13 @@ async def get_intensity(
     who: Reader,
     start: From,
     to: To,
-    enterprise_id: Ids = None,
+    enterprise_id: IdsQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
     """tCO2e per tonne of product and per 10^4 CNY of output value, per enterprise (clause
-    3.3.10), from the hour windows of its emission and output meters starting in [from, to)."""
+    3.3.10), from the hour windows of its emission and output meters starting in [from, to);
+    beside them energy in tce and tce per output unit (GB/T 2589-2020, as ``/v1/energy``)."""
     _range(start, to)
     rows, more = page(
         await performance.intensity_rows(
@@ -150,8 +239,23 @@ async def get_intensity(
         ),
         limit,
     )
+    tce: dict[str, Decimal | None] = {}
+    if rows:
+        filters = emissions.Filters(None, [str(r[0]) for r in rows], None, None, None)
+        for erow in await energy.rows(
+            conn,
+            start=start,
+            end=to,
+            bucket=Bucket.DAY,  # the day picks each coefficient version
+            group_by=[GroupBy.ENTERPRISE],
+            filters=filters,
+            whole=True,
+        ):
+            total = erow.total().tce
+            tce[str(erow.group[0])] = None if total is None else Decimal(repr(total))
     items = []
     for ent, tco2e, product, value in rows:
+        ent_tce = tce.get(ent, Decimal(0))
         outputs = []
         for unit, amount in ((OutputUnit.TONNE_PRODUCT, product), (OutputUnit.CNY_10K, value)):
             if amount is None:
@@ -163,12 +267,16 @@ async def get_intensity(
                     "intensity": None
                     if ratio is None
                     else {"value": ratio, "unit": f"tCO2e/{unit}"},
+                    "energy_intensity": None
+                    if ent_tce is None or not amount > 0
+                    else {"value": dec(ent_tce / amount), "unit": f"tce/{unit}"},
                 }
             )
         items.append(
             {
                 "enterprise_id": ent,
                 "tco2e": {"value": dec(tco2e), "unit": "tCO2e"},
+                "energy": None if ent_tce is None else {"value": dec(ent_tce), "unit": "tce"},
                 "outputs": outputs,
             }
         )
@@ -189,8 +297,8 @@ async def get_progress(
     who: Reader,
     as_of: Annotated[AwareDatetime | None, Query(description="Default: now")] = None,
     subject_kind: Annotated[str | None, Query(pattern="^(park|enterprise|meter)$")] = None,
-    subject_id: Annotated[str | None, Query(max_length=64)] = None,
-    enterprise_id: Ids = None,
+    subject_id: IdQuery = None,
+    enterprise_id: IdsQuery = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -273,8 +381,8 @@ async def get_quality(
     who: Reader,
     start: From,
     to: To,
-    enterprise_id: Ids = None,
-    meter_id: Ids = None,
+    enterprise_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
     limit: Limit = 1000,
     offset: Offset = 0,
 ) -> dict[str, Any]:

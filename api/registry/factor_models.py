@@ -9,16 +9,39 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accounting.carriers import Carrier
 from accounting.datafile import Evidence
+from accounting.factor_rows import Series
 from accounting.gwp import Gas
 from api.registry.enums import FactorCatalogue
 
 
 class OverrideCreate(BaseModel):
-    """A new version of a catalogue key; every version carries its source (required)."""
+    """A new version of a catalogue key, the park's or one enterprise's, or the first version of
+    a new key; every version carries its source (required)."""
 
     model_config = ConfigDict(extra="forbid")
 
     factor_key: str = Field(min_length=1, max_length=128, description="e.g. grid_avg.CN")
+    enterprise_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The enterprise whose meters only it applies to (its measured NCV, carbon"
+        " content, oxidation rate, its supplier's steam factor); null: the whole park",
+    )
+    series: Series | None = Field(
+        default=None, description="New emission-factor key only: the series it belongs to"
+    )
+    carrier: Carrier | None = Field(default=None, description="New key only (else the key's)")
+    parameter: str | None = Field(
+        default=None,
+        max_length=64,
+        description="New key only: emission_factor, ncv, carbon_content, oxidation_rate"
+        " (emission factors) or density, steam_enthalpy, reference_water_enthalpy (conversion"
+        " parameters)",
+    )
+    region: str | None = Field(
+        default=None, max_length=64, description="New emission-factor key only: a region code"
+    )
     gas: Gas | None = Field(default=None, description="If given, must be the key's gas")
     value: float = Field(ge=0, strict=True, allow_inf_nan=False)
     unit: str = Field(min_length=1, max_length=32, description="As the source prints it")
@@ -44,6 +67,11 @@ class Override(BaseModel):
     override_id: int
     catalogue: FactorCatalogue
     factor_key: str
+    enterprise_id: str | None
+    series: str | None
+    carrier: str | None
+    parameter: str | None
+    region: str | None
     gas: str | None
     value: float
     unit: str
@@ -81,3 +109,6 @@ class Factor(BaseModel):
     note: str
     origin: str  # data file and line, or "override"
     override_id: int | None
+    enterprise_id: str | None = Field(
+        default=None, description="The enterprise whose version it is; null: park or packaged"
+    )

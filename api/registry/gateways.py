@@ -20,6 +20,7 @@ from api import audit
 from api.deps import DbDep, PrincipalDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.params import IdQuery
 from api.registry import rows
 from api.registry.common import Limit, Offset, Page, not_found, raise_db_error
 from api.registry.enums import GatewayStatus
@@ -65,7 +66,7 @@ async def list_gateways(
     who: Reader,
     limit: Limit = 100,
     offset: Offset = 0,
-    park_id: Annotated[str | None, Query()] = None,
+    park_id: IdQuery = None,
     status: Annotated[GatewayStatus | None, Query()] = None,
 ) -> Page[Gateway]:
     """Registered gateways by id, optionally of one park or status."""

@@ -10,15 +10,20 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from accounting.boundary import MeterRole, export_problem
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.factor_rows import Series
 from accounting.factors import load_catalogue
 from accounting.fugitive import FugitiveError, components
+from accounting.overrides import factor_sets
+from accounting.parameters import PARAMETERS_FILE, Parameter, ParameterNotFoundError, Quantity
 from accounting.process import ProcessError, process_factor_by_key
-from accounting.units import UnitError, conversion_factor
+from accounting.units import UnitError, resolve_conversion
 from api.errors import ApiError
 from api.registry.enums import MeterSourceCategory
+from store.factors import load_overrides_for
 from store.registry import Meter
 from stream.registry import to_profile
 
@@ -62,8 +67,18 @@ def _check_factor_key(key: str, carrier: Carrier) -> None:
         raise ApiError(422, f"factor series {key!r} has no factor for carrier '{carrier}'")
 
 
-def check_meter(row: dict[str, Any]) -> None:
-    """Raise a 422 ``ApiError`` naming the field when the row cannot be used as it stands."""
+async def meter_parameters(
+    conn: AsyncConnection[Any], enterprise_id: str | None
+) -> tuple[Parameter, ...]:
+    """The conversion parameters the worker will use for the enterprise's meters: packaged,
+    the park's versions and the enterprise's own (``accounting.overrides.factor_sets``)."""
+    park, own = factor_sets(await load_overrides_for(conn, enterprise_id))
+    return (own.get(enterprise_id, park) if enterprise_id else park).parameters
+
+
+def check_meter(row: dict[str, Any], parameters: tuple[Parameter, ...] | None = None) -> None:
+    """Raise a 422 ``ApiError`` naming the field when the row cannot be used as it stands;
+    ``parameters``: those of the meter's enterprise (``meter_parameters``), packaged if None."""
     carrier = Carrier(row["carrier"])
     if carrier is Carrier.GREEN_SPACE:
         raise ApiError(
@@ -83,12 +98,22 @@ def check_meter(row: dict[str, Any]) -> None:
         # CO2e needs the activity in the carrier's canonical unit; a unit that does not convert
         # (kW, m3 of gas at line conditions) is recorded as activity only.
         try:
-            conversion_factor(row["unit"], CANONICAL_UNIT[carrier], carrier)
+            resolve_conversion(row["unit"], CANONICAL_UNIT[carrier], carrier, parameters=parameters)
         except UnitError as exc:
             raise ApiError(
                 422,
                 f"unit {row['unit']!r}: {exc}; a meter in this unit is source_category"
                 " 'activity_only'",
+                field="unit",
+            ) from exc
+        except ParameterNotFoundError as exc:
+            # Litres of a liquid fuel need its density (GB/T 32150 activity data in mass).
+            raise ApiError(
+                422,
+                f"unit {row['unit']} for carrier {carrier} needs a {Quantity.DENSITY} row "
+                f"(kg/L) for {carrier} in accounting/data/{PARAMETERS_FILE} or added with POST"
+                " /v1/factor-overrides (parameter density), or register the meter in a mass unit"
+                " (t, kg)",
                 field="unit",
             ) from exc
     if carrier in (Carrier.PROCESS_MATERIAL, Carrier.FUGITIVE_GAS):

@@ -11,6 +11,7 @@ from accounting.carriers import Carrier
 from api.deps import DbDep, require
 from api.errors import problems
 from api.keys import Principal, Scope
+from api.params import IdQuery
 from api.registry import rows, service
 from api.registry.common import Limit, Offset, Page, not_found, tenant_filter
 from api.registry.enums import MeterStatus
@@ -49,8 +50,8 @@ async def list_meters(
     who: Reader,
     limit: Limit = 100,
     offset: Offset = 0,
-    enterprise_id: Annotated[str | None, Query()] = None,
-    site_id: Annotated[str | None, Query()] = None,
+    enterprise_id: IdQuery = None,
+    site_id: IdQuery = None,
     carrier: Annotated[Carrier | None, Query()] = None,
     status: Annotated[MeterStatus | None, Query()] = None,
 ) -> Page[Meter]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from api.deps import DbDep, require
 from api.errors import problems
 from api.keys import Principal, Scope
+from api.params import IdQuery
 from api.registry import rows, service
 from api.registry.common import Limit, Offset, Page, not_found, tenant_filter
 from api.registry.models import (
@@ -47,7 +48,7 @@ async def list_enterprises(
     who: Reader,
     limit: Limit = 100,
     offset: Offset = 0,
-    park_id: Annotated[str | None, Query()] = None,
+    park_id: IdQuery = None,
 ) -> Page[Enterprise]:
     """Enterprises by id; an enterprise key sees its own only."""
     found, total = await rows.page(
@@ -107,7 +108,7 @@ async def list_sites(
     who: Reader,
     limit: Limit = 100,
     offset: Offset = 0,
-    enterprise_id: Annotated[str | None, Query()] = None,
+    enterprise_id: IdQuery = None,
 ) -> Page[Site]:
     """Sites by id, optionally of one enterprise; an enterprise key sees its own only."""
     owner, hidden = tenant_filter(who, enterprise_id)

@@ -36,7 +36,8 @@ from accounting.baseline import (
     restatement_due,
 )
 from accounting.gwp import GwpSet
-from accounting.overrides import apply_overrides
+from accounting.overrides import factor_sets
+from accounting.regions import RegionLevel
 from api import audit
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
@@ -68,7 +69,7 @@ _METERS = sql.SQL("SELECT {} FROM meter WHERE meter_id = ANY(%s)").format(
 
 # The park a subject belongs to: its local calendar and its emission-factor region.
 _PARK_OF = """
-SELECT p.timezone, p.region FROM park p
+SELECT p.timezone, p.region, p.grid_level FROM park p
 LEFT JOIN enterprise e ON e.park_id = p.park_id
 LEFT JOIN meter m ON m.enterprise_id = e.enterprise_id
 WHERE CASE %(kind)s WHEN 'park' THEN p.park_id = %(id)s
@@ -76,11 +77,11 @@ WHERE CASE %(kind)s WHEN 'park' THEN p.park_id = %(id)s
                     ELSE m.meter_id = %(id)s END
 LIMIT 1
 """
-# The subject's hour windows of the base period, per meter and UTC day (the worker resolves a
-# window's factor for its UTC day), with what they store. Output and other activity-only meters
-# carry no CO2e.
+# The subject's hour windows of the base period, per meter and local day of the park (the worker
+# resolves a window's factor for the park's local day), with what they store. Output and other
+# activity-only meters carry no CO2e.
 _ACTIVITY = """
-SELECT w.meter_id, (w.window_start AT TIME ZONE 'UTC')::date, w.activity_unit, w.gwp_set,
+SELECT w.meter_id, (w.window_start AT TIME ZONE %(tz)s)::date, w.activity_unit, w.gwp_set,
        w.factor_versions, sum(w.activity), sum(w.tco2e), count(*)
 FROM emission_window w
 JOIN enterprise e ON e.enterprise_id = w.enterprise_id
@@ -129,12 +130,14 @@ async def _compute(
     park = await (await conn.execute(_PARK_OF, subject)).fetchone()
     if park is None:
         raise NoProposalError(f"{ident}: its subject belongs to no park")
-    zone, region = ZoneInfo(park[0]), str(park[1])
+    zone, region, grid_level = ZoneInfo(park[0]), str(park[1]), RegionLevel(park[2])
     year = int(baseline["base_year"])
     first, end = date(year, 1, 1), date(year + 1, 1, 1)
     lo = datetime(year, 1, 1, tzinfo=zone)
     hi = datetime(year + 1, 1, 1, tzinfo=zone)
-    found = await (await conn.execute(_ACTIVITY, subject | {"lo": lo, "hi": hi})).fetchall()
+    found = await (
+        await conn.execute(_ACTIVITY, subject | {"lo": lo, "hi": hi, "tz": park[0]})
+    ).fetchall()
     if not found:
         raise NoProposalError(f"{ident}: no hour window of {year} is stored for its subject")
     lines = [
@@ -165,13 +168,17 @@ async def _compute(
         await cur.execute(_METERS, (ids,))
         meters = {r["meter_id"]: Meter(**r) for r in await cur.fetchall()}
     overrides = [override_of(r) for r in await (await conn.execute(OVERRIDES_QUERY)).fetchall()]
+    park_set, enterprise_sets = factor_sets(overrides)
     try:
         recalculation = restate_activity(
             lines,
             meters=meters,
-            factors=apply_overrides(overrides),
+            factors=park_set,
             region=region,
             gwp_set=gwp_set,
+            timezone=park[0],
+            grid_level=grid_level,
+            enterprise_factors=enterprise_sets,
         )
     except BaselineError as exc:
         raise NoProposalError(f"{ident}: {exc}") from exc
@@ -294,7 +301,7 @@ async def propose_for_factor_version(
     ``factor_override`` row) changes; call inside the transaction that adds it. A baseline whose
     restated figure does not use the version gets none. Returns the new proposal ids."""
     label = f"{version['factor_key']}@{version['valid_from'].isoformat()}"
-    # The base year is local and the worker's factor day UTC: a day of slack on either side.
+    # A day of slack on either side of the local base year.
     candidates = await (
         await conn.execute(
             "SELECT b.baseline_id FROM baseline b WHERE b.method = 'base_year'"

@@ -25,7 +25,7 @@ from api.errors import ApiError
 from api.registry import rows
 from api.registry.common import not_found, raise_db_error
 from api.registry.enums import MeterStatus
-from api.registry.meter_checks import check_meter
+from api.registry.meter_checks import check_meter, meter_parameters
 from api.registry.models import MeterCreate, ReplacementCreate
 
 Row = rows.Row
@@ -74,7 +74,8 @@ async def patch(
             if before is None or not visible(before):
                 raise not_found(table, ident)
             if table == "meter":
-                check_meter({**before, **changes})
+                merged = {**before, **changes}
+                check_meter(merged, await meter_parameters(conn, merged["enterprise_id"]))
             after = (
                 await rows.update(conn, table, _KEYS[table], ident, changes) if changes else before
             )
@@ -96,7 +97,7 @@ async def patch(
 async def create_meter(conn: AsyncConnection[Any], *, body: MeterCreate, actor: str) -> Row:
     row = body.model_dump(exclude_none=True)
     row.setdefault("site_id", None)
-    check_meter({"factor_key": None, **row})
+    check_meter({"factor_key": None, **row}, await meter_parameters(conn, row["enterprise_id"]))
     return await create(conn, table="meter", row=row, actor=actor)
 
 

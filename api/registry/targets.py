@@ -18,6 +18,7 @@ from api import audit
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.params import IdQuery
 from api.registry import rows
 from api.registry.common import Limit, Offset, Page, not_found, raise_db_error
 from api.registry.enums import EXPLAINED, RestatementReason, SubjectKind
@@ -110,7 +111,7 @@ async def list_targets(
     limit: Limit = 100,
     offset: Offset = 0,
     subject_kind: Annotated[SubjectKind | None, Query()] = None,
-    subject_id: Annotated[str | None, Query()] = None,
+    subject_id: IdQuery = None,
 ) -> Page[Target]:
     """Targets by subject, period start and method."""
     extra, params = _tenancy(who)
@@ -262,7 +263,7 @@ async def list_baselines(
     limit: Limit = 100,
     offset: Offset = 0,
     subject_kind: Annotated[SubjectKind | None, Query()] = None,
-    subject_id: Annotated[str | None, Query()] = None,
+    subject_id: IdQuery = None,
 ) -> Page[Baseline]:
     """Baselines by subject, each chain oldest first (``restated_by`` null: the current one)."""
     extra, params = _tenancy(who)

@@ -44,6 +44,9 @@ r.generated_at.replace(tzinfo=None).isoformat(" ", "minutes") }} UTC &middot; {{
 %}<span class="na">not available</span>{% else %}{{ fmt(r.totals.market_tco2e) }} tCO2e{%
 endif %}</b></div>
 <div class="card">Removals by sinks (not netted)<b>{{ fmt(r.totals.removals_tco2) }} tCO2</b></div>
+{% if r.energy %}<div class="card">Energy, GB/T 2589 ({{ r.energy.electricity_convention
+}})<b>{% if r.energy.tce is none %}<span class="na">not available</span>{% else %}{{
+fmt(r.energy.tce) }} tce{% endif %}</b></div>{% endif %}
 </div></section>
 {% for title, svg in figures if svg %}<section><h2>{{ title }}</h2>{{ svg|safe }}</section>
 {% endfor %}

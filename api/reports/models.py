@@ -31,6 +31,31 @@ class Totals(BaseModel):
     removals_tco2: float = Field(description="Removals by sinks, apart: never netted")
 
 
+class EnergyCarrierRow(BaseModel):
+    carrier: str
+    activity: float = Field(description="In the carrier's canonical unit")
+    unit: str
+    tce: float | None = Field(description="null where a local day has no coefficient")
+    coefficient_versions: list[str]
+    missing_coefficient_days: list[date]
+
+
+class EnergyEnterpriseRow(BaseModel):
+    enterprise_id: str
+    tce: float | None
+    tce_per_t_product: float | None = Field(description="null without production output")
+    tce_per_cny_10k: float | None = Field(description="tce per 10^4 CNY output value")
+
+
+class Energy(BaseModel):
+    """Comprehensive energy consumption in tce (GB/T 2589-2020, clause 4)."""
+
+    electricity_convention: str = Field(description="equal_value (当量值) or equivalent (等价值)")
+    tce: float | None = Field(description="null when any carrier's tce is")
+    by_carrier: list[EnergyCarrierRow]
+    by_enterprise: list[EnergyEnterpriseRow]
+
+
 class ElectricityRow(BaseModel):
     enterprise_id: str
     activity_kwh: float
@@ -94,6 +119,7 @@ class InventoryReport(BaseModel):
     by_month: list[Breakdown]
     lines: list[Line]
     electricity: list[ElectricityRow]
+    energy: Energy
     removals: list[Removal]
     intensity: list[IntensityResult]
     targets: list[TargetResult]
@@ -126,7 +152,10 @@ class TicketRow(BaseModel):
     title: str
     state: str
     enterprise_id: str | None
-    cause: str
+    cause: str | None = Field(
+        description="The identified or suggested cause; None: a nonconformity from an audit,"
+        " evaluation, complaint or review whose cause is not identified yet"
+    )
     opened_at: datetime
     age_days: float
     actions_open: int

@@ -4,7 +4,9 @@ per table). Numbers are written as numbers at full precision, never rounded for 
 Text cells come partly from users (meter names, comments, ticket text). A spreadsheet evaluates
 a cell that starts with ``= + - @`` (or a tab or carriage return before one) as a formula, so
 such text is written with a leading single quote (OWASP "CSV Injection"): it shows as text and
-never runs. Only text is touched: a negative number is a number and stays one.
+never runs. Only text is touched: a negative number is a number and stays one. The rule is
+``accounting.spreadsheet.formula_safe`` (undone on import by ``restored``), shared with
+backfill's reject files and the registers' XLSX files.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from enum import StrEnum
 from openpyxl import Workbook  # openpyxl ships no type hints
 from openpyxl.styles import Font
 
+from accounting.spreadsheet import formula_safe
 from api.reports.tables import Cell, Table
 
 
@@ -42,12 +45,6 @@ EXTENSIONS: dict[Format, str] = {
 }
 # A fixed time for the zip entries, so the same report gives the same bytes.
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralised(text: str) -> str:
-    """``text`` with a leading ``'`` if a spreadsheet would read it as a formula (OWASP)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _text(cell: Cell) -> str:
@@ -60,7 +57,7 @@ def _text(cell: Cell) -> str:
     if isinstance(cell, datetime):
         return cell.isoformat()
     if isinstance(cell, str):
-        return neutralised(cell)
+        return formula_safe(cell)
     return str(cell)
 
 
@@ -87,7 +84,7 @@ def _xlsx_cell(cell: Cell) -> Cell:
         return cell.isoformat()
     if isinstance(cell, str):
         # openpyxl stores a string starting with "=" as a formula.
-        return neutralised(cell)
+        return formula_safe(cell)
     return cell
 
 

@@ -61,6 +61,7 @@ _TICKET_CAUSES = f"""
 SELECT coalesce(t.cause_category, t.suggested_cause), t.rule, count(*)
 FROM ticket t
 WHERE {_IN_SCOPE.format(t="t")} AND t.opened_at >= {_LO} AND t.opened_at < {_HI}
+  AND t.source_kind = 'alert'  -- by deviation rule: only alert tickets have one
 GROUP BY 1, 2
 """  # noqa: S608 - built from the constants above
 _TICKET_STATES = f"""

@@ -16,10 +16,11 @@ from psycopg import AsyncConnection
 from accounting.carriers import Carrier
 from accounting.categories import SourceCategory
 from accounting.co2e import FactorResolutionError, ResolvedFactor, resolve_factor
+from accounting.energy import CarrierEnergy, ElectricityConvention, EnergySums
 from accounting.factor_rows import Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.gwp import GwpSet
-from accounting.intensity import OUTPUT_CARRIER
+from accounting.intensity import OUTPUT_CARRIER, OutputUnit
 from accounting.regions import region_chain
 from accounting.report import ACTIVITY_ONLY, Figures, WindowGroup, figures
 from accounting.report_compare import (
@@ -31,6 +32,9 @@ from accounting.report_compare import (
 from accounting.report_period import ReportPeriod
 from api.reports.models import (
     ElectricityRow,
+    Energy,
+    EnergyCarrierRow,
+    EnergyEnterpriseRow,
     InventoryReport,
     PeriodOut,
     Quality,
@@ -60,12 +64,14 @@ def quiet(_: str) -> None:
     """A ``step`` that reports nothing."""
 
 
+# Output and water meters, and sinks (removals, whatever their meter measures), consume no energy.
+_NOT_ENERGY = {ACTIVITY_ONLY, SourceCategory.GREEN_SPACE_SINK.value}
 _OUTPUT_UNITS = {carrier.value: unit.value for unit, carrier in OUTPUT_CARRIER.items()}
 
 
 @dataclass
 class ResidualMix:
-    """Resolves (and caches) the residual-mix factor per UTC day for the park's region."""
+    """Resolves (and caches) the residual-mix factor per local day for the park's region."""
 
     region: str
     catalogue: Catalogue = field(default_factory=load_catalogue)
@@ -174,6 +180,59 @@ def electricity(figs: Figures) -> list[ElectricityRow]:
     ]
 
 
+def _carrier_row(c: CarrierEnergy) -> EnergyCarrierRow:
+    return EnergyCarrierRow(
+        carrier=c.carrier.value,
+        activity=c.activity,
+        unit=c.unit,
+        tce=c.tce,
+        coefficient_versions=list(c.versions),
+        missing_coefficient_days=list(c.missing),
+    )
+
+
+def energy(groups: list[WindowGroup], outputs: DailyOutput, convention: str) -> Energy:
+    """The period's energy in tce per carrier and enterprise, with tce per output unit: each
+    group's activity (canonical unit) at the coefficient of its local day (GB/T 2589-2020)."""
+    conv = ElectricityConvention(convention)
+    park = EnergySums(conv)
+    per_ent: dict[str, EnergySums] = {}
+    for g in groups:
+        if g.carrier is None or g.source_category in _NOT_ENERGY:
+            continue
+        carrier = Carrier(g.carrier)
+        park.add(carrier, g.activity, g.local_day)
+        per_ent.setdefault(g.enterprise_id, EnergySums(conv)).add(carrier, g.activity, g.local_day)
+    produced: dict[tuple[str, str], float] = defaultdict(float)
+    for (ent, unit, _), amount in outputs.items():
+        produced[(ent, unit)] += amount
+
+    def per(tce: float | None, ent: str, unit: OutputUnit) -> float | None:
+        amount = produced.get((ent, unit.value), 0.0)
+        return None if tce is None or amount <= 0 else tce / amount
+
+    rows = []
+    for ent, sums in sorted(per_ent.items()):
+        tce = sums.total().tce
+        if not sums.total().carriers:
+            continue  # no energy meter
+        rows.append(
+            EnergyEnterpriseRow(
+                enterprise_id=ent,
+                tce=tce,
+                tce_per_t_product=per(tce, ent, OutputUnit.TONNE_PRODUCT),
+                tce_per_cny_10k=per(tce, ent, OutputUnit.CNY_10K),
+            )
+        )
+    total = park.total()
+    return Energy(
+        electricity_convention=conv.value,
+        tce=total.tce,
+        by_carrier=[_carrier_row(c) for c in total.carriers],
+        by_enterprise=rows,
+    )
+
+
 async def inventory(
     conn: AsyncConnection[Any],
     *,
@@ -225,6 +284,7 @@ async def inventory(
         by_month=list(figs.by_month),
         lines=list(figs.lines),
         electricity=electricity(figs),
+        energy=energy(groups, outputs, park.tce_electricity_convention),
         removals=list(figs.removals),
         intensity=list(intensities(figs.by_enterprise, outputs, period)),
         targets=targets,

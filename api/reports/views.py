@@ -18,6 +18,7 @@ from accounting.report_period import ReportPeriod, ReportPeriodError, parse_peri
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.params import IdText
 from api.reports import review, service
 from api.reports.models import InventoryReport, ReviewReport
 from api.reports.output import file_name, render
@@ -45,10 +46,11 @@ ToQ = Annotated[
     ),
 ]
 ParkQ = Annotated[
-    str | None, Query(description="The park; may be left out when there is one, or with enterprise")
+    IdText | None,
+    Query(description="The park; may be left out when there is one, or with enterprise"),
 ]
 EnterpriseQ = Annotated[
-    str | None,
+    IdText | None,
     Query(description="One enterprise's report (an enterprise key: its own, the default)"),
 ]
 FormatQ = Annotated[

@@ -36,8 +36,8 @@ from api.risks.models import (
 )
 
 router = APIRouter(prefix="/v1/risks", tags=["risks and opportunities"])
-Reader = Annotated[Principal, Depends(require(Scope.MANAGEMENT_READ))]
-Writer = Annotated[Principal, Depends(require(Scope.MANAGEMENT_WRITE))]
+Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
+Writer = Annotated[Principal, Depends(require(Scope.REGISTERS_WRITE))]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Enterprise = Annotated[str | None, Query(pattern=ID_PATTERN)]
 Cursor = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next_cursor`")]

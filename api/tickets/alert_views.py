@@ -14,8 +14,9 @@ from accounting.window_figures import SubjectKind
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.params import IdQuery
 from api.tickets import alert_service
-from api.tickets.models import AlertOut, AlertPage, ShortText
+from api.tickets.models import AlertOut, AlertPage
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Reader = Annotated[Principal, Depends(require(Scope.ALERTS_READ))]
@@ -33,9 +34,9 @@ async def list_alerts(
     who: Reader,
     state: AlertStateFilter | None = None,
     rule: Rule | None = None,
-    enterprise_id: Annotated[ShortText | None, Query()] = None,
+    enterprise_id: IdQuery = None,
     subject_kind: SubjectKind | None = None,
-    subject_id: Annotated[ShortText | None, Query()] = None,
+    subject_id: IdQuery = None,
     cursor: str | None = Query(default=None, max_length=500, description="From `next_cursor`"),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> AlertPage:

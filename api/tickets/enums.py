@@ -20,6 +20,25 @@ class TicketState(StrEnum):
 FINAL_STATES = frozenset({TicketState.CLOSED, TicketState.DISMISSED})
 
 
+class TicketKind(StrEnum):
+    """Corrective: a nonconformity that happened (10.1). Preventive: a potential one (9.4)."""
+
+    CORRECTIVE = "corrective"
+    PREVENTIVE = "preventive"
+
+
+class SourceKind(StrEnum):
+    """Where a nonconformity was found; every kind but ``alert`` is opened through
+    ``nonconformity.open_nonconformity`` (POST /v1/tickets or another register)."""
+
+    ALERT = "alert"  # a deviation alert (9.1 b), opened by the alerts consumer
+    INTERNAL_AUDIT = "internal_audit"  # 9.3
+    COMPLIANCE_EVALUATION = "compliance_evaluation"  # 9.2
+    COMPLAINT = "complaint"  # from an interested party (4.2)
+    MANAGEMENT_REVIEW = "management_review"  # 9.5
+    OBSERVATION = "observation"  # seen on site or in the records; its reference is optional
+
+
 class HistoryEvent(StrEnum):
     OPENED = "opened"
     TRANSITION = "transition"
@@ -39,6 +58,7 @@ class WebhookEvent(StrEnum):
     ALERT_RESOLVED = "alert.resolved"
     TICKET_TRANSITIONED = "ticket.transitioned"
     TICKET_OVERDUE = "ticket.overdue"
+    TICKET_OPENED = "ticket.opened"
 
 
 # The actor the history names for what the API does on its own.

@@ -4,6 +4,8 @@
 categories of 9.1 b and check for similar nonconformities (10.1 b), act (10.1 c), review the
 action's effectiveness (10.1 d) and close - or go back to the cause when the review finds the
 action did not work. A false positive is dismissed with a reason before any cause work starts.
+A preventive ticket (9.4: a potential nonconformity) has nothing to contain: from open it goes
+straight to its cause (``PREVENTIVE_TRANSITIONS``) and then the same way as a corrective one.
 ``plan`` is pure: it checks one requested transition against the table and the fields the
 target state needs, and returns the columns to write; ``service.transition`` applies it.
 """
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from accounting.deviation import CauseCategory
-from api.tickets.enums import TicketState
+from api.tickets.enums import TicketKind, TicketState
 
 S = TicketState
 
@@ -30,6 +32,16 @@ TRANSITIONS: Mapping[TicketState, tuple[TicketState, ...]] = {
     S.CLOSED: (),
     S.DISMISSED: (),
 }
+PREVENTIVE_TRANSITIONS: Mapping[TicketState, tuple[TicketState, ...]] = {
+    **TRANSITIONS,
+    S.OPEN: (S.CAUSE_IDENTIFIED, S.DISMISSED),
+}
+
+
+def transitions(kind: TicketKind) -> Mapping[TicketState, tuple[TicketState, ...]]:
+    """The workflow of a ticket of ``kind``."""
+    return PREVENTIVE_TRANSITIONS if kind is TicketKind.PREVENTIVE else TRANSITIONS
+
 
 # Actions are decided once the cause is known and may be added while they are carried out.
 ACTION_STATES = frozenset({S.CAUSE_IDENTIFIED, S.ACTION_IN_PROGRESS})
@@ -41,6 +53,7 @@ _NEEDS: Mapping[tuple[TicketState, TicketState], tuple[str, ...]] = {
     (S.OPEN, S.DISMISSED): ("reason",),
     (S.CONTAINED, S.DISMISSED): ("reason",),
     (S.CONTAINED, S.CAUSE_IDENTIFIED): _CAUSE_FIELDS,
+    (S.OPEN, S.CAUSE_IDENTIFIED): _CAUSE_FIELDS,  # preventive tickets only
     (S.CAUSE_IDENTIFIED, S.ACTION_IN_PROGRESS): (),
     (S.ACTION_IN_PROGRESS, S.EFFECTIVENESS_CHECK): (),
     (S.EFFECTIVENESS_CHECK, S.CLOSED): ("effectiveness_review",),
@@ -52,18 +65,22 @@ _FIELDS = ("containment", "reason", "effectiveness_review", *_CAUSE_FIELDS)
 class IllegalTransition(Exception):  # noqa: N818 - reads as the condition it reports
     """The table has no such transition from the ticket's state."""
 
-    def __init__(self, current: TicketState, target: TicketState) -> None:
+    def __init__(
+        self, current: TicketState, target: TicketState, kind: TicketKind = TicketKind.CORRECTIVE
+    ) -> None:
         self.current, self.target = current, target
-        self.allowed = [s.value for s in TRANSITIONS[current]]
+        self.allowed = allowed(current, kind)
         super().__init__(f"a ticket in state {current} cannot move to {target}")
 
 
 class NotReady(Exception):  # noqa: N818
     """The transition is in the table but the ticket does not meet its precondition yet."""
 
-    def __init__(self, detail: str, current: TicketState) -> None:
+    def __init__(
+        self, detail: str, current: TicketState, kind: TicketKind = TicketKind.CORRECTIVE
+    ) -> None:
         super().__init__(detail)
-        self.allowed = allowed(current)
+        self.allowed = allowed(current, kind)
 
 
 class MissingFieldsError(ValueError):
@@ -86,6 +103,7 @@ class TicketFacts:
     """What the precondition of a transition looks at."""
 
     state: TicketState
+    kind: TicketKind = TicketKind.CORRECTIVE
     pending_action_ids: tuple[int, ...] = ()  # actions not done yet
     effectiveness_failures: int = 0
 
@@ -98,15 +116,15 @@ class Change:
     detail: dict[str, Any] = field(default_factory=dict)  # what the history records
 
 
-def allowed(state: TicketState) -> list[str]:
-    return [s.value for s in TRANSITIONS[state]]
+def allowed(state: TicketState, kind: TicketKind = TicketKind.CORRECTIVE) -> list[str]:
+    return [s.value for s in transitions(kind)[state]]
 
 
 def plan(facts: TicketFacts, request: TransitionRequest, *, at: datetime) -> Change:
     """The change one transition makes, or the reason it cannot be made."""
     previous, target = facts.state, request.to
-    if target not in TRANSITIONS[previous]:
-        raise IllegalTransition(previous, target)
+    if target not in transitions(facts.kind)[previous]:
+        raise IllegalTransition(previous, target, facts.kind)
     needs = _NEEDS[(previous, target)]
     given = {name: getattr(request, name) for name in _FIELDS}
     missing = [n for n in needs if given[n] is None or given[n] == ""]
@@ -134,7 +152,9 @@ def plan(facts: TicketFacts, request: TransitionRequest, *, at: datetime) -> Cha
         case (S.CAUSE_IDENTIFIED, S.ACTION_IN_PROGRESS):
             if not facts.pending_action_ids:
                 raise NotReady(
-                    "add at least one corrective action (owner, due date) first", previous
+                    "add at least one corrective action (owner, due date) first",
+                    previous,
+                    facts.kind,
                 )
             detail["actions"] = list(facts.pending_action_ids)
         case (S.ACTION_IN_PROGRESS, S.EFFECTIVENESS_CHECK):
@@ -142,6 +162,7 @@ def plan(facts: TicketFacts, request: TransitionRequest, *, at: datetime) -> Cha
                 raise NotReady(
                     f"actions not done yet: {list(facts.pending_action_ids)}; mark them done first",
                     previous,
+                    facts.kind,
                 )
         case (S.EFFECTIVENESS_CHECK, S.CLOSED):
             columns["effectiveness_review"] = request.effectiveness_review

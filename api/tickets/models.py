@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -15,11 +16,12 @@ from pydantic import (
     HttpUrl,
     StrictBool,
     field_validator,
+    model_validator,
 )
 
 from accounting.alerting import AlertState
 from accounting.deviation import CauseCategory, Rule
-from api.tickets.enums import HistoryEvent, TicketState
+from api.tickets.enums import HistoryEvent, SourceKind, TicketKind, TicketState
 
 
 def _storable(value: str) -> str:
@@ -72,14 +74,20 @@ class AlertPage(BaseModel):
 
 class TicketOut(BaseModel):
     ticket_id: int
-    rule: Rule
+    kind: TicketKind = Field(description="corrective (10.1) or preventive (9.4)")
+    source_kind: SourceKind = Field(description="Where the nonconformity was found")
+    source_id: str | None = Field(description="The source record's id; None for alerts")
+    rule: Rule | None = Field(description="The deviation rule; alert tickets only")
     subject_kind: str
     subject_id: str
     enterprise_id: str | None
     state: TicketState
     allowed_transitions: list[TicketState]
     title: str
-    suggested_cause: CauseCategory
+    description: str | None = Field(description="What was found; tickets not from alerts")
+    suggested_cause: CauseCategory | None = Field(
+        description="The rule's suggested cause; alert tickets only"
+    )
     containment: str | None
     cause_category: CauseCategory | None
     root_cause: str | None
@@ -167,6 +175,59 @@ class TicketDetail(TicketOut):
     comments: list[CommentOut]
     links: list[LinkOut]
     history: list[HistoryOut]
+
+
+OPENABLE_SOURCES = tuple(s for s in SourceKind if s is not SourceKind.ALERT)
+SourceId = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$"), AfterValidator(_storable)
+]
+
+
+class NonconformityIn(BaseModel):
+    """A nonconformity found other than by an alert (clause 10.1), or a potential one (9.4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: TicketKind = TicketKind.CORRECTIVE
+    source_kind: SourceKind = Field(
+        description="internal_audit, compliance_evaluation, complaint, management_review or"
+        " observation (alert tickets are opened by the alerts)",
+        json_schema_extra={"enum": [s.value for s in OPENABLE_SOURCES]},
+    )
+    source_id: SourceId | None = Field(
+        default=None,
+        description="The source record's id (an audit, an evaluation, a complaint number);"
+        " required but for observations",
+    )
+    enterprise_id: ShortText | None = Field(
+        default=None, description="Whose nonconformity; an enterprise key: its own (default)"
+    )
+    park_id: ShortText | None = Field(
+        default=None, description="A park-level nonconformity (park-wide keys only)"
+    )
+    title: Title = Field(min_length=1)
+    description: LongText
+
+    @field_validator("title", "description")
+    @classmethod
+    def _sheet_safe(cls, value: str) -> str:
+        # The title reaches the review report's XLSX, which cannot hold control characters.
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            raise ValueError("text must not contain control characters (tab and newlines aside)")
+        return value
+
+    @field_validator("source_kind")
+    @classmethod
+    def _not_alert(cls, value: SourceKind) -> SourceKind:
+        if value is SourceKind.ALERT:
+            raise ValueError("tickets of alerts are opened by the alerts, not by this route")
+        return value
+
+    @model_validator(mode="after")
+    def _source_named(self) -> NonconformityIn:
+        if self.source_id is None and self.source_kind is not SourceKind.OBSERVATION:
+            raise ValueError(f"a nonconformity from {self.source_kind} names its source_id")
+        return self
 
 
 class TransitionIn(BaseModel):

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 from api import audit
 from api.live import LiveEvent
 from api.tickets import flows
-from api.tickets.enums import HistoryEvent, TicketState
+from api.tickets.enums import HistoryEvent, TicketKind, TicketState
 from api.tickets.history import append as history
 from api.tickets.service import NotAllowedNow, get_ticket
 
@@ -70,6 +70,7 @@ async def add_action(
             raise NotAllowedNow(
                 f"actions are added in states {sorted(flows.ACTION_STATES)}, the ticket is {state}",
                 state,
+                TicketKind(ticket["kind"]),
             )
         action = await _one(conn, _ADD_ACTION, (ticket_id, description, owner, due_at, actor))
         detail = {"action_id": action["action_id"], "owner": owner, "due_at": due_at.isoformat()}

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 from api import audit
 from api.live import LiveEvent
 from api.tickets import flows
-from api.tickets.enums import HistoryEvent, TicketState, WebhookEvent
+from api.tickets.enums import HistoryEvent, SourceKind, TicketKind, TicketState, WebhookEvent
 from api.tickets.history import append as history
 from api.webhooks import outbox
 
@@ -31,6 +31,9 @@ WHERE {_TENANT}
   AND (%(enterprise)s::text IS NULL OR t.enterprise_id = %(enterprise)s)
   AND (%(subject_kind)s::text IS NULL OR t.subject_kind = %(subject_kind)s)
   AND (%(subject_id)s::text IS NULL OR t.subject_id = %(subject_id)s)
+  AND (%(kind)s::text IS NULL OR t.kind = %(kind)s)
+  AND (%(source_kind)s::text IS NULL OR t.source_kind = %(source_kind)s)
+  AND (%(source_id)s::text IS NULL OR t.source_id = %(source_id)s)
   AND (%(overdue)s::boolean IS NULL OR {_OVERDUE} = %(overdue)s)
   AND (%(after)s::bigint IS NULL OR t.ticket_id < %(after)s)
 ORDER BY t.ticket_id DESC
@@ -64,9 +67,9 @@ _WRITABLE = frozenset(
 class NotAllowedNow(Exception):  # noqa: N818 - reads as the condition it reports
     """The ticket's state does not allow this change; ``allowed`` lists its transitions."""
 
-    def __init__(self, detail: str, state: TicketState) -> None:
+    def __init__(self, detail: str, state: TicketState, kind: TicketKind) -> None:
         super().__init__(detail)
-        self.allowed = flows.allowed(state)
+        self.allowed = flows.allowed(state, kind)
 
 
 async def _rows(conn: AsyncConnection[Any], query: str, params: Any) -> list[dict[str, Any]]:
@@ -84,6 +87,9 @@ async def list_tickets(
     enterprise_id: str | None = None,
     subject_kind: str | None = None,
     subject_id: str | None = None,
+    kind: TicketKind | None = None,
+    source_kind: SourceKind | None = None,
+    source_id: str | None = None,
     overdue: bool | None = None,
     after: int | None = None,
     limit: int = 100,
@@ -99,6 +105,9 @@ async def list_tickets(
             "enterprise": enterprise_id,
             "subject_kind": subject_kind,
             "subject_id": subject_id,
+            "kind": kind.value if kind else None,
+            "source_kind": source_kind.value if source_kind else None,
+            "source_id": source_id,
             "overdue": overdue,
             "after": after,
             "limit": limit + 1,
@@ -145,7 +154,7 @@ async def transition(
     request: flows.TransitionRequest,
     actor: str,
 ) -> tuple[dict[str, Any], list[LiveEvent]] | None:
-    """Apply one transition of the workflow (``flows.TRANSITIONS``) with its history entry,
+    """Apply one transition of the workflow (``flows.transitions``) with its history entry,
     audit record and ``ticket.transitioned`` webhook event, or raise the ``flows`` error that
     says why it cannot be made. None: no such ticket for this caller."""
     async with conn.transaction():
@@ -161,6 +170,7 @@ async def transition(
         assert now is not None
         facts = flows.TicketFacts(
             state=TicketState(ticket["state"]),
+            kind=TicketKind(ticket["kind"]),
             pending_action_ids=tuple(r[0] for r in await pending.fetchall()),
             effectiveness_failures=ticket["effectiveness_failures"],
         )

@@ -1,7 +1,8 @@
 """``/v1/alerts`` and ``/v1/tickets``: corrective-action tickets (clauses 9.4, 10.1).
 
-A ticket moves only along ``flows.TRANSITIONS``; an illegal move is 409 with the allowed ones
-in ``allowed``. Enterprise keys see and work their own enterprise's tickets only (others 404).
+A ticket moves only along ``flows.transitions(kind)``; an illegal move is 409 with the allowed
+ones in ``allowed``. ``POST /v1/tickets`` opens a nonconformity found other than by an alert.
+Enterprise keys see and work their own enterprise's tickets only (others 404).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from api.deps import DbDep, StateDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
 from api.live import LiveEvent
+from api.params import IdQuery
+from api.registers.tenancy import owner_of
 from api.tickets import flows, records, service
 from api.tickets.alert_views import router as alerts_router
-from api.tickets.enums import TicketState
+from api.tickets.enums import SourceKind, TicketKind, TicketState
 from api.tickets.models import (
     ActionIn,
     ActionOut,
@@ -28,12 +31,14 @@ from api.tickets.models import (
     HistoryOut,
     LinkIn,
     LinkOut,
+    NonconformityIn,
     ShortText,
     TicketDetail,
     TicketOut,
     TicketPage,
     TransitionIn,
 )
+from api.tickets.nonconformity import open_nonconformity
 
 router = APIRouter()
 router.include_router(alerts_router)
@@ -48,7 +53,7 @@ _WRITE = problems(400, 401, 403, 404, 413, 422, 503)
 
 
 def _out(row: dict[str, Any]) -> TicketOut:
-    allowed = flows.TRANSITIONS[TicketState(row["state"])]
+    allowed = flows.transitions(TicketKind(row["kind"]))[TicketState(row["state"])]
     return TicketOut.model_validate({**row, "allowed_transitions": allowed})
 
 
@@ -72,9 +77,12 @@ async def list_tickets(
     who: Reader,
     state: TicketState | None = None,
     rule: Rule | None = None,
-    enterprise_id: Annotated[ShortText | None, Query()] = None,
+    enterprise_id: IdQuery = None,
     subject_kind: SubjectKind | None = None,
-    subject_id: Annotated[ShortText | None, Query()] = None,
+    subject_id: IdQuery = None,
+    kind: TicketKind | None = None,
+    source_kind: SourceKind | None = None,
+    source_id: Annotated[ShortText | None, Query()] = None,
     overdue: bool | None = Query(default=None, description="An action past due and not done"),
     cursor: int | None = Query(default=None, ge=1, le=2**63 - 1, description="`next_cursor`"),
     limit: int = Query(default=100, ge=1, le=500),
@@ -88,6 +96,9 @@ async def list_tickets(
         enterprise_id=enterprise_id,
         subject_kind=subject_kind,
         subject_id=subject_id,
+        kind=kind,
+        source_kind=source_kind,
+        source_id=source_id,
         overdue=overdue,
         after=cursor,
         limit=limit,
@@ -96,6 +107,37 @@ async def list_tickets(
         items=[_out(r) for r in rows],
         next_cursor=None if next_cursor is None else str(next_cursor),
     )
+
+
+@tickets.post(
+    "",
+    status_code=201,
+    response_model=TicketOut,
+    responses=problems(400, 401, 403, 404, 413, 422, 503),
+)
+async def open_ticket(
+    body: NonconformityIn, conn: DbDep, state: StateDep, who: Writer
+) -> TicketOut:
+    """Open a ticket for a nonconformity found by an internal audit, a compliance evaluation, a
+    complaint, a management review or an observation, linked to its source record (10.1); or a
+    ``preventive`` one for a potential nonconformity (9.4: it skips containment). An enterprise
+    key opens its own enterprise's (another enterprise: 404; a park-level one: 403)."""
+    owner = await owner_of(conn, who=who, park_id=body.park_id, enterprise_id=body.enterprise_id)
+    async with conn.transaction():
+        row, events = await open_nonconformity(
+            conn,
+            kind=body.kind,
+            source_kind=body.source_kind,
+            source_id=body.source_id,
+            park_id=owner.park_id,
+            enterprise_id=owner.enterprise_id,
+            title=body.title,
+            description=body.description,
+            actor=who.actor,
+        )
+    _publish(state, events)
+    row["overdue"] = False
+    return _out(row)
 
 
 @tickets.get("/{ticket_id}", response_model=TicketDetail, responses=_READ)

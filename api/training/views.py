@@ -35,8 +35,8 @@ from api.training.models import (
 )
 
 router = APIRouter(prefix="/v1/training-records", tags=["training records"])
-Reader = Annotated[Principal, Depends(require(Scope.MANAGEMENT_READ))]
-Writer = Annotated[Principal, Depends(require(Scope.MANAGEMENT_WRITE))]
+Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
+Writer = Annotated[Principal, Depends(require(Scope.REGISTERS_WRITE))]
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Enterprise = Annotated[str | None, Query(pattern=ID_PATTERN)]
 Cursor = Annotated[

@@ -12,6 +12,10 @@ class EventType(StrEnum):
     ALERT_RESOLVED = "alert.resolved"
     TICKET_TRANSITIONED = "ticket.transitioned"  # clauses 9.4, 10.1: corrective action moved on
     TICKET_OVERDUE = "ticket.overdue"
+    TICKET_OPENED = "ticket.opened"  # a nonconformity from an audit, evaluation, complaint...
+    # Register reminders (api/registers/reminders.py): a review date has passed.
+    CONTEXT_ISSUE_REVIEW_DUE = "context_issue.review_due"  # clause 4.1
+    INTERESTED_PARTY_REVIEW_DUE = "interested_party.review_due"  # clause 4.2
     PING = "ping"
 
 

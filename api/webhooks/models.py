@@ -35,7 +35,9 @@ class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, min_length=8, max_length=2000)
-    event_types: list[EventType] | None = Field(default=None, min_length=1, max_length=5)
+    event_types: list[EventType] | None = Field(
+        default=None, min_length=1, max_length=len(EventType)
+    )
     description: str | None = Field(default=None, max_length=500)
     enabled: StrictBool | None = None
 

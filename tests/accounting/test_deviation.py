@@ -9,12 +9,14 @@ import pytest
 
 from accounting.categories import SourceCategory
 from accounting.deviation import (
+    DEFAULT_ALERT_HORIZON_MS,
     DEFAULT_CAUSE,
     CauseCategory,
     Finding,
     Rule,
     evaluate,
     evaluate_batch,
+    within_alert_horizon,
 )
 from accounting.intensity import OutputUnit
 from accounting.reasons import Reason
@@ -298,3 +300,15 @@ def test_an_unauthorized_source_alerts_as_a_scope_deviation_of_the_meters_enterp
     assert finding.cause is CauseCategory.ACCOUNTING_SCOPE
     assert finding.enterprise_id == "ent-b"
     assert Rule.UNAUTHORIZED_SOURCE not in rules(evaluate(window(), NONE))
+
+
+_NOW = 1_790_000_000_000
+_DAY_MS = 86_400_000
+
+
+def test_deviations_are_evaluated_only_for_windows_ending_within_the_alert_horizon() -> None:
+    horizon = DEFAULT_ALERT_HORIZON_MS
+    assert within_alert_horizon(_NOW, _NOW, horizon)
+    assert within_alert_horizon(_NOW - horizon + 1, _NOW, horizon)
+    assert not within_alert_horizon(_NOW - horizon, _NOW, horizon)
+    assert not within_alert_horizon(_NOW - 273 * _DAY_MS, _NOW, horizon)

@@ -28,7 +28,7 @@ def _group(cat: str, day: date, activity: float, tco2e: float, **kw: object) -> 
         enterprise_id=str(kw.get("ent", "e1")),
         source_category=cat,
         iso_category="iso",
-        carrier=None,
+        carrier=None if kw.get("carrier") is None else str(kw["carrier"]),
         activity_unit=str(kw.get("unit", "kWh")),
         gwp_set="AR5",
         local_day=day,
@@ -77,6 +77,26 @@ def test_market_based_is_not_available_without_a_residual_factor_and_says_why() 
     assert figs.location_tco2e == pytest.approx(0.01)
     assert figs.market_tco2e is None
     assert any("not available" in n and "2019-06-01" in n for n in figs.notes)
+
+
+def test_activity_is_summed_only_within_one_carrier_and_unit() -> None:
+    """An enterprise burning natural gas (Nm3) and diesel (t) gets a line per carrier and unit:
+    tonnes are never added to cubic metres (GB/T 32150 activity data per fuel)."""
+    day = date(2026, 3, 1)
+    groups = [
+        _group("stationary_combustion", day, 7000.0, 15.0, carrier="natural_gas", unit="Nm3"),
+        _group("stationary_combustion", day, 700.0, 1.5, carrier="natural_gas", unit="Nm3"),
+        _group("stationary_combustion", day, 24.041, 75.0, carrier="diesel", unit="t"),
+    ]
+    figs = figures(groups, residual=_residual_from(date(2020, 1, 1)))  # type: ignore[arg-type]
+    by_unit = {r.activity_unit: r.activity for r in figs.lines}
+    assert by_unit == {"Nm3": pytest.approx(7700.0), "t": pytest.approx(24.041)}
+    rows = {(r.carrier, r.activity_unit): (r.activity, r.location_tco2e) for r in figs.lines}
+    assert rows == {
+        ("natural_gas", "Nm3"): (pytest.approx(7700.0), pytest.approx(16.5)),
+        ("diesel", "t"): (pytest.approx(24.041), pytest.approx(75.0)),
+    }
+    assert figs.location_tco2e == pytest.approx(91.5)
 
 
 def test_periods_are_local_years_months_or_inclusive_spans() -> None:

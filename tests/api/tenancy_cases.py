@@ -21,11 +21,42 @@ from api.keys import Role, Scope
 from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, ApiServer, MakeKey
 from tests.api.test_tickets import make_alert, produce, wait_ticket
 
+A, B = ENTERPRISE_A, ENTERPRISE_B
 # B's windows are stored on a day no other test uses, so sums over it are B's alone.
 B_DAY_START = "2025-03-10T00:00:00Z"
 B_DAY_END = "2025-03-11T00:00:00Z"
 B_WINDOW_TCO2E = 0.25  # one stored hour window of B's meter on that day
 EVIDENCE_PDF = b"%PDF-1.4\n% refill note\n"
+
+
+def issue_body(enterprise: str) -> dict[str, Any]:
+    """A context issue (4.1) of ``enterprise``."""
+    return {
+        "enterprise_id": enterprise,
+        "title": "grid tariff reform",
+        "origin": "external",
+        "category": "economic",
+        "description": "time-of-use tariffs change",
+        "effect": "mixed",
+        "effect_description": "load shifting pays",
+        "owner": "wang.fang",
+        "review_on": "2031-01-31",
+    }
+
+
+def party_body(enterprise: str) -> dict[str, Any]:
+    """An interested party's need (4.2) of ``enterprise``."""
+    return {
+        "enterprise_id": enterprise,
+        "party": "community committee",
+        "party_type": "community",
+        "need": "no odour from the boiler house",
+        "influence": 2,
+        "interest": 5,
+        "becomes_obligation": False,
+        "owner": "li.na",
+        "review_on": "2031-01-31",
+    }
 
 
 def activity_body(enterprise: str) -> dict[str, Any]:
@@ -80,6 +111,10 @@ class World:
     risk_action_b: int
     screening_a: int
     screening_b: int
+    issue_a: int
+    issue_b: int
+    party_a: int
+    party_b: int
 
     def fill(self, template: str) -> str:
         """A path or a value with ``{meter_b}`` etc. replaced by this world's ids."""
@@ -204,6 +239,8 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         side: await _registers(admin, tag, ent, side)
         for side, ent in (("a", ENTERPRISE_A), ("b", ENTERPRISE_B))
     }
+    issues = [await _created(admin, "/v1/context-issues", issue_body(e)) for e in (A, B)]
+    parties = [await _created(admin, "/v1/interested-parties", party_body(e)) for e in (A, B)]
     return World(
         tag=tag,
         site_a=a["site"],
@@ -229,6 +266,10 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
             for k, v in made.items()
             if side == "b" or k != "risk_action"
         },
+        issue_a=int(issues[0]["record_id"]),
+        issue_b=int(issues[1]["record_id"]),
+        party_a=int(parties[0]["record_id"]),
+        party_b=int(parties[1]["record_id"]),
     )
 
 

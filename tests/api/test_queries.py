@@ -469,11 +469,14 @@ async def test_intensity_is_tco2e_per_tonne_of_product(
     assert r.status_code == 200, r.text
     e1, e2 = r.json()["items"]
     assert e1["tco2e"] == {"value": "11.000000", "unit": "tCO2e"}
+    # GB/T 2589-2020: 1000 kWh x 0.1229 kgce/kWh + 100 Nm3 x 1.2143 kgce/Nm3 = 244.33 kgce
+    assert e1["energy"] == {"value": "0.244330", "unit": "tce"}
     assert e1["outputs"] == [
         {
             "output": {"value": "40.000000", "unit": "t product"},
-            "intensity": {"value": "0.275000", "unit": "tCO2e/t product"},
-        }  # 11 / 40
+            "intensity": {"value": "0.275000", "unit": "tCO2e/t product"},  # 11 / 40
+            "energy_intensity": {"value": "0.006108", "unit": "tce/t product"},  # 0.24433 / 40
+        }
     ]
     assert e2["outputs"] == []  # no output meter: no intensity
 

@@ -253,7 +253,37 @@ async def test_odd_input_is_a_4xx_never_a_500(admin: httpx.AsyncClient, unique: 
     r = await admin.post(f"/v1/meters/m-{unique}/replacements", json=swap)
     assert r.status_code == 422 and "timezone" in r.text  # a time without a zone is ambiguous
     assert (await admin.get("/v1/meters/a%00b")).status_code == 404
-    assert (await admin.get("/v1/meters", params={"site_id": "a\x00b"})).json()["total"] == 0
+    r = await admin.get("/v1/meters", params={"site_id": "a\x00b"})  # outside the id alphabet
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "site_id"]
     r = await admin.patch(f"/v1/meters/m-{unique}", json={"name": "nul\x00name"})
     assert r.status_code == 422
     assert (await admin.get("/v1/audit", params={"actor": "a\x00"})).json()["items"] == []
+
+
+@pytest.mark.parametrize("carrier", ["lpg", "fuel_oil"])
+async def test_a_fuel_in_litres_without_a_density_row_is_422_naming_the_row_to_add(
+    admin: httpx.AsyncClient, unique: str, carrier: str
+) -> None:
+    fuel = {
+        "carrier": carrier,
+        "unit": "L",
+        "source_category": "stationary_combustion",
+        "factor_key": None,
+        "accuracy_class": "1.0",
+        "accuracy_category": None,
+    }
+    r = await admin.post("/v1/meters", json=_meter(f"f-{unique}") | fuel)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == (
+        f"unit L for carrier {carrier} needs a density row (kg/L) for {carrier} in"
+        " accounting/data/conversion_parameters.csv or added with POST /v1/factor-overrides"
+        " (parameter density), or register the meter in a mass unit (t, kg)"
+    )
+    # The same fuel in tonnes is accepted, and a change to litres is refused the same way.
+    await _create(admin, _meter(f"f-{unique}") | fuel | {"unit": "t"})
+    r = await admin.patch(f"/v1/meters/f-{unique}", json={"unit": "L"})
+    assert r.status_code == 422, r.text
+    assert "needs a density row (kg/L)" in r.json()["detail"]
+    # Diesel has its density row (GB 19147-2016): litres are fine.
+    diesel = fuel | {"carrier": "diesel"}
+    await _create(admin, _meter(f"d-{unique}") | diesel)

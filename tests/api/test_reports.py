@@ -129,6 +129,29 @@ async def test_the_march_inventory_equals_the_hand_sums(
     assert intensity["market_intensity"] == pytest.approx(E1_MKT / 10, abs=TOL)
 
 
+async def test_the_inventory_states_energy_in_tce_by_hand_arithmetic(
+    client_for: dict[str, httpx.AsyncClient], park: dict[str, str]
+) -> None:
+    # GB/T 2589-2020, equal value (the park's default convention):
+    #   E1 electricity 1500 kWh x 0.1229 kgce/kWh = 184.35 kgce
+    #   E1 natural gas  100 Nm3 x 1.2143 kgce/Nm3 = 121.43 kgce  -> E1 305.78 kgce
+    #   E2 electricity 2000 kWh x 0.1229 kgce/kWh = 245.80 kgce  -> park 551.58 kgce
+    body = (await _inventory(client_for["operator"], park=park["park"], period="2026-03")).json()
+    energy = body["energy"]
+    assert energy["electricity_convention"] == "equal_value"
+    assert energy["tce"] == pytest.approx(0.55158, abs=TOL)
+    carriers = _by_key(energy["by_carrier"], "carrier")
+    assert set(carriers) == {"electricity", "natural_gas"}  # products and sinks are not energy
+    assert carriers["electricity"]["activity"] == pytest.approx(3500.0, abs=TOL)
+    assert carriers["electricity"]["tce"] == pytest.approx(0.43015, abs=TOL)
+    assert carriers["natural_gas"]["tce"] == pytest.approx(0.12143, abs=TOL)
+    ents = _by_key(energy["by_enterprise"], "enterprise_id")
+    assert ents[park["e1"]]["tce"] == pytest.approx(0.30578, abs=TOL)
+    assert ents[park["e1"]]["tce_per_t_product"] == pytest.approx(0.030578, abs=TOL)  # / 10 t
+    assert ents[park["e1"]]["tce_per_cny_10k"] is None  # no output-value meter
+    assert ents[park["e2"]]["tce"] == pytest.approx(0.2458, abs=TOL)
+
+
 async def test_targets_baselines_versions_and_quality_are_compared_by_hand(
     client_for: dict[str, httpx.AsyncClient], park: dict[str, str]
 ) -> None:

@@ -10,6 +10,7 @@ server with real objects of both tenants (``tenancy_cases.build_world``).
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
+from openpyxl import Workbook, load_workbook
 from psycopg import AsyncConnection
 
 from api.app import create_app
 from api.keys import Scope
+from api.registers.xlsx import MEDIA_TYPE as XLSX_TYPE
 from config.settings import ApiSettings
 from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, PARK, ApiServer, MakeKey
 from tests.api.tenancy_cases import (
@@ -37,7 +40,9 @@ from tests.api.tenancy_cases import (
     filtered,
     forbidden,
     hidden,
+    issue_body,
     named_other_tenant,
+    party_body,
     risk_body,
     screening_body,
 )
@@ -87,6 +92,17 @@ async def emissions_of_b_hidden(w: World, c: Clients) -> None:
     assert seen.status_code == 200, seen.text
     assert [float(i["tco2e"]) for i in seen.json()["items"]] == [B_WINDOW_TCO2E]
     r = await c.a.get("/v1/emissions", params=by_meter)
+    assert r.status_code == 200 and r.json()["items"] == [], r.text
+
+
+async def energy_of_b_hidden(w: World, c: Clients) -> None:
+    """As for emissions: naming B is 404; B's meter (electricity) filtered gives A nothing."""
+    await named_other_tenant("/v1/energy", "enterprise_id", **_DAY)(w, c)
+    by_meter = _DAY | {"meter_id": w.meter_b, "bucket": "1d", "group_by": "meter"}
+    seen = await c.admin.get("/v1/energy", params=by_meter)
+    assert seen.status_code == 200, seen.text
+    assert [i["group"]["meter"] for i in seen.json()["items"]] == [w.meter_b]
+    r = await c.a.get("/v1/energy", params=by_meter)
     assert r.status_code == 200 and r.json()["items"] == [], r.text
 
 
@@ -143,11 +159,17 @@ async def live_of_b_hidden(w: World, c: Clients) -> None:
 
 
 async def factors_are_park_wide(w: World, c: Clients) -> None:
-    """The factor catalogue belongs to the park, not to a tenant: A reads what the admin reads."""
-    for path in ("/v1/factors", "/v1/factor-overrides"):
-        mine, park = await c.a.get(path), await c.admin.get(path)
-        assert mine.status_code == park.status_code == 200
-        assert mine.json() == park.json()
+    """The factor catalogue belongs to the park: A reads what the admin reads, less other
+    enterprises' own versions (their measured values)."""
+    mine, park = await c.a.get("/v1/factors"), await c.admin.get("/v1/factors")
+    assert mine.status_code == park.status_code == 200
+    assert mine.json() == [f for f in park.json() if f["enterprise_id"] in (None, ENTERPRISE_A)]
+    params = {"limit": 500}
+    mine = await c.a.get("/v1/factor-overrides", params=params)
+    park = await c.admin.get("/v1/factor-overrides", params=params)
+    assert mine.status_code == park.status_code == 200
+    visible = [o for o in park.json()["items"] if o["enterprise_id"] in (None, ENTERPRISE_A)]
+    assert mine.json()["items"] == visible
 
 
 async def page_context_of_b_hidden(w: World, c: Clients) -> None:
@@ -235,6 +257,81 @@ def written_for_b(path: str, body: dict[str, Any]) -> Check:
     return check
 
 
+async def _inventories_of_b(c: Clients) -> tuple[int, int]:
+    """B's inventory and the park's of B's window day (the admin's), as the inventory checks'
+    objects: neither may reach A's key."""
+    day = {"from": B_DAY_START[:10], "to": B_DAY_START[:10], "park_id": PARK}
+    made = [
+        await c.admin.post("/v1/inventories", json=day | {"enterprise_id": ENTERPRISE_B}),
+        await c.admin.post("/v1/inventories", json=day),
+    ]
+    for r in made:
+        assert r.status_code == 201, r.text
+    return made[0].json()["inventory_id"], made[1].json()["inventory_id"]
+
+
+async def inventory_for_b_hidden(w: World, c: Clients) -> None:
+    """An inventory of B asked for with A's key is 404, as if B did not exist; nothing stored."""
+    before = (await c.admin.get("/v1/inventories", params={"enterprise_id": ENTERPRISE_B})).json()
+    r = await c.a.post(
+        "/v1/inventories",
+        json={"from": B_DAY_START[:10], "to": B_DAY_START[:10], "enterprise_id": ENTERPRISE_B},
+    )
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    after = (await c.admin.get("/v1/inventories", params={"enterprise_id": ENTERPRISE_B})).json()
+    assert after == before
+
+
+async def inventories_of_b_and_park_left_out(w: World, c: Clients) -> None:
+    """A's key lists its own inventories; B's and the park's (which hold B's figures) never,
+    also when it asks for B's or for park boundaries by filter."""
+    theirs, parks = await _inventories_of_b(c)
+    day = {"from": B_DAY_START[:10], "to": B_DAY_START[:10]}
+    mine = await c.a.post("/v1/inventories", json=day)
+    # A has no windows that day (nothing to keep: refused, saying so) unless another test
+    # confirmed a record of A's for it; then the inventory is A's own.
+    assert mine.status_code in (201, 422), mine.text
+    if mine.status_code == 422:
+        assert "no metered window" in mine.json()["detail"]
+    else:
+        assert mine.json()["enterprise_id"] == ENTERPRISE_A
+    seen = {i["inventory_id"] for i in (await c.admin.get("/v1/inventories")).json()["items"]}
+    assert {theirs, parks} <= seen
+    for params in ({}, {"enterprise_id": ENTERPRISE_B}, {"boundary": "park"}):
+        got = await c.a.get("/v1/inventories", params=params | {"limit": "500"})
+        assert got.status_code == 200, got.text
+        ids = {i["inventory_id"] for i in got.json()["items"]}
+        assert not ids & {theirs, parks}
+        assert {i["enterprise_id"] for i in got.json()["items"]} <= {ENTERPRISE_A}
+
+
+async def inventory_of_b_hidden(w: World, c: Clients) -> None:
+    """B's inventory and the park's are 404 for A in every format; the admin reads both."""
+    theirs, parks = await _inventories_of_b(c)
+    for inventory_id in (theirs, parks):
+        for fmt in ("json", "xlsx", "html"):
+            path = f"/v1/inventories/{inventory_id}"
+            assert (await c.admin.get(path, params={"format": fmt})).status_code == 200
+            r = await c.a.get(path, params={"format": fmt})
+            assert r.status_code == 404, r.text
+            assert r.json()["detail"] == f"no inventory {inventory_id}"
+
+
+def register_write_for_b_refused(path: str, body: dict[str, Any]) -> Check:
+    """A record for B written with A's key is 404, as if B did not exist; nothing is stored."""
+
+    async def check(w: World, c: Clients) -> None:
+        marker = f"tenancy-{w.tag}-write"
+        r = await c.a.post(path, json=body | {"owner": marker})
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+        listed = await c.admin.get(path, params={"limit": "500", "enterprise_id": ENTERPRISE_B})
+        assert marker not in {i["owner"] for i in listed.json()["items"]}
+
+    return check
+
+
 async def document_file_of_b_hidden(w: World, c: Clients) -> None:
     """A's key cannot store a file on B's draft (404), even the very file it declares."""
     path = w.fill(_DOCUMENT_B)
@@ -270,6 +367,85 @@ _ROLE = {"role": "tenancy", "competence": "c", "acquired_by": "training"}
 _EVENT = {"held_on": "2026-01-05", "topic": "t", "trainer": "t", "competences": ["c"]}
 _ACTION = {"description": "a", "owner": "o", "due_on": "2026-02-01", "review_on": "2026-03-01"}
 _VERSION_FIELDS = ("author", "effective_on", "review_on", "file_name", "sha256")
+
+
+def register_export_of_b_hidden(path: str, mine: str, theirs: str) -> Check:
+    """A's export holds A's records and none of B's; the admin's holds B's."""
+
+    async def check(w: World, c: Clients) -> None:
+        def ids(r: httpx.Response) -> set[int]:
+            assert r.status_code == 200, r.text
+            sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
+            return {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)}
+
+        assert int(w.fill(theirs)) in ids(await c.admin.get(path))
+        mine_ids = ids(await c.a.get(path))
+        assert int(w.fill(mine)) in mine_ids and int(w.fill(theirs)) not in mine_ids
+
+    return check
+
+
+def register_import_for_b_refused(path: str, target: str, body: dict[str, Any]) -> Check:
+    """A sheet replacing B's record, imported with A's key: the row is rejected (B's record
+    reads as absent), nothing is stored and B's record stays as it was."""
+
+    async def check(w: World, c: Clients) -> None:
+        seen = w.fill(f"{path}/{target}")
+        before = (await c.admin.get(seen)).json()
+        content = {k: v for k, v in body.items() if k != "enterprise_id"}
+        header = ["record_id", *content]
+        book = Workbook()
+        book.active.append(header)
+        book.active.append(
+            [int(w.fill(target)), *[f"{v} by A" if k == "owner" else v for k, v in content.items()]]
+        )
+        buffer = io.BytesIO()
+        book.save(buffer)
+        r = await c.a.post(
+            f"{path}/import", content=buffer.getvalue(), headers={"content-type": XLSX_TYPE}
+        )
+        assert r.status_code == 422, r.text
+        [row] = r.json()["rows"]
+        assert row["outcome"] == "rejected" and row["errors"] == [f"no record {w.fill(target)}"]
+        assert (await c.admin.get(seen)).json() == before
+
+    return check
+
+
+def register_cases(path: str, mine: str, theirs: str, body: Any) -> dict[tuple[str, str], Check]:
+    """The six routes of a register (clauses 4-10): B's records are 404 for A and left out of
+    A's lists and exports; a write for B is refused and changes nothing."""
+    one = f"{path}/{theirs}"
+    content = {k: v for k, v in body(ENTERPRISE_B).items() if k != "enterprise_id"}
+    return {
+        ("POST", path): register_write_for_b_refused(path, body(ENTERPRISE_B)),
+        ("GET", path): filtered(path, "items", "record_id", mine, theirs),
+        ("GET", path + "/{record_id}"): hidden("GET", one),
+        ("PUT", path + "/{record_id}"): hidden(
+            "PUT", one, content | {"status": "archived"}, proof=one
+        ),
+        ("GET", path + "/export"): register_export_of_b_hidden(path + "/export", mine, theirs),
+        ("POST", path + "/import"): register_import_for_b_refused(path, theirs, body(ENTERPRISE_B)),
+    }
+
+
+async def nonconformity_for_b_refused(w: World, c: Clients) -> None:
+    """A nonconformity of B opened with A's key is 404, as if B did not exist; none is opened."""
+    source = f"tenancy-{w.tag}-nc"
+    body = {
+        "source_kind": "complaint",
+        "source_id": source,
+        "enterprise_id": ENTERPRISE_B,
+        "title": "x",
+        "description": "x",
+    }
+    r = await c.a.post("/v1/tickets", json=body)
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+    listed = await c.admin.get("/v1/tickets", params={"source_id": source})
+    assert listed.json()["items"] == []
+
+
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -351,9 +527,27 @@ CASES: dict[tuple[str, str], Check] = {
         "/v1/baselines", "items", "baseline_id", "{baseline_a}", "{baseline_b}"
     ),
     ("GET", "/v1/baselines/{baseline_id}"): hidden("GET", "/v1/baselines/{baseline_b}"),
+    # Restatement proposals of B's baseline: reads are 404 as the baseline is, writes need
+    # registry:write (an enterprise key never decides a restatement).
+    ("GET", "/v1/baselines/{baseline_id}/proposals"): hidden(
+        "GET", "/v1/baselines/{baseline_b}/proposals"
+    ),
+    ("GET", "/v1/baselines/{baseline_id}/proposals/{proposal_id}"): hidden(
+        "GET", "/v1/baselines/{baseline_b}/proposals/1", proof="/v1/baselines/{baseline_b}"
+    ),
+    ("POST", "/v1/baselines/{baseline_id}/proposals"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/proposals", _W, {}
+    ),
+    ("POST", "/v1/baselines/{baseline_id}/proposals/{proposal_id}/accept"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/proposals/1/accept", _W, {}
+    ),
+    ("POST", "/v1/baselines/{baseline_id}/proposals/{proposal_id}/reject"): forbidden(
+        "POST", "/v1/baselines/{baseline_b}/proposals/1/reject", _W, {"note": "x"}
+    ),
     # Readings and the stored windows.
     ("POST", "/v1/readings"): push_to_b_rejected,
     ("GET", "/v1/emissions"): emissions_of_b_hidden,
+    ("GET", "/v1/energy"): energy_of_b_hidden,
     ("GET", "/v1/intensity"): intensity_of_b_hidden,
     ("GET", "/v1/progress"): progress_of_b_hidden,
     ("GET", "/v1/quality"): quality_of_b_hidden,
@@ -369,6 +563,7 @@ CASES: dict[tuple[str, str], Check] = {
     ("GET", "/v1/tickets"): filtered(
         "/v1/tickets", "items", "ticket_id", "{ticket_a}", "{ticket_b}"
     ),
+    ("POST", "/v1/tickets"): nonconformity_for_b_refused,
     ("GET", "/v1/tickets/{ticket_id}"): hidden("GET", _TICKET_B),
     ("GET", "/v1/tickets/{ticket_id}/history"): hidden("GET", _TICKET_B + "/history"),
     ("POST", "/v1/tickets/{ticket_id}/transitions"): hidden(
@@ -522,6 +717,9 @@ CASES: dict[tuple[str, str], Check] = {
         },
         proof=_SCREENING_B,
     ),
+    # Registers of the management system: an enterprise key keeps its own enterprise's records.
+    **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
+    **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
@@ -532,6 +730,10 @@ CASES: dict[tuple[str, str], Check] = {
     ("GET", "/v1/reports/review"): named_other_tenant(
         "/v1/reports/review", "enterprise", period="2025"
     ),
+    # Stored inventories: an enterprise key's own enterprise's only, never the park's.
+    ("POST", "/v1/inventories"): inventory_for_b_hidden,
+    ("GET", "/v1/inventories"): inventories_of_b_and_park_left_out,
+    ("GET", "/v1/inventories/{inventory_id}"): inventory_of_b_hidden,
 }
 
 

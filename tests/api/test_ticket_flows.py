@@ -12,7 +12,7 @@ import pytest
 
 from accounting.deviation import CauseCategory
 from api.tickets import flows
-from api.tickets.enums import TicketState
+from api.tickets.enums import TicketKind, TicketState
 from api.tickets.flows import TRANSITIONS, TicketFacts, TransitionRequest
 
 S = TicketState
@@ -133,3 +133,17 @@ def test_closing_records_a_successful_review() -> None:
         "effective": True,
     }
     assert change.columns["closed_at"] == AT
+
+
+def test_a_preventive_ticket_goes_from_open_to_its_cause_and_a_corrective_one_cannot() -> None:
+    """Clause 9.4: a potential nonconformity has nothing to contain."""
+    preventive = TicketFacts(state=S.OPEN, kind=TicketKind.PREVENTIVE)
+    change = flows.plan(preventive, TransitionRequest(to=S.CAUSE_IDENTIFIED, **CAUSE), at=AT)
+    assert change.columns["state"] == "cause_identified"
+    assert change.columns["cause_identified_at"] == AT
+    with pytest.raises(flows.IllegalTransition) as refused:
+        flows.plan(preventive, TransitionRequest(to=S.CONTAINED, containment="x"), at=AT)
+    assert refused.value.allowed == ["cause_identified", "dismissed"]
+    with pytest.raises(flows.IllegalTransition) as corrective:
+        flows.plan(_facts(S.OPEN), TransitionRequest(to=S.CAUSE_IDENTIFIED, **CAUSE), at=AT)
+    assert corrective.value.allowed == ["contained", "dismissed"]

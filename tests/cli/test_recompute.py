@@ -95,10 +95,11 @@ def test_recompute_applies_a_new_factor_version_and_a_second_run_changes_nothing
     enterprise = "e-" + meter.removeprefix("R-")
     code, out = _run(database_url, "--from", "2020-03-05", "--to", "2020-03-05", "--meter", meter)
     assert code == 0, out
-    # 08:00 to midnight: 960 minute, 192 five-minute, 64 quarter and 16 hour windows.
-    assert "recomputed 1232 windows (60s: 960, 300s: 192, 900s: 64, 3600s: 16)" in out
+    # 08:00 to midnight: 64 quarter and 16 hour windows; no 1- or 5-minute ones in 2020, which
+    # lies beyond the fine-window horizon (accounting.window_plan).
+    assert "recomputed 80 windows (900s: 64, 3600s: 16)" in out
     first = _windows(db, meter)
-    assert len(first) == 1232
+    assert len(first) == 80
     hours = [w for w in first if w[0] == 3600]
     assert sum(w[2] for w in hours) == pytest.approx(IN_DAY_KWH, rel=1e-12)
     assert {w[3] for w in first} == {0.0} and {tuple(w[4]) for w in first} == {()}
@@ -110,9 +111,9 @@ def test_recompute_applies_a_new_factor_version_and_a_second_run_changes_nothing
     assert code == 0, out
     # Over the three days the whole 240 kWh: 0.156 t.
     assert f"0.000000 -> {240.0 * FACTOR / 1000:.6f}" in out
-    # The next day's first 10 minutes are windows too: 10 minute, 2 five-minute, 1 quarter, 1 hour;
-    # the 19 windows of the quarter with 0 kWh (1 + 3 + 15) stay at 0 t.
-    assert "recomputed 1246 windows" in out and "1227 changed" in out
+    # The next day's first 10 minutes are windows too: 1 quarter, 1 hour; the quarter with
+    # 0 kWh stays at 0 t.
+    assert "recomputed 82 windows" in out and "81 changed" in out
     after = _windows(db, meter)
     by_key = {(w[0], w[1]): w for w in after}
     hour8 = by_key[(3600, T8)]
@@ -130,7 +131,7 @@ def test_recompute_applies_a_new_factor_version_and_a_second_run_changes_nothing
         database_url, "--from", "2020-03-04", "--to", "2020-03-06", "--enterprise", enterprise
     )
     assert code == 0, again
-    assert "1246 windows" in again and "0 changed" in again
+    assert "82 windows" in again and "0 changed" in again
     assert _windows(db, meter) == after
 
 

@@ -21,7 +21,7 @@ import pytest
 import typer
 import yaml
 
-from cli.gateway_commands import gateway as gateway_command
+from cli.gateway_commands import standalone_app
 from cli.main import app as cli_app
 from config.settings import StackSettings
 
@@ -94,9 +94,7 @@ def resolve_command(argv: list[str]) -> tuple[Any, list[str], list[str]]:
     """
     program, *args = argv
     if program == "parkcarbon-gateway":
-        standalone = typer.Typer(add_completion=False)
-        standalone.command()(gateway_command)
-        return typer.main.get_command(standalone), [], args
+        return typer.main.get_command(standalone_app()), [], args
     assert program == "parkcarbon", f"not a project command: {argv}"
     command: Any = typer.main.get_command(cli_app)
     path: list[str] = []

@@ -203,7 +203,7 @@ def test_history_older_than_a_year_fills_a_gap_between_stored_readings_exactly(
 
 @pytest.mark.integration
 def test_a_live_message_with_an_old_reading_is_still_quarantined_too_old(
-    db: psycopg.Connection, worker: RunningWorker, unique: str
+    db: psycopg.Connection, worker: RunningWorker, kafka_bootstrap: str, unique: str
 ) -> None:
     import asyncio
 
@@ -221,7 +221,7 @@ def test_a_live_message_with_an_old_reading_is_still_quarantined_too_old(
     )
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092")
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
         try:
             await producer.send_and_wait(worker.topic(Topic.READINGS_RAW), encode_batch(batch))

@@ -5,14 +5,19 @@ from datetime import date
 import psycopg
 import pytest
 
+from accounting.regions import RegionLevel
 from store.registry import (
+    FactorContext,
     Meter,
     RegistryError,
     add_enterprise,
     add_meter,
     add_park,
     add_site,
+    enterprise_contexts,
     get_meter,
+    registry_version,
+    set_park_factor_settings,
 )
 
 pytestmark = pytest.mark.integration
@@ -117,3 +122,37 @@ def test_site_of_another_enterprise_is_refused(
 def test_enterprise_of_an_unknown_park_is_refused(db: psycopg.Connection, unique: str) -> None:
     with pytest.raises(RegistryError, match="unknown park"):
         add_enterprise(db, enterprise_id=f"e-{unique}", park_id="nowhere", name="x", actor="t")
+
+
+def test_park_factor_settings_reach_the_worker_context_and_are_audited(
+    db: psycopg.Connection, enterprise: str, unique: str
+) -> None:
+    park = f"park-{unique}"
+    # The defaults of migration 0016: the regional grid level, electricity at its equal value.
+    assert enterprise_contexts(db)[enterprise] == FactorContext("CN", "Asia/Shanghai")
+    before = registry_version(db)
+    set_park_factor_settings(
+        db, park_id=park, actor="steward", region="CN-YN", grid_level=RegionLevel.PROVINCE
+    )
+    assert enterprise_contexts(db)[enterprise] == FactorContext(
+        "CN-YN", "Asia/Shanghai", RegionLevel.PROVINCE
+    )
+    assert registry_version(db) != before  # the worker reloads the park's settings
+    audit = db.execute(
+        "SELECT actor, before, after FROM audit_log WHERE entity = 'park' AND entity_id = %s"
+        " AND action = 'update'",
+        (park,),
+    ).fetchall()
+    assert audit == [
+        (
+            "steward",
+            {"region": "CN", "grid_level": "grid"},
+            {"region": "CN-YN", "grid_level": "province"},
+        )
+    ]
+    with pytest.raises(RegistryError, match="unknown region code 'CN-XX'"):
+        set_park_factor_settings(db, park_id=park, actor="steward", region="CN-XX")
+    with pytest.raises(RegistryError, match="tce_electricity_convention"):
+        set_park_factor_settings(
+            db, park_id=park, actor="steward", tce_electricity_convention="guess"
+        )

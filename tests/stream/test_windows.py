@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections import Counter
+
+from accounting.window_plan import WindowPlan
 from stream.windows import WindowTracker
 
 MIN = 60_000
@@ -41,3 +44,22 @@ def test_meters_have_their_own_watermarks() -> None:
     tracker.touch("A", T, T + 5 * MIN, now_ms=T)
     tracker.touch("B", T + 5 * MIN, T + 30 * MIN, now_ms=T)
     assert tracker.due(T) == [("B", 900, T), ("B", 900, T + 15 * MIN)]
+
+
+def test_a_nine_month_interval_touches_every_hour_and_quarter_but_few_fine_windows() -> None:
+    # A reading nine months ago, the next one now: the hour and 15-minute windows stay exact,
+    # the minute and 5-minute ones end at the fine horizon (the worker drops those only the
+    # long interval overlaps when it computes them).
+    now = T + 273 * 1440 * MIN
+    tracker = WindowTracker(plan=WindowPlan(fine_horizon_ms=1440 * MIN))
+    tracker.touch("E", T, now, now_ms=now)
+    by_width = Counter(w for _, w, _ in tracker.pending)
+    assert by_width == {3600: 273 * 24, 900: 273 * 96, 300: 288, 60: 1440}
+
+
+def test_by_default_fine_windows_reach_back_seven_days() -> None:
+    now = T + 273 * 1440 * MIN
+    tracker = WindowTracker()
+    tracker.touch("E", T, now, now_ms=now)
+    by_width = Counter(w for _, w, _ in tracker.pending)
+    assert (by_width[60], by_width[300]) == (7 * 1440, 7 * 288)

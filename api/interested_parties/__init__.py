@@ -1,0 +1,1 @@
+"""interested_parties."""

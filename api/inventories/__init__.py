@@ -1,0 +1,1 @@
+"""Stored inventories: the period inventory kept as an immutable, versioned record."""

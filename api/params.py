@@ -1,0 +1,26 @@
+"""Query parameters shared by the API's routes.
+
+An id given as a filter (``meter_id``, ``enterprise_id``, ``site_id``, ``park_id``,
+``subject_id`` ...) is checked against the id alphabet of the registry tables' CHECK
+constraints (migrations 0001, 0004) before any query runs: a value outside it can name no row,
+and answering 422 with the parameter's name tells the caller why instead of an empty page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import StringConstraints
+
+# pydantic validates ``pattern`` with the Rust regex engine, where ``$`` is the end of the text:
+# "E-0001\n" does not match (Python's ``re`` would let that newline through; see
+# tests/api/test_id_query_params.py, which checks the engine's behaviour).
+ID_ALPHABET = r"^[A-Za-z0-9_.:/-]{1,64}$"
+
+IdText = Annotated[str, StringConstraints(pattern=ID_ALPHABET)]
+IdQuery = Annotated[IdText | None, Query(description="An id: 1-64 of A-Z a-z 0-9 _ . : / -")]
+IdsQuery = Annotated[
+    list[IdText] | None,
+    Query(description="Ids, the parameter repeated: each 1-64 of A-Z a-z 0-9 _ . : / -"),
+]

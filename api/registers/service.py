@@ -1,0 +1,305 @@
+"""Register reads and writes over a ``RegisterSpec``: create, replace (archive and restore
+are a status change), one record, a page of records, every record for an export, and the
+all-or-nothing import of a sheet. Each write takes the record's row lock and appends its audit
+record (``api.audit.record``) in the same transaction; a replacement that changes nothing
+writes nothing. ``tenant`` is the caller's enterprise (None: park-wide key), see ``tenancy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg import errors as errors_
+from psycopg.rows import dict_row
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api import audit
+from api.errors import ApiError
+from api.keys import Principal
+from api.registers.spec import RecordStatus, RegisterSpec
+from api.registers.tenancy import TENANT_FILTER, Owner, owner_of
+
+EXPORT_LIMIT = 10_000
+
+
+def _values(content: BaseModel) -> dict[str, Any]:
+    """The content as column values (enums as their text)."""
+    dumped = content.model_dump(mode="python")
+    return {k: v.value if isinstance(v, Enum) else v for k, v in dumped.items()}
+
+
+def _json(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()}
+
+
+async def _rows(
+    conn: AsyncConnection[Any], query: sql.Composed, params: Any
+) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
+
+
+def _where(extra: str = "") -> sql.SQL:
+    return sql.SQL(TENANT_FILTER + extra)
+
+
+async def get(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    *,
+    record_id: int,
+    tenant: str | None,
+    lock: bool = False,
+) -> dict[str, Any] | None:
+    query = sql.SQL("SELECT * FROM {} r WHERE {} AND r.record_id = %(id)s{}").format(
+        sql.Identifier(spec.table), _where(), sql.SQL(" FOR UPDATE" if lock else "")
+    )
+    found = await _rows(conn, query, {"tenant": tenant, "id": record_id})
+    return found[0] if found else None
+
+
+async def list_records(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    *,
+    tenant: str | None,
+    status: RecordStatus | None = None,
+    park_id: str | None = None,
+    enterprise_id: str | None = None,
+    after: int | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """One page, newest first, and the cursor (a record id) of the next page."""
+    query = sql.SQL("SELECT * FROM {} r WHERE {} ORDER BY r.record_id DESC LIMIT %(limit)s").format(
+        sql.Identifier(spec.table),
+        _where(
+            " AND (%(status)s::text IS NULL OR r.status = %(status)s)"
+            " AND (%(park)s::text IS NULL OR r.park_id = %(park)s)"
+            " AND (%(enterprise)s::text IS NULL OR r.enterprise_id = %(enterprise)s)"
+            " AND (%(after)s::bigint IS NULL OR r.record_id < %(after)s)"
+        ),
+    )
+    rows = await _rows(
+        conn,
+        query,
+        {
+            "tenant": tenant,
+            "status": status.value if status else None,
+            "park": park_id,
+            "enterprise": enterprise_id,
+            "after": after,
+            "limit": limit + 1,
+        },
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1]["record_id"] if more else None
+
+
+async def export_rows(
+    conn: AsyncConnection[Any], spec: RegisterSpec, *, tenant: str | None
+) -> list[dict[str, Any]]:
+    """Every record the caller sees, oldest first (a file reads top down); 413 beyond
+    ``EXPORT_LIMIT``."""
+    query = sql.SQL("SELECT * FROM {} r WHERE {} ORDER BY r.record_id LIMIT %(limit)s").format(
+        sql.Identifier(spec.table), _where()
+    )
+    rows = await _rows(conn, query, {"tenant": tenant, "limit": EXPORT_LIMIT + 1})
+    if len(rows) > EXPORT_LIMIT:
+        raise ApiError(413, f"more than {EXPORT_LIMIT} records: filter the list instead")
+    return rows
+
+
+async def create(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    *,
+    owner: Owner,
+    content: BaseModel,
+    actor: str,
+    status: RecordStatus = RecordStatus.ACTIVE,
+) -> dict[str, Any]:
+    values = _values(content)
+    row = {
+        "park_id": owner.park_id,
+        "enterprise_id": owner.enterprise_id,
+        "status": status.value,
+        **values,
+        "created_by": actor,
+        "updated_by": actor,
+    }
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
+        sql.Identifier(spec.table),
+        sql.SQL(", ").join(map(sql.Identifier, row)),
+        sql.SQL(", ").join(map(sql.Placeholder, row)),
+    )
+    async with conn.transaction():
+        [created] = await _rows(conn, query, row)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="create",
+            entity=spec.name,
+            entity_id=str(created["record_id"]),
+            before=None,
+            after=_json({k: row[k] for k in row if k not in ("created_by", "updated_by")}),
+        )
+    return created
+
+
+async def replace(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    *,
+    record_id: int,
+    tenant: str | None,
+    content: BaseModel,
+    status: RecordStatus,
+    actor: str,
+) -> tuple[dict[str, Any], bool] | None:
+    """Replace the record's content and status: (the record, whether anything changed). The
+    audit record holds the fields that changed, before and after. None: no such record for this
+    caller."""
+    async with conn.transaction():
+        current = await get(conn, spec, record_id=record_id, tenant=tenant, lock=True)
+        if current is None:
+            return None
+        wanted = {"status": status.value, **_values(content)}
+        changed = {k: v for k, v in wanted.items() if current[k] != v}
+        if not changed:
+            return current, False
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changed
+        )
+        query = sql.SQL(
+            "UPDATE {} SET {}, updated_at = now(), updated_by = %(actor)s"
+            " WHERE record_id = %(id)s RETURNING *"
+        ).format(sql.Identifier(spec.table), assignments)
+        [updated] = await _rows(conn, query, {**changed, "actor": actor, "id": record_id})
+        action = "update"
+        if set(changed) == {"status"}:
+            action = "archive" if status is RecordStatus.ARCHIVED else "restore"
+        await audit.record(
+            conn,
+            actor=actor,
+            action=action,
+            entity=spec.name,
+            entity_id=str(record_id),
+            before=_json({k: current[k] for k in changed}),
+            after=_json(changed),
+        )
+    return updated, True
+
+
+class SystemColumns(BaseModel):
+    """The columns of an imported row that are not content: blank record_id creates a record,
+    a record_id replaces that record (its owner cannot change)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    park_id: str | None = Field(default=None, min_length=1, max_length=64)
+    enterprise_id: str | None = Field(default=None, min_length=1, max_length=64)
+    status: RecordStatus = RecordStatus.ACTIVE
+
+
+class RowResult(BaseModel):
+    row: int = Field(description="The row's number in the sheet")
+    outcome: str = Field(description="created, updated, unchanged, valid or rejected")
+    record_id: int | None = None
+    errors: list[str] = Field(default_factory=list)
+
+
+class _Rejected(Exception):  # noqa: N818 - rolls the import's transaction back
+    pass
+
+
+async def import_rows(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    *,
+    who: Principal,
+    rows: Sequence[tuple[int, dict[str, Any]]],
+) -> tuple[bool, list[RowResult]]:
+    """Store every row, or none: (stored, each row's result). Rows are checked and written in
+    one transaction; on any rejected row it is rolled back and the other rows read ``valid``."""
+    results: list[RowResult] = []
+    try:
+        async with conn.transaction():
+            for number, values in rows:
+                results.append(await _import_one(conn, spec, who=who, number=number, values=values))
+            if any(r.outcome == "rejected" for r in results):
+                raise _Rejected
+    except _Rejected:
+        for r in results:
+            if r.outcome != "rejected":
+                r.outcome, r.record_id = "valid", r.record_id if r.outcome != "created" else None
+        return False, results
+    return True, results
+
+
+async def _import_one(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    *,
+    who: Principal,
+    number: int,
+    values: dict[str, Any],
+) -> RowResult:
+    system = {k: values.pop(k) for k in list(values) if k in SystemColumns.model_fields}
+    errors: list[str] = []
+    head: SystemColumns | None = None
+    content: BaseModel | None = None
+    try:
+        head = SystemColumns.model_validate(system)
+    except ValidationError as exc:
+        errors += _messages(exc)
+    try:
+        content = spec.content.model_validate(values)
+    except ValidationError as exc:
+        errors += _messages(exc)
+    if head is None or content is None:
+        return RowResult(row=number, outcome="rejected", errors=errors)
+    try:
+        async with conn.transaction():  # a savepoint: a refused row leaves the others intact
+            owner = await owner_of(
+                conn, who=who, park_id=head.park_id, enterprise_id=head.enterprise_id
+            )
+            if head.record_id is None:
+                row = await create(
+                    conn, spec, owner=owner, content=content, actor=who.actor, status=head.status
+                )
+                return RowResult(row=number, outcome="created", record_id=row["record_id"])
+            current = await get(conn, spec, record_id=head.record_id, tenant=who.enterprise_id)
+            if current is None:
+                raise ApiError(404, f"no record {head.record_id}")
+            if (current["park_id"], current["enterprise_id"]) != (
+                owner.park_id,
+                owner.enterprise_id,
+            ):
+                raise ApiError(422, f"record {head.record_id} belongs to another owner")
+            updated = await replace(
+                conn,
+                spec,
+                record_id=head.record_id,
+                tenant=who.enterprise_id,
+                content=content,
+                status=head.status,
+                actor=who.actor,
+            )
+            assert updated is not None
+            outcome = "updated" if updated[1] else "unchanged"
+            return RowResult(row=number, outcome=outcome, record_id=head.record_id)
+    except ApiError as exc:
+        return RowResult(row=number, outcome="rejected", errors=[exc.detail])
+    except (errors_.IntegrityError, errors_.DataError) as exc:
+        # The models check what the table checks; this is the backstop, reported per row.
+        return RowResult(row=number, outcome="rejected", errors=[str(exc.diag.message_primary)])
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]

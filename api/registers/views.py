@@ -1,0 +1,98 @@
+"""What every register's routes share: the owner and status fields of a body, the common
+query parameters, the XLSX export response and the import route's body and answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import ApiError
+from api.keys import Principal
+from api.registers import service, xlsx
+from api.registers.spec import RecordStatus, RegisterSpec
+from api.registers.tenancy import Owner, owner_of
+from api.registry.common import ID_PATTERN
+
+OwnerId = Annotated[str, Field(pattern=ID_PATTERN)]
+RecordIdQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next_cursor`")]
+LimitQuery = Annotated[int, Query(ge=1, le=500)]
+OCTET_STREAM = "application/octet-stream"  # what many clients send a file as
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in (xlsx.MEDIA_TYPE, OCTET_STREAM)
+        },
+    }
+}
+EXPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {xlsx.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The register as an XLSX workbook",
+    }
+}
+
+
+class OwnerFields(BaseModel):
+    """Whose record a create body makes (see ``tenancy.owner_of``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enterprise_id: OwnerId | None = Field(
+        default=None, description="An enterprise's record; an enterprise key: its own (default)"
+    )
+    park_id: OwnerId | None = Field(
+        default=None, description="A park-level record (park-wide keys only)"
+    )
+
+
+class StatusField(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: RecordStatus = Field(description="archived: kept, out of the working list")
+
+
+class ImportResult(BaseModel):
+    stored: bool
+    rows: list[service.RowResult]
+
+
+async def owner(conn: Any, who: Principal, body: OwnerFields) -> Owner:
+    return await owner_of(conn, who=who, park_id=body.park_id, enterprise_id=body.enterprise_id)
+
+
+def export_response(spec: RegisterSpec, rows: list[dict[str, Any]]) -> Response:
+    return Response(
+        xlsx.export(spec, rows),
+        media_type=xlsx.MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{spec.name}.xlsx"'},
+    )
+
+
+async def import_file(request: Request, conn: Any, spec: RegisterSpec, who: Principal) -> Any:
+    """The import route's work: the body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
+    media type; the bytes must be a workbook either way), every row stored or none (422 with
+    every row's result)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in (xlsx.MEDIA_TYPE, OCTET_STREAM):
+        raise ApiError(415, f"send the file as {xlsx.MEDIA_TYPE}, not {kind!r}")
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > xlsx.MAX_BYTES:
+            raise ApiError(413, f"the file is larger than {xlsx.MAX_BYTES} bytes")
+    rows = xlsx.read(spec, data)
+    if not rows:
+        raise ApiError(422, "the sheet has no records under its header")
+    stored, results = await service.import_rows(conn, spec, who=who, rows=rows)
+    if not stored:
+        raise ApiError(
+            422,
+            "the file was not stored: fix the rejected rows and import it again",
+            stored=False,
+            rows=[r.model_dump() for r in results],
+        )
+    return ImportResult(stored=True, rows=results)
