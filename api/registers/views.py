@@ -72,8 +72,15 @@ def export_response(spec: RegisterSpec, rows: list[dict[str, Any]]) -> Response:
     )
 
 
-async def import_file(request: Request, conn: Any, spec: RegisterSpec, who: Principal) -> Any:
-    """The import route's work: the body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
+async def import_file(
+    request: Request,
+    conn: Any,
+    spec: RegisterSpec,
+    who: Principal,
+    writer: service.RowWriter = service.write_record,
+) -> Any:
+    """The import route's work (each row stored by ``writer``, see ``service.RowWriter``): the
+    body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
     media type; the bytes must be a workbook either way), every row stored or none (422 with
     every row's result)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -87,7 +94,7 @@ async def import_file(request: Request, conn: Any, spec: RegisterSpec, who: Prin
     rows = xlsx.read(spec, data)
     if not rows:
         raise ApiError(422, "the sheet has no records under its header")
-    stored, results = await service.import_rows(conn, spec, who=who, rows=rows)
+    stored, results = await service.import_rows(conn, spec, who=who, rows=rows, writer=writer)
     if not stored:
         raise ApiError(
             422,

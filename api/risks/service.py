@@ -11,9 +11,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from api import audit
+from api.context_issues.spec import SPEC as CONTEXT_ISSUES
 from api.errors import ApiError
+from api.interested_parties.spec import SPEC as INTERESTED_PARTIES
 from api.keys import Principal
-from api.registers.tenancy import TENANT_FILTER, owner_of
+from api.registers import service as registers
+from api.registers.spec import RegisterSpec
+from api.registers.tenancy import TENANT_FILTER, Owner, owner_of
 from api.risks import rules
 from api.risks.models import ActionIn, DecisionIn, ReviewIn, RiskIn, RiskPatch, ScreeningIn
 
@@ -74,6 +78,12 @@ async def create_risk(
     conn: AsyncConnection[Any], *, who: Principal, body: RiskIn
 ) -> dict[str, Any]:
     owner = await owner_of(conn, who=who, park_id=body.park_id, enterprise_id=body.enterprise_id)
+    for spec, what, linked in (
+        (CONTEXT_ISSUES, "context issue", body.context_issue_id),
+        (INTERESTED_PARTIES, "interested party", body.interested_party_id),
+    ):
+        if linked is not None:
+            await _check_source(conn, spec, what, linked, who=who, owner=owner)
     values = body.model_dump(exclude={"park_id", "enterprise_id"})
     values |= {
         "park_id": owner.park_id,
@@ -94,6 +104,29 @@ async def create_risk(
             after=values,
         )
     return row
+
+
+async def _check_source(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    what: str,
+    record_id: int,
+    *,
+    who: Principal,
+    owner: Owner,
+) -> None:
+    """6.1.1 a, b: the issue or party a risk was identified from is one the caller sees (else
+    404, as if absent), in the risk's park, and the risk's enterprise's or park-level."""
+    source = await registers.get(conn, spec, record_id=record_id, tenant=who.enterprise_id)
+    if source is None:
+        raise ApiError(404, f"no {what} {record_id}")
+    if source["park_id"] != owner.park_id or source["enterprise_id"] not in (
+        None,
+        owner.enterprise_id,
+    ):
+        raise ApiError(
+            422, f"{what} {record_id} belongs to another enterprise or park than the risk"
+        )
 
 
 async def list_risks(

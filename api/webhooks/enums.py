@@ -16,6 +16,9 @@ class EventType(StrEnum):
     # Register reminders (api/registers/reminders.py): a review date has passed.
     CONTEXT_ISSUE_REVIEW_DUE = "context_issue.review_due"  # clause 4.1
     INTERESTED_PARTY_REVIEW_DUE = "interested_party.review_due"  # clause 4.2
+    DOCUMENT_REVIEW_DUE = "document.review_due"  # clause 7.3: the version in force's review
+    RISK_REVIEW_DUE = "risk.review_due"  # clause 6.1: an open risk's next review
+    RISK_ACTION_REVIEW_DUE = "risk_action.review_due"  # 6.1.3 b 2): effectiveness not reviewed
     PING = "ping"
 
 

@@ -184,8 +184,10 @@ CREATE TABLE risk (
     title               text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
     description         text NOT NULL CHECK (length(description) BETWEEN 1 AND 10000),
     -- 6.1.1 a, b, d: where it was identified (optional links into the other registers).
-    context_issue_id    bigint CHECK (context_issue_id >= 1),
-    interested_party_id bigint CHECK (interested_party_id >= 1),
+    -- The context issue and the interested party are real links (0030's registers); the
+    -- obligations register (6.6) does not exist yet, so its id stays a plain reference.
+    context_issue_id    bigint REFERENCES context_issue (record_id),
+    interested_party_id bigint REFERENCES interested_party (record_id),
     obligation_id       bigint CHECK (obligation_id >= 1),
     likelihood          integer NOT NULL CHECK (likelihood BETWEEN 1 AND 5),
     consequence         integer NOT NULL CHECK (consequence BETWEEN 1 AND 5),
@@ -278,3 +280,64 @@ CREATE TRIGGER project_screening_decide_once BEFORE UPDATE OR DELETE ON project_
     FOR EACH ROW EXECUTE FUNCTION project_screening_decide_once();
 CREATE TRIGGER project_screening_no_truncate BEFORE TRUNCATE ON project_screening
     FOR EACH STATEMENT EXECUTE FUNCTION project_screening_decide_once();
+
+-- The registers as the shared register machinery (api/registers) reads them: one row per
+-- record with the system columns record_id, park_id, enterprise_id, status, then the content
+-- columns of the register's XLSX sheet. Export and the date reminders read these views; every
+-- write goes through the register's own service and its workflow.
+
+-- 7.3: one row per document with the version in force (blank while none is), whose review
+-- date raises document.review_due.
+CREATE VIEW document_register AS
+SELECT d.document_id AS record_id, d.park_id, d.enterprise_id, 'active'::text AS status,
+       d.kind, d.code, d.title, d.owner, d.issued_version,
+       v.author, v.change_note, v.effective_on, v.review_on, v.file_name, v.file_sha256 AS sha256
+FROM controlled_document d
+LEFT JOIN document_version v ON v.document_id = d.document_id AND v.version = d.issued_version;
+
+CREATE VIEW competence_requirement_register AS
+SELECT requirement_id AS record_id, park_id, enterprise_id, 'active'::text AS status,
+       role, competence, acquired_by, description
+FROM competence_requirement;
+
+CREATE VIEW role_holder_register AS
+SELECT holder_id AS record_id, park_id, enterprise_id, 'active'::text AS status, person, role
+FROM role_holder;
+
+CREATE VIEW training_event_register AS
+SELECT event_id AS record_id, park_id, enterprise_id, 'active'::text AS status,
+       held_on, topic, trainer, competences
+FROM training_event;
+
+-- An attendee's record belongs to the attendee's enterprise (NULL: park staff, in the event's
+-- park), as the attendance an event shows a key does.
+CREATE VIEW training_attendance_register AS
+SELECT a.attendance_id AS record_id, e.park_id, a.enterprise_id, 'active'::text AS status,
+       a.event_id, a.person, a.role, a.result, a.method, a.evaluated_by, a.note
+FROM training_attendance a JOIN training_event e ON e.event_id = a.event_id;
+
+-- 6.1: an open risk is an active record (its review date raises risk.review_due); a closed
+-- one is archived.
+CREATE VIEW risk_register AS
+SELECT risk_id AS record_id, park_id, enterprise_id,
+       CASE status WHEN 'open' THEN 'active' ELSE 'archived' END AS status,
+       kind, category, title, description, context_issue_id, interested_party_id,
+       obligation_id, likelihood, consequence, score, owner, review_on
+FROM risk;
+
+-- 6.1.3 b 2): an action is active until its effectiveness has been reviewed (or its risk is
+-- closed); until then its review date raises risk_action.review_due.
+CREATE VIEW risk_action_register AS
+SELECT a.action_id AS record_id, r.park_id, r.enterprise_id,
+       CASE WHEN r.status = 'open' AND NOT EXISTS (
+                SELECT 1 FROM risk_action_review v WHERE v.action_id = a.action_id)
+            THEN 'active' ELSE 'archived' END AS status,
+       a.risk_id, a.description, a.owner, a.due_on, a.review_on
+FROM risk_action a JOIN risk r ON r.risk_id = a.risk_id;
+
+-- 6.3.5: the criteria as JSON text (one cell of the sheet).
+CREATE VIEW project_screening_register AS
+SELECT screening_id AS record_id, park_id, enterprise_id, 'active'::text AS status,
+       project, applicant, industry, annual_energy_tce, annual_emissions_tco2e,
+       criteria::text AS criteria, decision, conditions, decision_reason, decided_by, decided_at
+FROM project_screening;
