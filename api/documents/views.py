@@ -27,8 +27,10 @@ from api.documents.models import (
     VersionIn,
     VersionOut,
 )
+from api.documents.spec import SPEC, WRITE
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.registers.views import sheet_routes
 from api.registry.common import ID_PATTERN
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -38,6 +40,8 @@ DocumentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _READ = problems(401, 403, 404, 422, 503)
 _WRITE = problems(400, 401, 403, 404, 409, 413, 422, 503)
+
+sheet_routes(router, "", SPEC, WRITE, what="controlled document")
 
 
 def version_out(row: dict[str, Any]) -> VersionOut:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.registers.views import sheet_routes
 from api.registry.common import ID_PATTERN
 from api.risks import service
 from api.risks.enums import RiskKind, RiskStatus
@@ -34,6 +35,7 @@ from api.risks.models import (
     ScreeningOut,
     ScreeningPage,
 )
+from api.risks.spec import RISKS, SCREENINGS, WRITE_RISK, WRITE_SCREENING
 
 router = APIRouter(prefix="/v1/risks", tags=["risks and opportunities"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
@@ -45,6 +47,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 _READ = problems(401, 403, 404, 422, 503)
 _LIST = problems(401, 403, 422, 503)
 _WRITE = problems(400, 401, 403, 404, 409, 413, 422, 503)
+
+sheet_routes(router, "", RISKS, WRITE_RISK, what="risk or opportunity")
+sheet_routes(router, "/screenings", SCREENINGS, WRITE_SCREENING, what="project screening")
 
 
 def _found(row: dict[str, Any] | None, what: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.registers.views import sheet_routes
 from api.registry.common import ID_PATTERN
 from api.training import service
 from api.training.models import (
@@ -33,6 +34,7 @@ from api.training.models import (
     RequirementOut,
     RequirementPage,
 )
+from api.training.spec import SHEETS
 
 router = APIRouter(prefix="/v1/training-records", tags=["training records"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
@@ -45,6 +47,9 @@ Cursor = Annotated[
 Limit = Annotated[int, Query(ge=1, le=500)]
 _LIST = problems(401, 403, 422, 503)
 _CREATE = problems(400, 401, 403, 404, 409, 413, 422, 503)
+
+for _path, (_spec, _writer) in SHEETS.items():
+    sheet_routes(router, f"/{_path}", _spec, _writer, what=_spec.name.replace("_", " "))
 
 
 def _next(cursor: int | None) -> str | None:
