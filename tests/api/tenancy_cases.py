@@ -109,6 +109,8 @@ class World:
     risk_a: int
     risk_b: int
     risk_action_b: int
+    attendance_a: int
+    attendance_b: int
     screening_a: int
     screening_b: int
     issue_a: int
@@ -359,6 +361,14 @@ async def _registers(admin: httpx.AsyncClient, tag: str, ent: str, side: str) ->
     made["risk_action"] = (await _created(admin, f"/v1/risks/{made['risk']}/actions", action))[
         "action_id"
     ]
+    attendee = {"enterprise_id": ent, "person": f"attendee {side}", "role": "r"}
+    made["attendance"] = (
+        await _created(
+            admin,
+            f"{t}/events/{made['event']}/attendance",
+            attendee | {"result": "not_evaluated"},
+        )
+    )["attendance_id"]
     return made
 
 

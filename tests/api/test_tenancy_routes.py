@@ -446,6 +446,79 @@ async def nonconformity_for_b_refused(w: World, c: Clients) -> None:
     assert listed.json()["items"] == []
 
 
+def sheet_import_for_b_refused(path: str, target: str, row: dict[str, Any]) -> Check:
+    """A sheet replacing B's record, imported with A's key: the row is rejected (B's record
+    reads as absent) and nothing changes (the admin's export stays byte for byte the same)."""
+
+    async def check(w: World, c: Clients) -> None:
+        before = (await c.admin.get(f"{path}/export")).content
+        book = Workbook()
+        book.active.append(["record_id", *row])
+        book.active.append(
+            [
+                int(w.fill(target)),
+                *(
+                    w.fill(v) if isinstance(v, str) and v.startswith("{") else v
+                    for v in row.values()
+                ),
+            ]
+        )
+        buffer = io.BytesIO()
+        book.save(buffer)
+        r = await c.a.post(
+            f"{path}/import", content=buffer.getvalue(), headers={"content-type": XLSX_TYPE}
+        )
+        assert r.status_code == 422, r.text
+        [result] = r.json()["rows"]
+        assert result["outcome"] == "rejected"
+        assert result["errors"] == [f"no record {w.fill(target)}"]
+        assert (await c.admin.get(f"{path}/export")).content == before
+
+    return check
+
+
+def sheet_cases(
+    path: str, mine: str, theirs: str, row: dict[str, Any]
+) -> dict[tuple[str, str], Check]:
+    """The export and import of one sheet of a register with its own tables."""
+    return {
+        ("GET", path + "/export"): register_export_of_b_hidden(path + "/export", mine, theirs),
+        ("POST", path + "/import"): sheet_import_for_b_refused(path, theirs, row),
+    }
+
+
+_SHEET_ROWS: dict[str, tuple[str, dict[str, Any]]] = {
+    "/v1/documents": (
+        "document",
+        {"kind": "procedure", "code": "TEN-X", "title": "t", "owner": "o"},
+    ),
+    "/v1/risks": (
+        "risk",
+        {k: v for k, v in risk_body(ENTERPRISE_B).items() if k != "enterprise_id"} | {"score": 4},
+    ),
+    "/v1/risks/screenings": (
+        "screening",
+        {
+            k: v
+            for k, v in screening_body(ENTERPRISE_B).items()
+            if k not in ("enterprise_id", "criteria")
+        }
+        | {"criteria": '[{"criterion": "c", "requirement": "r", "met": true}]'},
+    ),
+    "/v1/training-records/requirements": (
+        "requirement",
+        {"role": "r", "competence": "c", "acquired_by": "training"},
+    ),
+    "/v1/training-records/role-holders": ("holder", {"person": "p", "role": "r"}),
+    "/v1/training-records/events": (
+        "event",
+        {"held_on": "2026-01-05", "topic": "t", "trainer": "t", "competences": "c"},
+    ),
+    "/v1/training-records/attendance": (
+        "attendance",
+        {"event_id": "{event_b}", "person": "p", "role": "r", "result": "not_evaluated"},
+    ),
+}
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -720,6 +793,12 @@ CASES: dict[tuple[str, str], Check] = {
     # Registers of the management system: an enterprise key keeps its own enterprise's records.
     **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
     **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
+    # The sheets of the documents, training and risk registers (their own tables).
+    **{
+        key: check
+        for path, (name, row) in _SHEET_ROWS.items()
+        for key, check in sheet_cases(path, f"{{{name}_a}}", f"{{{name}_b}}", row).items()
+    },
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
