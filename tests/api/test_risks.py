@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ENTERPRISE_A
+from tests.api.tenancy_cases import issue_body
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +57,17 @@ async def test_a_risk_is_scored_reassessed_acted_on_and_its_action_reviewed(
     tenant_b: httpx.AsyncClient,
     auditor: httpx.AsyncClient,
 ) -> None:
-    r = await post(tenant_a, "", risk(enterprise_id=None, context_issue_id=3))
+    issue = await tenant_a.post("/v1/context-issues", json=issue_body(ENTERPRISE_A))
+    assert issue.status_code == 201, issue.text
+    source = issue.json()["record_id"]  # 6.1.1 a: identified from a context issue
+    r = await post(tenant_a, "", risk(enterprise_id=None, context_issue_id=source))
     assert r.status_code == 201, r.text
     made = r.json()
-    assert (made["score"], made["enterprise_id"], made["context_issue_id"]) == (12, ENTERPRISE_A, 3)
+    assert (made["score"], made["enterprise_id"], made["context_issue_id"]) == (
+        12,
+        ENTERPRISE_A,
+        source,
+    )
     rid = made["risk_id"]
     r = await post(tenant_a, "", risk(kind="opportunity"))
     assert r.status_code == 422, r.text  # an opportunity is category opportunity (6.1.2 e)
