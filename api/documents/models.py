@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.activity.models import EnterpriseId, Sha256
 from api.documents.enums import DocumentKind, VersionState
-from api.tickets.models import LongText, ShortText, Title
+from api.registers.xlsx import LongText, ShortText, Title
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")]
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(9000, 1, 1))]

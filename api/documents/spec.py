@@ -25,8 +25,7 @@ from api.keys import Principal
 from api.registers import service as registers
 from api.registers.spec import RegisterSpec, Reminder
 from api.registers.tenancy import Owner
-from api.registers.xlsx import ShortText
-from api.tickets.models import Title
+from api.registers.xlsx import ShortText, Title
 from api.webhooks.enums import EventType
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from api.registers.xlsx import LongText, ShortText, Title
 from api.risks import rules
 from api.risks.enums import Decision, RiskCategory, RiskKind, RiskStatus
-from api.tickets.models import LongText, ShortText, Title
 from api.training.models import Day, Owned
 
 Rating = Annotated[int, Field(ge=1, le=5)]

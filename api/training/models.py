@@ -9,7 +9,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.activity.models import EnterpriseId
-from api.tickets.models import ShortText, Title
+from api.registers.xlsx import ShortText, Title
 from api.training.enums import AcquiredBy, GapStatus, Method, Result
 
 Note = Title  # free text, at most 500 characters, storable in PostgreSQL

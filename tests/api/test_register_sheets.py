@@ -393,3 +393,24 @@ async def test_a_risk_names_context_issues_and_interested_parties_it_may_see(
                 "UPDATE risk SET context_issue_id = %s WHERE risk_id = %s",
                 (2**62, linked["risk_id"]),
             )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (f"{TRAINING}/role-holders", {"person": "Zhao\x01Lei", "role": "r"}),
+        (
+            f"{TRAINING}/requirements",
+            {"role": "r", "competence": "c\x1b", "acquired_by": "training"},
+        ),
+        ("/v1/risks", risk(ENTERPRISE_A, owner="office\x0b")),
+        ("/v1/documents", document(ENTERPRISE_A, "CTRL-1", change_note="v\x02")),
+    ],
+)
+async def test_text_a_sheet_cannot_hold_is_refused_so_every_record_can_be_exported(
+    tenant_a: httpx.AsyncClient, path: str, body: dict[str, Any]
+) -> None:
+    r = await tenant_a.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert "control characters" in r.text
+    assert (await tenant_a.get(f"{path}/export")).status_code == 200
