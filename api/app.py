@@ -19,6 +19,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from api import errors, live_windows
 from api.activity.views import router as activity_router
 from api.context_issues.views import router as context_issues_router
+from api.documents.views import router as documents_router
 from api.interested_parties.views import router as interested_parties_router
 from api.inventories.views import router as inventories_router
 from api.management_reviews.views import router as management_reviews_router
@@ -32,12 +33,14 @@ from api.readings.views import router as readings_router
 from api.registers import reminders as register_reminders
 from api.registry.views import router as registry_router
 from api.reports.views import router as reports_router
+from api.risks.views import router as risks_router
 from api.routes.health import router as health_router
 from api.routes.keys import router as keys_router
 from api.routes.live import router as live_router
 from api.state import AppState
 from api.tickets import consumer as alerts_consumer
 from api.tickets.views import router as tickets_router
+from api.training.views import router as training_router
 from api.webhooks import dispatcher as webhook_dispatcher
 from api.webhooks.views import router as webhooks_router
 from config.settings import ApiSettings
@@ -132,6 +135,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         queries_router,
         tickets_router,
         activity_router,
+        documents_router,
+        training_router,
+        risks_router,
         context_issues_router,
         interested_parties_router,
         measures_router,

@@ -27,6 +27,7 @@ from api.activity.models import (
     UploadResult,
     VersionOut,
 )
+from api.body import read_limited
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
@@ -147,7 +148,7 @@ async def put_evidence(
     """The evidence file of the current version, as the request body with its content type
     (PDF, PNG, JPEG, CSV, XLSX). Refused (422) unless its sha256 and type are what the version
     declares (``evidence_sha256``, ``evidence_file_name``)."""
-    data = await _body(request, evidence.MAX_EVIDENCE_BYTES)
+    data = await read_limited(request, evidence.MAX_EVIDENCE_BYTES)
     record = _found(
         await service.get_record(conn, record_id=record_id, tenant=who.enterprise_id), record_id
     )
@@ -176,7 +177,7 @@ async def upload_records(request: Request, conn: DbDep, who: Writer) -> UploadRe
     """Records from a CSV (text/csv, UTF-8) or XLSX file, one per row under a header of the
     create body's field names. All rows are stored, or none: on any bad row the answer is 422
     with every row's result (``rejected`` with its errors, or ``valid``) and nothing stored."""
-    data = await _body(request, upload.MAX_UPLOAD_BYTES)
+    data = await read_limited(request, upload.MAX_UPLOAD_BYTES)
     rows = upload.parse(request.headers.get("content-type", ""), data)
     results: list[RowResult] = []
     bodies: list[ActivityIn] = []
@@ -203,12 +204,3 @@ async def upload_records(request: Request, conn: DbDep, who: Writer) -> UploadRe
     for result, record_id in zip(results, created, strict=True):
         result.outcome, result.record_id = "created", record_id
     return UploadResult(stored=True, rows=results)
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    data = b""
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise ApiError(413, f"the body is larger than {limit} bytes")
-    return data

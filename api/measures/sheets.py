@@ -1,5 +1,5 @@
 """Import rows of the objectives, measures and calibration-log sheets, written through each
-register's own service (``api.registers.service.RowWriter``): the shared import runs them in its
+register's own service (``api.registers.service.RawRowWriter``): the shared import runs them in its
 all-or-nothing transaction and reports each row.
 
 A row without ``record_id`` creates a record; a row with one is compared with the stored record:
@@ -135,7 +135,7 @@ async def write_measure(conn: AsyncConnection[Any], who: Principal, values: Row)
     return "updated", head.record_id
 
 
-def calibration_writer(published: list[LiveEvent]) -> service.RowWriter:
+def calibration_writer(published: list[LiveEvent]) -> service.RawRowWriter:
     """The calibration log's row writer; the live events of the nonconformities it opens are
     added to ``published``, to publish once the import has committed."""
 

@@ -42,6 +42,14 @@ A register whose records move through a workflow (``api/measures/``: measures, o
 the calibration log) gives its reminders the open states (``Reminder.statuses``) and writes
 imported rows through its own service (``service.RowWriter``, passed to ``views.import_file``).
 
+
+A register whose records live in tables of their own shape (documents with versions, training
+records, risks with actions, screenings) keeps them and presents a ``*_register`` view in the
+system-column shape (see migration 0032); its ``RegisterSpec.table`` names the view, so export
+and reminders work unchanged. Its import rows are stored by its own ``service.RowWriter``
+(``service.fixed_records`` for records that change only through their workflow), and
+``views.sheet_routes`` adds the export and import routes.
+
 A finding that is a nonconformity (an audit finding, a failed evaluation) opens its ticket with
 ``api.tickets.nonconformity.open_nonconformity`` in the register's own transaction.
 """

@@ -5,10 +5,14 @@ its ``SPEC`` here."""
 from __future__ import annotations
 
 from api.context_issues.spec import SPEC as CONTEXT_ISSUES
+from api.documents.spec import SPEC as DOCUMENTS
 from api.interested_parties.spec import SPEC as INTERESTED_PARTIES
 from api.management_reviews.spec import REVIEW_OUTPUTS
 from api.measures.spec import CALIBRATIONS, MEASURES, OBJECTIVES
 from api.registers.spec import RegisterSpec
+from api.risks.spec import ACTIONS as RISK_ACTIONS
+from api.risks.spec import RISKS, SCREENINGS
+from api.training.spec import SHEETS as TRAINING
 
 REGISTERS: tuple[RegisterSpec, ...] = (
     CONTEXT_ISSUES,
@@ -16,6 +20,11 @@ REGISTERS: tuple[RegisterSpec, ...] = (
     OBJECTIVES,
     MEASURES,
     CALIBRATIONS,
+    DOCUMENTS,
+    RISKS,
+    RISK_ACTIONS,
+    SCREENINGS,
+    *(spec for spec, _ in TRAINING.values()),
 )
 # Everything whose dates the reminder check watches: the registers, and the outputs of closed
 # management reviews (written by closing a review, so not a register of their own).

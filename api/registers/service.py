@@ -219,10 +219,105 @@ class _Rejected(Exception):  # noqa: N818 - rolls the import's transaction back
 
 
 # A register whose records move through a workflow or hang off another record (measures,
-# the calibration log) writes an imported row through its own service: it validates the row's
-# values (system columns included), writes them and says how ("created", "updated",
-# "unchanged") with the record id; it raises ValidationError or ApiError to refuse the row.
-RowWriter = Callable[[AsyncConnection[Any], Principal, dict[str, Any]], Awaitable[tuple[str, int]]]
+# the calibration log) may instead write an imported row through its own service from the raw
+# values: it validates the row's values (system columns included), writes them and says how
+# ("created", "updated", "unchanged") with the record id; it raises ValidationError or ApiError
+# to refuse the row.
+RawRowWriter = Callable[
+    [AsyncConnection[Any], Principal, dict[str, Any]], Awaitable[tuple[str, int]]
+]
+# How an imported row is stored: (conn, spec, who, owner, system columns, content, the current
+# record or None for a new one) -> (outcome, record id). The outcome is "created", "updated" or
+# "unchanged"; an ``ApiError`` rejects the row. A register whose records change only through
+# their own workflow (document versions, decided screenings) passes its own writer; the others
+# use ``write_record`` (create, or replace content and status).
+RowWriter = Callable[
+    [
+        AsyncConnection[Any],
+        RegisterSpec,
+        Principal,
+        Owner,
+        "SystemColumns",
+        BaseModel,
+        dict[str, Any] | None,
+    ],
+    Awaitable[tuple[str, int]],
+]
+
+
+def content_of(spec: RegisterSpec, row: dict[str, Any]) -> BaseModel:
+    """A stored record's content as the register's content model (what an import row is
+    compared with)."""
+    return spec.content.model_validate({k: row[k] for k in spec.content.model_fields})
+
+
+async def write_record(
+    conn: AsyncConnection[Any],
+    spec: RegisterSpec,
+    who: Principal,
+    owner: Owner,
+    head: SystemColumns,
+    content: BaseModel,
+    current: dict[str, Any] | None,
+) -> tuple[str, int]:
+    """The plain register's row: create it, or replace the record's content and status."""
+    if current is None:
+        row = await create(
+            conn, spec, owner=owner, content=content, actor=who.actor, status=head.status
+        )
+        return "created", int(row["record_id"])
+    updated = await replace(
+        conn,
+        spec,
+        record_id=current["record_id"],
+        tenant=who.enterprise_id,
+        content=content,
+        status=head.status,
+        actor=who.actor,
+    )
+    assert updated is not None
+    return ("updated" if updated[1] else "unchanged"), int(current["record_id"])
+
+
+def owned(owner: Owner) -> dict[str, str]:
+    """The owner as a create body names it: its enterprise, or its park for a park-level one."""
+    if owner.enterprise_id is not None:
+        return {"enterprise_id": owner.enterprise_id}
+    return {"park_id": owner.park_id}
+
+
+# Creates a record from an imported row: (conn, who, owner, content) -> the new record's id.
+RecordMaker = Callable[[AsyncConnection[Any], Principal, Owner, Any], Awaitable[int]]
+
+
+def fixed_records(make: RecordMaker, *, what: str, how: str) -> RowWriter:
+    """The writer of a register whose records change only through their own workflow (a
+    document's versions and transitions, a decided screening, an attendance): a new row is
+    created by ``make`` (the register's own create, with its checks and audit record); a row
+    of an existing record must read as stored (``unchanged``), else it is rejected and names
+    ``how`` such a record changes. A model ``make`` builds that refuses the row rejects it."""
+
+    async def write(
+        conn: AsyncConnection[Any],
+        spec: RegisterSpec,
+        who: Principal,
+        owner: Owner,
+        head: SystemColumns,
+        content: BaseModel,
+        current: dict[str, Any] | None,
+    ) -> tuple[str, int]:
+        if current is None:
+            if head.status is not RecordStatus.ACTIVE:
+                raise ApiError(422, f"a new {what} is active: leave status blank or active")
+            try:
+                return "created", await make(conn, who, owner, content)
+            except ValidationError as exc:
+                raise ApiError(422, "; ".join(_messages(exc))) from None
+        if content_of(spec, current) != content or current["status"] != head.status.value:
+            raise ApiError(422, f"{what} {current['record_id']} is not changed by an import: {how}")
+        return "unchanged", int(current["record_id"])
+
+    return write
 
 
 async def import_rows(
@@ -231,7 +326,8 @@ async def import_rows(
     *,
     who: Principal,
     rows: Sequence[tuple[int, dict[str, Any]]],
-    write: RowWriter | None = None,
+    writer: RowWriter = write_record,
+    write: RawRowWriter | None = None,
 ) -> tuple[bool, list[RowResult]]:
     """Store every row, or none: (stored, each row's result). Rows are checked and written in
     one transaction; on any rejected row it is rolled back and the other rows read ``valid``.
@@ -241,7 +337,9 @@ async def import_rows(
         async with conn.transaction():
             for number, values in rows:
                 if write is None:
-                    result = await _import_one(conn, spec, who=who, number=number, values=values)
+                    result = await _import_one(
+                        conn, spec, who=who, number=number, values=values, writer=writer
+                    )
                 else:
                     result = await _import_with(write, conn, who=who, number=number, values=values)
                 results.append(result)
@@ -262,6 +360,7 @@ async def _import_one(
     who: Principal,
     number: int,
     values: dict[str, Any],
+    writer: RowWriter,
 ) -> RowResult:
     system = {k: values.pop(k) for k in list(values) if k in SystemColumns.model_fields}
     errors: list[str] = []
@@ -282,31 +381,18 @@ async def _import_one(
             owner = await owner_of(
                 conn, who=who, park_id=head.park_id, enterprise_id=head.enterprise_id
             )
-            if head.record_id is None:
-                row = await create(
-                    conn, spec, owner=owner, content=content, actor=who.actor, status=head.status
-                )
-                return RowResult(row=number, outcome="created", record_id=row["record_id"])
-            current = await get(conn, spec, record_id=head.record_id, tenant=who.enterprise_id)
-            if current is None:
-                raise ApiError(404, f"no record {head.record_id}")
-            if (current["park_id"], current["enterprise_id"]) != (
-                owner.park_id,
-                owner.enterprise_id,
-            ):
-                raise ApiError(422, f"record {head.record_id} belongs to another owner")
-            updated = await replace(
-                conn,
-                spec,
-                record_id=head.record_id,
-                tenant=who.enterprise_id,
-                content=content,
-                status=head.status,
-                actor=who.actor,
-            )
-            assert updated is not None
-            outcome = "updated" if updated[1] else "unchanged"
-            return RowResult(row=number, outcome=outcome, record_id=head.record_id)
+            current = None
+            if head.record_id is not None:
+                current = await get(conn, spec, record_id=head.record_id, tenant=who.enterprise_id)
+                if current is None:
+                    raise ApiError(404, f"no record {head.record_id}")
+                if (current["park_id"], current["enterprise_id"]) != (
+                    owner.park_id,
+                    owner.enterprise_id,
+                ):
+                    raise ApiError(422, f"record {head.record_id} belongs to another owner")
+            outcome, record_id = await writer(conn, spec, who, owner, head, content, current)
+            return RowResult(row=number, outcome=outcome, record_id=record_id)
     except ApiError as exc:
         return RowResult(row=number, outcome="rejected", errors=[exc.detail])
     except (errors_.IntegrityError, errors_.DataError) as exc:
@@ -315,7 +401,7 @@ async def _import_one(
 
 
 async def _import_with(
-    write: RowWriter,
+    write: RawRowWriter,
     conn: AsyncConnection[Any],
     *,
     who: Principal,

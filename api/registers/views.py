@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import ApiError
-from api.keys import Principal
+from api.deps import DbDep, require
+from api.errors import ApiError, problems
+from api.keys import Principal, Scope
 from api.registers import service, xlsx
 from api.registers.spec import RecordStatus, RegisterSpec
 from api.registers.tenancy import Owner, owner_of
@@ -18,6 +19,8 @@ from api.registry.common import ID_PATTERN
 OwnerId = Annotated[str, Field(pattern=ID_PATTERN)]
 RecordIdQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next_cursor`")]
 LimitQuery = Annotated[int, Query(ge=1, le=500)]
+_Reader = Annotated[Principal, Depends(require(Scope.REGISTERS_READ))]
+_Writer = Annotated[Principal, Depends(require(Scope.REGISTERS_WRITE))]
 OCTET_STREAM = "application/octet-stream"  # what many clients send a file as
 IMPORT_BODY = {
     "requestBody": {
@@ -77,9 +80,12 @@ async def import_file(
     conn: Any,
     spec: RegisterSpec,
     who: Principal,
-    write: service.RowWriter | None = None,
+    writer: service.RowWriter = service.write_record,
+    write: service.RawRowWriter | None = None,
 ) -> Any:
-    """The import route's work: the body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
+    """The import route's work (each row stored by ``writer``, see ``service.RowWriter``, or
+    from its raw values by ``write``, see ``service.RawRowWriter``): the
+    body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
     media type; the bytes must be a workbook either way), every row stored or none (422 with
     every row's result). ``write``: the register's own row writer (``service.import_rows``)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -93,7 +99,9 @@ async def import_file(
     rows = xlsx.read(spec, data)
     if not rows:
         raise ApiError(422, "the sheet has no records under its header")
-    stored, results = await service.import_rows(conn, spec, who=who, rows=rows, write=write)
+    stored, results = await service.import_rows(
+        conn, spec, who=who, rows=rows, writer=writer, write=write
+    )
     if not stored:
         raise ApiError(
             422,
@@ -102,3 +110,38 @@ async def import_file(
             rows=[r.model_dump() for r in results],
         )
     return ImportResult(stored=True, rows=results)
+
+
+def sheet_routes(
+    router: APIRouter, path: str, spec: RegisterSpec, writer: service.RowWriter, *, what: str
+) -> None:
+    """``GET {path}/export`` and ``POST {path}/import`` of one sheet of a register whose records
+    live in its own tables (the sheet reads ``spec.table``, a view of them; ``writer`` stores
+    an imported row through the register's own service). Declare them before the router's
+    ``/{id}`` routes."""
+
+    @router.get(
+        path + "/export",
+        response_class=Response,
+        responses={**EXPORT_RESPONSE, **problems(401, 403, 413, 503)},
+        name=f"export_{spec.name}",
+        description=f"Every {what} the key sees as an XLSX sheet (row 1 field names, row 2 "
+        "labels); importing the file unchanged changes nothing.",
+    )
+    async def export(conn: DbDep, who: _Reader) -> Response:
+        return export_response(
+            spec, await service.export_rows(conn, spec, tenant=who.enterprise_id)
+        )
+
+    @router.post(
+        path + "/import",
+        response_model=ImportResult,
+        openapi_extra=IMPORT_BODY,
+        responses=problems(400, 401, 403, 413, 415, 422, 503),
+        name=f"import_{spec.name}",
+        description=f"An XLSX sheet in the export's form: a row without `record_id` records a "
+        f"new {what}; a row with one must read as stored unless the register says what it may "
+        "change. Every row is stored or none: any bad row is 422 with each row's result.",
+    )
+    async def import_(request: Request, conn: DbDep, who: _Writer) -> Any:
+        return await import_file(request, conn, spec, who, writer)

@@ -31,6 +31,7 @@ from api.errors import ApiError
 from api.registers.spec import SYSTEM_LABELS, RegisterSpec
 from api.tickets.models import LongText as LongText_
 from api.tickets.models import ShortText as ShortText_
+from api.tickets.models import Title as Title_
 
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BYTES = 2 * 1024 * 1024
@@ -57,6 +58,7 @@ def _no_separator(value: str) -> str:
 # Register text: what the database and an XLSX sheet can both hold.
 ShortText = Annotated[ShortText_, AfterValidator(_sheet_safe)]
 LongText = Annotated[LongText_, AfterValidator(_sheet_safe)]
+Title = Annotated[Title_, AfterValidator(_sheet_safe)]  # may be empty, at most 500
 # An item of a list field: text without the separator.
 ListItem = Annotated[ShortText, AfterValidator(_no_separator)]
 

@@ -20,6 +20,9 @@ class EventType(StrEnum):
     MEASURE_DUE = "measure.due"  # clauses 6.2.2, 6.3: an open measure's planned end
     CALIBRATION_DUE = "calibration.due"  # clause 9.1 c: a meter's next calibration from the log
     REVIEW_OUTPUT_DUE = "review_output.due"  # clause 9.5.2: a management review output's due date
+    DOCUMENT_REVIEW_DUE = "document.review_due"  # clause 7.3: the version in force's review
+    RISK_REVIEW_DUE = "risk.review_due"  # clause 6.1: an open risk's next review
+    RISK_ACTION_REVIEW_DUE = "risk_action.review_due"  # 6.1.3 b 2): effectiveness not reviewed
     PING = "ping"
 
 

@@ -117,6 +117,21 @@ class World:
     objective_b: int
     calibration_a: int
     calibration_b: int
+    document_a: int
+    document_b: int
+    requirement_a: int
+    requirement_b: int
+    holder_a: int
+    holder_b: int
+    event_a: int
+    event_b: int
+    risk_a: int
+    risk_b: int
+    risk_action_b: int
+    attendance_a: int
+    attendance_b: int
+    screening_a: int
+    screening_b: int
     issue_a: int
     issue_b: int
     party_a: int
@@ -220,7 +235,9 @@ def objective_body(enterprise: str, target: int) -> dict[str, Any]:
 CALIBRATION = {"kind": "repair", "performed_on": "2026-02-01", "result": "pass"}
 
 
-async def _registers(admin: httpx.AsyncClient, ent: str, made: dict[str, Any]) -> dict[str, int]:
+async def _measure_registers(
+    admin: httpx.AsyncClient, ent: str, made: dict[str, Any]
+) -> dict[str, int]:
     """A measure, an objective and a calibration event of the enterprise."""
     measure = await _created(admin, "/v1/measures", measure_body(ent))
     objective = await _created(admin, "/v1/objectives", objective_body(ent, made["target"]))
@@ -286,8 +303,12 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
     activity_a = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_A))
     activity_b = await _created(admin, "/v1/activity-records", activity_body(ENTERPRISE_B))
     registers = {
-        side: await _registers(admin, ent, r)
+        side: await _measure_registers(admin, ent, r)
         for side, ent, r in (("a", ENTERPRISE_A, a), ("b", ENTERPRISE_B, b))
+    }
+    documents = {
+        side: await _document_registers(admin, tag, ent, side)
+        for side, ent in (("a", ENTERPRISE_A), ("b", ENTERPRISE_B))
     }
     issues = [await _created(admin, "/v1/context-issues", issue_body(e)) for e in (A, B)]
     parties = [await _created(admin, "/v1/interested-parties", party_body(e)) for e in (A, B)]
@@ -317,6 +338,12 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         objective_b=registers["b"]["objective"],
         calibration_a=registers["a"]["calibration"],
         calibration_b=registers["b"]["calibration"],
+        **{
+            f"{k}_{side}": v
+            for side, made in documents.items()
+            for k, v in made.items()
+            if side == "b" or k != "risk_action"
+        },
         issue_a=int(issues[0]["record_id"]),
         issue_b=int(issues[1]["record_id"]),
         party_a=int(parties[0]["record_id"]),
@@ -324,6 +351,105 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         review_a=int(reviews[0]["review_id"]),
         review_b=int(reviews[1]["review_id"]),
     )
+
+
+def document_body(enterprise: str, tag: str) -> dict[str, Any]:
+    return {
+        "kind": "procedure",
+        "code": f"TEN-{enterprise}-{tag}",
+        "title": "tenancy procedure",
+        "owner": "office",
+        "enterprise_id": enterprise,
+        "author": "author",
+        "effective_on": "2026-01-01",
+        "review_on": "2027-01-01",
+        "file_name": "p.pdf",
+        "sha256": hashlib.sha256(EVIDENCE_PDF).hexdigest(),
+    }
+
+
+def risk_body(enterprise: str) -> dict[str, Any]:
+    return {
+        "enterprise_id": enterprise,
+        "kind": "risk",
+        "category": "financial",
+        "title": "tenancy risk",
+        "description": "x",
+        "likelihood": 2,
+        "consequence": 2,
+        "owner": "office",
+        "review_on": "2026-12-01",
+    }
+
+
+def screening_body(enterprise: str) -> dict[str, Any]:
+    return {
+        "enterprise_id": enterprise,
+        "project": "tenancy project",
+        "applicant": enterprise,
+        "industry": "steel",
+        "annual_energy_tce": 1.0,
+        "annual_emissions_tco2e": 2.0,
+        "criteria": [{"criterion": "c", "requirement": "r", "met": True}],
+    }
+
+
+async def _document_registers(
+    admin: httpx.AsyncClient, tag: str, ent: str, side: str
+) -> dict[str, int]:
+    """One document, requirement, role holder, training event, risk (B's with an action) and
+    screening of ``ent``."""
+    t = "/v1/training-records"
+    role = {"role": f"tenancy role {tag}"}
+    made = {
+        "document": (await _created(admin, "/v1/documents", document_body(ent, tag)))[
+            "document_id"
+        ],
+        "requirement": (
+            await _created(
+                admin,
+                f"{t}/requirements",
+                role | {"enterprise_id": ent, "competence": "c", "acquired_by": "training"},
+            )
+        )["requirement_id"],
+        "holder": (
+            await _created(
+                admin,
+                f"{t}/role-holders",
+                role | {"enterprise_id": ent, "person": f"person {side}"},
+            )
+        )["holder_id"],
+        "event": (
+            await _created(
+                admin,
+                f"{t}/events",
+                {
+                    "enterprise_id": ent,
+                    "held_on": "2026-01-05",
+                    "topic": "t",
+                    "trainer": "t",
+                    "competences": ["c"],
+                },
+            )
+        )["event_id"],
+        "risk": (await _created(admin, "/v1/risks", risk_body(ent)))["risk_id"],
+        "screening": (await _created(admin, "/v1/risks/screenings", screening_body(ent)))[
+            "screening_id"
+        ],
+    }
+    action = {"description": "a", "owner": "o", "due_on": "2026-02-01", "review_on": "2026-03-01"}
+    made["risk_action"] = (await _created(admin, f"/v1/risks/{made['risk']}/actions", action))[
+        "action_id"
+    ]
+    attendee = {"enterprise_id": ent, "person": f"attendee {side}", "role": "r"}
+    made["attendance"] = (
+        await _created(
+            admin,
+            f"{t}/events/{made['event']}/attendance",
+            attendee | {"result": "not_evaluated"},
+        )
+    )["attendance_id"]
+    return made
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from tests.api.tenancy_cases import (
     World,
     activity_body,
     build_world,
+    document_body,
     filtered,
     forbidden,
     hidden,
@@ -46,6 +47,8 @@ from tests.api.tenancy_cases import (
     objective_body,
     party_body,
     review_body,
+    risk_body,
+    screening_body,
 )
 from tests.api.test_registry_gateways import own_park
 from tests.api.test_tickets import make_alert, produce
@@ -286,6 +289,17 @@ async def upload_for_b_refused(w: World, c: Clients) -> None:
     assert ref not in {i["current"]["document_ref"] for i in listed.json()["items"]}
 
 
+def written_for_b(path: str, body: dict[str, Any]) -> Check:
+    """A register record for B written with A's key is 404, as if B did not exist."""
+
+    async def check(w: World, c: Clients) -> None:
+        r = await c.a.post(path, json=body)
+        assert r.status_code == 404, r.text
+        assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
+
+    return check
+
+
 async def _inventories_of_b(c: Clients) -> tuple[int, int]:
     """B's inventory and the park's of B's window day (the admin's), as the inventory checks'
     objects: neither may reach A's key."""
@@ -359,6 +373,43 @@ def register_write_for_b_refused(path: str, body: dict[str, Any]) -> Check:
         assert marker not in {i["owner"] for i in listed.json()["items"]}
 
     return check
+
+
+async def document_file_of_b_hidden(w: World, c: Clients) -> None:
+    """A's key cannot store a file on B's draft (404), even the very file it declares."""
+    path = w.fill(_DOCUMENT_B)
+    before = (await c.admin.get(path)).json()
+    r = await c.a.put(
+        path + "/versions/1/file",
+        content=EVIDENCE_PDF,
+        headers={"content-type": "application/pdf"},
+    )
+    assert r.status_code == 404, r.text
+    assert (await c.admin.get(path)).json() == before
+
+
+async def gaps_of_b_hidden(w: World, c: Clients) -> None:
+    """B's person lacking the role's competence is in the park's gap view, never in A's."""
+    role = f"tenancy role {w.tag}"
+
+    def people(r: httpx.Response) -> set[tuple[str | None, str]]:
+        assert r.status_code == 200, r.text
+        return {(g["enterprise_id"], g["person"]) for g in r.json() if g["role"] == role}
+
+    park = people(await c.admin.get(_TRAINING + "/gaps"))
+    assert {(ENTERPRISE_A, "person a"), (ENTERPRISE_B, "person b")} <= park
+    assert people(await c.a.get(_TRAINING + "/gaps")) == {(ENTERPRISE_A, "person a")}
+
+
+_DOCUMENT_B = "/v1/documents/{document_b}"
+_TRAINING = "/v1/training-records"
+_EVENT_B = _TRAINING + "/events/{event_b}"
+_RISK_B = "/v1/risks/{risk_b}"
+_SCREENING_B = "/v1/risks/screenings/{screening_b}"
+_ROLE = {"role": "tenancy", "competence": "c", "acquired_by": "training"}
+_EVENT = {"held_on": "2026-01-05", "topic": "t", "trainer": "t", "competences": ["c"]}
+_ACTION = {"description": "a", "owner": "o", "due_on": "2026-02-01", "review_on": "2026-03-01"}
+_VERSION_FIELDS = ("author", "effective_on", "review_on", "file_name", "sha256")
 
 
 def register_export_of_b_hidden(path: str, mine: str, theirs: str) -> Check:
@@ -498,6 +549,81 @@ async def open_items_of_b_left_out(w: World, c: Clients) -> None:
 
 
 _REVIEW_B = "/v1/management-reviews/{review_b}"
+
+
+def sheet_import_for_b_refused(path: str, target: str, row: dict[str, Any]) -> Check:
+    """A sheet replacing B's record, imported with A's key: the row is rejected (B's record
+    reads as absent) and nothing changes (the admin's export stays byte for byte the same)."""
+
+    async def check(w: World, c: Clients) -> None:
+        before = (await c.admin.get(f"{path}/export")).content
+        book = Workbook()
+        book.active.append(["record_id", *row])
+        book.active.append(
+            [
+                int(w.fill(target)),
+                *(
+                    w.fill(v) if isinstance(v, str) and v.startswith("{") else v
+                    for v in row.values()
+                ),
+            ]
+        )
+        buffer = io.BytesIO()
+        book.save(buffer)
+        r = await c.a.post(
+            f"{path}/import", content=buffer.getvalue(), headers={"content-type": XLSX_TYPE}
+        )
+        assert r.status_code == 422, r.text
+        [result] = r.json()["rows"]
+        assert result["outcome"] == "rejected"
+        assert result["errors"] == [f"no record {w.fill(target)}"]
+        assert (await c.admin.get(f"{path}/export")).content == before
+
+    return check
+
+
+def sheet_cases(
+    path: str, mine: str, theirs: str, row: dict[str, Any]
+) -> dict[tuple[str, str], Check]:
+    """The export and import of one sheet of a register with its own tables."""
+    return {
+        ("GET", path + "/export"): register_export_of_b_hidden(path + "/export", mine, theirs),
+        ("POST", path + "/import"): sheet_import_for_b_refused(path, theirs, row),
+    }
+
+
+_SHEET_ROWS: dict[str, tuple[str, dict[str, Any]]] = {
+    "/v1/documents": (
+        "document",
+        {"kind": "procedure", "code": "TEN-X", "title": "t", "owner": "o"},
+    ),
+    "/v1/risks": (
+        "risk",
+        {k: v for k, v in risk_body(ENTERPRISE_B).items() if k != "enterprise_id"} | {"score": 4},
+    ),
+    "/v1/risks/screenings": (
+        "screening",
+        {
+            k: v
+            for k, v in screening_body(ENTERPRISE_B).items()
+            if k not in ("enterprise_id", "criteria")
+        }
+        | {"criteria": '[{"criterion": "c", "requirement": "r", "met": true}]'},
+    ),
+    "/v1/training-records/requirements": (
+        "requirement",
+        {"role": "r", "competence": "c", "acquired_by": "training"},
+    ),
+    "/v1/training-records/role-holders": ("holder", {"person": "p", "role": "r"}),
+    "/v1/training-records/events": (
+        "event",
+        {"held_on": "2026-01-05", "topic": "t", "trainer": "t", "competences": "c"},
+    ),
+    "/v1/training-records/attendance": (
+        "attendance",
+        {"event_id": "{event_b}", "person": "p", "role": "r", "result": "not_evaluated"},
+    ),
+}
 _W = Scope.REGISTRY_WRITE
 _METER_BODY = {"name": "renamed by A"}
 CASES: dict[tuple[str, str], Check] = {
@@ -766,6 +892,100 @@ CASES: dict[tuple[str, str], Check] = {
     # The management system as a whole: the document set and the open items, A's own only.
     ("GET", "/v1/management-system/documented-information"): documented_information_of_b_left_out,
     ("GET", "/v1/management-system/open-items"): open_items_of_b_left_out,
+    # Controlled documents (5.2, 7.3): an enterprise key works its own; B's are 404.
+    ("POST", "/v1/documents"): written_for_b("/v1/documents", document_body(ENTERPRISE_B, "x")),
+    ("GET", "/v1/documents"): filtered(
+        "/v1/documents", "items", "document_id", "{document_a}", "{document_b}"
+    ),
+    ("GET", "/v1/documents/{document_id}"): hidden("GET", _DOCUMENT_B),
+    ("POST", "/v1/documents/{document_id}/versions"): hidden(
+        "POST",
+        _DOCUMENT_B + "/versions",
+        {k: v for k, v in document_body(ENTERPRISE_B, "x").items() if k in _VERSION_FIELDS},
+        proof=_DOCUMENT_B,
+    ),
+    ("PUT", "/v1/documents/{document_id}/versions/{version}/file"): document_file_of_b_hidden,
+    ("GET", "/v1/documents/{document_id}/versions/{version}/file"): hidden(
+        "GET", _DOCUMENT_B + "/versions/1/file", proof=_DOCUMENT_B
+    ),
+    ("POST", "/v1/documents/{document_id}/versions/{version}/transitions"): hidden(
+        "POST",
+        _DOCUMENT_B + "/versions/1/transitions",
+        {"to": "withdrawn", "reason": "from A"},
+        proof=_DOCUMENT_B,
+    ),
+    # Training records (7.2).
+    ("POST", "/v1/training-records/requirements"): written_for_b(
+        _TRAINING + "/requirements", _ROLE | {"enterprise_id": ENTERPRISE_B}
+    ),
+    ("GET", "/v1/training-records/requirements"): filtered(
+        _TRAINING + "/requirements",
+        "items",
+        "requirement_id",
+        "{requirement_a}",
+        "{requirement_b}",
+    ),
+    ("POST", "/v1/training-records/role-holders"): written_for_b(
+        _TRAINING + "/role-holders", {"enterprise_id": ENTERPRISE_B, "person": "p", "role": "r"}
+    ),
+    ("GET", "/v1/training-records/role-holders"): filtered(
+        _TRAINING + "/role-holders", "items", "holder_id", "{holder_a}", "{holder_b}"
+    ),
+    ("POST", "/v1/training-records/events"): written_for_b(
+        _TRAINING + "/events", _EVENT | {"enterprise_id": ENTERPRISE_B}
+    ),
+    ("GET", "/v1/training-records/events"): filtered(
+        _TRAINING + "/events", "items", "event_id", "{event_a}", "{event_b}"
+    ),
+    ("GET", "/v1/training-records/events/{event_id}"): hidden("GET", _EVENT_B),
+    ("POST", "/v1/training-records/events/{event_id}/attendance"): hidden(
+        "POST",
+        _EVENT_B + "/attendance",
+        {"person": "from A", "role": "r", "result": "not_evaluated"},
+        proof=_EVENT_B,
+    ),
+    ("GET", "/v1/training-records/gaps"): gaps_of_b_hidden,
+    # Risks and opportunities (6.1) and project screenings (6.3.5).
+    ("POST", "/v1/risks"): written_for_b("/v1/risks", risk_body(ENTERPRISE_B)),
+    ("GET", "/v1/risks"): filtered("/v1/risks", "items", "risk_id", "{risk_a}", "{risk_b}"),
+    ("GET", "/v1/risks/{risk_id}"): hidden("GET", _RISK_B),
+    ("PATCH", "/v1/risks/{risk_id}"): hidden("PATCH", _RISK_B, {"likelihood": 5}),
+    ("POST", "/v1/risks/{risk_id}/actions"): hidden(
+        "POST", _RISK_B + "/actions", _ACTION, proof=_RISK_B
+    ),
+    ("POST", "/v1/risks/{risk_id}/actions/{action_id}/reviews"): hidden(
+        "POST",
+        _RISK_B + "/actions/{risk_action_b}/reviews",
+        {"reviewed_on": "2026-03-02", "effective": True, "note": "from A"},
+        proof=_RISK_B,
+    ),
+    ("POST", "/v1/risks/screenings"): written_for_b(
+        "/v1/risks/screenings", screening_body(ENTERPRISE_B)
+    ),
+    ("GET", "/v1/risks/screenings"): filtered(
+        "/v1/risks/screenings", "items", "screening_id", "{screening_a}", "{screening_b}"
+    ),
+    ("GET", "/v1/risks/screenings/{screening_id}"): hidden("GET", _SCREENING_B),
+    ("POST", "/v1/risks/screenings/{screening_id}/decision"): hidden(
+        "POST",
+        _SCREENING_B + "/decision",
+        {
+            "decision": "refuse",
+            "reason": "r",
+            "decided_by": "A",
+            "decided_at": "2026-01-01T00:00:00Z",
+        },
+        proof=_SCREENING_B,
+    ),
+    # Registers of the management system: an enterprise key keeps its own enterprise's records.
+    **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
+    **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
+    # The sheets of the documents, training and risk registers (their own tables).
+    **{
+        key: check
+        for path, (name, row) in _SHEET_ROWS.items()
+        for key, check in sheet_cases(path, f"{{{name}_a}}", f"{{{name}_b}}", row).items()
+    },
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.

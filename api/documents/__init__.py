@@ -1,0 +1,1 @@
+"""Controlled documents (clauses 5.2, 7.3)."""

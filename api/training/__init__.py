@@ -1,0 +1,1 @@
+"""Competence and training records (clause 7.2)."""
