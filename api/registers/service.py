@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api import audit
 from api.errors import ApiError
 from api.keys import Principal
+from api.live import LiveEvent
 from api.registers.spec import RecordStatus, RegisterSpec
 from api.registers.tenancy import TENANT_FILTER, Owner, owner_of
 
@@ -121,8 +122,11 @@ async def create(
     owner: Owner,
     content: BaseModel,
     actor: str,
+    tenant: str | None,
     status: RecordStatus = RecordStatus.ACTIVE,
+    events: list[LiveEvent] | None = None,
 ) -> dict[str, Any]:
+    """A new record, checked and followed up by the register's ``rules`` in its transaction."""
     values = _values(content)
     row = {
         "park_id": owner.park_id,
@@ -138,6 +142,7 @@ async def create(
         sql.SQL(", ").join(map(sql.Placeholder, row)),
     )
     async with conn.transaction():
+        await spec.rules.check(conn, owner=owner, content=content, tenant=tenant, current=None)
         [created] = await _rows(conn, query, row)
         await audit.record(
             conn,
@@ -148,7 +153,14 @@ async def create(
             before=None,
             after=_json({k: row[k] for k in row if k not in ("created_by", "updated_by")}),
         )
+        created = await spec.rules.after(
+            conn, row=created, before=None, actor=actor, events=_sink(events)
+        )
     return created
+
+
+def _sink(events: list[LiveEvent] | None) -> list[LiveEvent]:
+    return [] if events is None else events
 
 
 async def replace(
@@ -160,14 +172,18 @@ async def replace(
     content: BaseModel,
     status: RecordStatus,
     actor: str,
+    events: list[LiveEvent] | None = None,
 ) -> tuple[dict[str, Any], bool] | None:
     """Replace the record's content and status: (the record, whether anything changed). The
-    audit record holds the fields that changed, before and after. None: no such record for this
+    audit record holds the fields that changed, before and after; the register's ``rules``
+    check the write and follow it up in its transaction. None: no such record for this
     caller."""
     async with conn.transaction():
         current = await get(conn, spec, record_id=record_id, tenant=tenant, lock=True)
         if current is None:
             return None
+        owner = Owner(current["park_id"], current["enterprise_id"])
+        await spec.rules.check(conn, owner=owner, content=content, tenant=tenant, current=current)
         wanted = {"status": status.value, **_values(content)}
         changed = {k: v for k, v in wanted.items() if current[k] != v}
         if not changed:
@@ -191,6 +207,9 @@ async def replace(
             entity_id=str(record_id),
             before=_json({k: current[k] for k in changed}),
             after=_json(changed),
+        )
+        updated = await spec.rules.after(
+            conn, row=updated, before=current, actor=actor, events=_sink(events)
         )
     return updated, True
 
@@ -224,14 +243,20 @@ async def import_rows(
     *,
     who: Principal,
     rows: Sequence[tuple[int, dict[str, Any]]],
+    events: list[LiveEvent] | None = None,
 ) -> tuple[bool, list[RowResult]]:
     """Store every row, or none: (stored, each row's result). Rows are checked and written in
     one transaction; on any rejected row it is rolled back and the other rows read ``valid``."""
     results: list[RowResult] = []
+    pending: list[LiveEvent] = []  # published only if the whole file is stored
     try:
         async with conn.transaction():
             for number, values in rows:
-                results.append(await _import_one(conn, spec, who=who, number=number, values=values))
+                results.append(
+                    await _import_one(
+                        conn, spec, who=who, number=number, values=values, events=pending
+                    )
+                )
             if any(r.outcome == "rejected" for r in results):
                 raise _Rejected
     except _Rejected:
@@ -239,6 +264,7 @@ async def import_rows(
             if r.outcome != "rejected":
                 r.outcome, r.record_id = "valid", r.record_id if r.outcome != "created" else None
         return False, results
+    _sink(events).extend(pending)
     return True, results
 
 
@@ -249,8 +275,10 @@ async def _import_one(
     who: Principal,
     number: int,
     values: dict[str, Any],
+    events: list[LiveEvent],
 ) -> RowResult:
     system = {k: values.pop(k) for k in list(values) if k in SystemColumns.model_fields}
+    derived = {k: values.pop(k) for k in list(values) if k in spec.derived}
     errors: list[str] = []
     head: SystemColumns | None = None
     content: BaseModel | None = None
@@ -270,13 +298,29 @@ async def _import_one(
                 conn, who=who, park_id=head.park_id, enterprise_id=head.enterprise_id
             )
             if head.record_id is None:
+                if derived:
+                    raise ApiError(422, f"{sorted(derived)}: set by the system, blank in a new row")
                 row = await create(
-                    conn, spec, owner=owner, content=content, actor=who.actor, status=head.status
+                    conn,
+                    spec,
+                    owner=owner,
+                    content=content,
+                    actor=who.actor,
+                    tenant=who.enterprise_id,
+                    status=head.status,
+                    events=events,
                 )
                 return RowResult(row=number, outcome="created", record_id=row["record_id"])
             current = await get(conn, spec, record_id=head.record_id, tenant=who.enterprise_id)
             if current is None:
                 raise ApiError(404, f"no record {head.record_id}")
+            for column, value in derived.items():
+                if current[column] != value:
+                    raise ApiError(
+                        422,
+                        f"{column}: set by the system; the record holds {current[column]!r},"
+                        f" not {value!r}",
+                    )
             if (current["park_id"], current["enterprise_id"]) != (
                 owner.park_id,
                 owner.enterprise_id,
@@ -290,6 +334,7 @@ async def _import_one(
                 content=content,
                 status=head.status,
                 actor=who.actor,
+                events=events,
             )
             assert updated is not None
             outcome = "updated" if updated[1] else "unchanged"
