@@ -182,12 +182,12 @@ async def replace(
         current = await get(conn, spec, record_id=record_id, tenant=tenant, lock=True)
         if current is None:
             return None
-        owner = Owner(current["park_id"], current["enterprise_id"])
-        await spec.rules.check(conn, owner=owner, content=content, tenant=tenant, current=current)
         wanted = {"status": status.value, **_values(content)}
         changed = {k: v for k, v in wanted.items() if current[k] != v}
         if not changed:
             return current, False
+        owner = Owner(current["park_id"], current["enterprise_id"])
+        await spec.rules.check(conn, owner=owner, content=content, tenant=tenant, current=current)
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changed
         )
@@ -348,3 +348,20 @@ async def _import_one(
 
 def _messages(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+
+
+async def programme(
+    conn: AsyncConnection[Any], spec: RegisterSpec, *, tenant: str | None, year: int, limit: int
+) -> list[dict[str, Any]]:
+    """The active records of ``spec`` (a table with ``programme_year`` and ``planned_start``)
+    planned for ``year``, in planned order; 413 beyond ``limit``."""
+    query = sql.SQL(
+        "SELECT * FROM {} r WHERE {} ORDER BY r.planned_start, r.record_id LIMIT %(limit)s"
+    ).format(
+        sql.Identifier(spec.table),
+        _where(" AND r.status = 'active' AND r.programme_year = %(year)s"),
+    )
+    rows = await _rows(conn, query, {"tenant": tenant, "year": year, "limit": limit + 1})
+    if len(rows) > limit:
+        raise ApiError(413, f"more than {limit} audits in {year}: list them instead")
+    return rows

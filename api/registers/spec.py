@@ -41,6 +41,9 @@ class Reminder:
     column: str  # a ``date`` column of the content model and the table
     date_kind: str  # how the reminder log and the event name the date, e.g. "review"
     event: EventType
+    # Remind only while this content column holds one of these values (e.g. an audit still
+    # planned or in progress); None: while the record is active.
+    only_when: tuple[str, tuple[str, ...]] | None = None
 
 
 class WriteRules:
@@ -102,6 +105,7 @@ class RegisterSpec:
         assert not set(self.derived) & (fields | set(SYSTEM_COLUMNS)), f"{self.name}: derived"
         for reminder in self.reminders:
             assert reminder.column in fields, f"{self.name}: no date column {reminder.column}"
+            assert reminder.only_when is None or reminder.only_when[0] in fields
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -16,6 +16,8 @@ class EventType(StrEnum):
     # Register reminders (api/registers/reminders.py): a review date has passed.
     CONTEXT_ISSUE_REVIEW_DUE = "context_issue.review_due"  # clause 4.1
     INTERESTED_PARTY_REVIEW_DUE = "interested_party.review_due"  # clause 4.2
+    OBLIGATION_EVALUATION_DUE = "obligation.evaluation_due"  # clauses 6.6, 9.2
+    INTERNAL_AUDIT_DUE = "internal_audit.due"  # clause 9.3: planned end passed, not closed
     PING = "ping"
 
 
