@@ -18,7 +18,7 @@ CREATE TABLE obligation (
     source_document             text NOT NULL CHECK (length(source_document) BETWEEN 1 AND 200),
     clause                      text CHECK (length(clause) BETWEEN 1 AND 200),
     summary                     text NOT NULL CHECK (length(summary) BETWEEN 1 AND 10000),
-    applicability               text NOT NULL CHECK (applicability IN ('park', 'enterprises')),
+    applicability               text NOT NULL CHECK (applicability IN ('all', 'named_enterprises')),
     applies_to                  text[] NOT NULL DEFAULT '{}',
     owner                       text NOT NULL CHECK (length(owner) BETWEEN 1 AND 200),
     evaluation_frequency_months integer NOT NULL
@@ -30,7 +30,7 @@ CREATE TABLE obligation (
     created_by                  text NOT NULL CHECK (length(created_by) > 0),
     updated_at                  timestamptz NOT NULL DEFAULT now(),
     updated_by                  text NOT NULL CHECK (length(updated_by) > 0),
-    CHECK ((applicability = 'park') = (cardinality(applies_to) = 0))
+    CHECK ((applicability = 'all') = (cardinality(applies_to) = 0))
 );
 CREATE INDEX obligation_enterprise_idx ON obligation (enterprise_id, record_id DESC);
 CREATE INDEX obligation_due_idx ON obligation (next_evaluation_due) WHERE status = 'active';
