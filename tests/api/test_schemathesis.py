@@ -193,8 +193,8 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_status(
         "examples,coverage,fuzzing",
         "--max-examples",
         "10",
-            # 140 operations at 10 examples each: at 150 s the operations reached last on a
-            # loaded machine had only their unauthenticated coverage cases (401 only).
+        # About 120 operations at 10 examples each: at 150 s the operations reached last on a
+        # loaded machine had only their unauthenticated coverage cases (401 only).
         "--max-time",
         "240",
         "--request-timeout",
