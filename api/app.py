@@ -21,11 +21,15 @@ from api.activity.views import router as activity_router
 from api.context_issues.views import router as context_issues_router
 from api.documents.views import router as documents_router
 from api.interested_parties.views import router as interested_parties_router
+from api.internal_audits.views import audits as audits_router
+from api.internal_audits.views import findings as findings_router
 from api.inventories.views import router as inventories_router
 from api.management_reviews.views import router as management_reviews_router
 from api.management_system.views import router as management_system_router
 from api.measures.views import router as measures_router
 from api.middleware import RequestGuard
+from api.obligations.views import evaluations as evaluations_router
+from api.obligations.views import obligations as obligations_router
 from api.page.views import router as page_router
 from api.producer import RawProducer
 from api.queries.views import router as queries_router
@@ -141,6 +145,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         context_issues_router,
         interested_parties_router,
         measures_router,
+        obligations_router,
+        evaluations_router,
+        audits_router,
+        findings_router,
         webhooks_router,
         live_router,
         reports_router,

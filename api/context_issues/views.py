@@ -57,6 +57,7 @@ async def create_issue(body: ContextIssueIn, conn: DbDep, who: Writer) -> Contex
         owner=await owner(conn, who, body),
         content=SPEC.content.model_validate(body.model_dump(exclude={"enterprise_id", "park_id"})),
         actor=who.actor,
+        tenant=who.enterprise_id,
     )
     return ContextIssueOut.model_validate(made)
 

@@ -59,6 +59,7 @@ async def create_party(body: InterestedPartyIn, conn: DbDep, who: Writer) -> Int
         owner=await owner(conn, who, body),
         content=SPEC.content.model_validate(body.model_dump(exclude={"enterprise_id", "park_id"})),
         actor=who.actor,
+        tenant=who.enterprise_id,
     )
     return InterestedPartyOut.model_validate(made)
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from api.context_issues.spec import SPEC as CONTEXT_ISSUES
 from api.documents.spec import SPEC as DOCUMENTS
 from api.interested_parties.spec import SPEC as INTERESTED_PARTIES
+from api.internal_audits.spec import AUDITS, FINDINGS
 from api.management_reviews.spec import REVIEW_OUTPUTS
 from api.measures.spec import CALIBRATIONS, MEASURES, OBJECTIVES
+from api.obligations.spec import EVALUATIONS, OBLIGATIONS
 from api.registers.spec import RegisterSpec
 from api.risks.spec import ACTIONS as RISK_ACTIONS
 from api.risks.spec import RISKS, SCREENINGS
@@ -25,6 +27,10 @@ REGISTERS: tuple[RegisterSpec, ...] = (
     RISK_ACTIONS,
     SCREENINGS,
     *(spec for spec, _ in TRAINING.values()),
+    OBLIGATIONS,
+    EVALUATIONS,
+    AUDITS,
+    FINDINGS,
 )
 # Everything whose dates the reminder check watches: the registers, and the outputs of closed
 # management reviews (written by closing a review, so not a register of their own).

@@ -40,7 +40,7 @@ Clock = Callable[[], datetime]
 _DUE = """
 SELECT r.record_id, r.park_id, r.enterprise_id, r.{col} AS due_on, r.{title} AS title
 FROM {table} r JOIN park p ON p.park_id = r.park_id
-WHERE r.status = ANY(%(statuses)s)
+WHERE r.status = ANY(%(statuses)s) AND {pending}
   AND (r.{col} + 1)::timestamp AT TIME ZONE p.timezone <= %(now)s
   AND NOT EXISTS (SELECT 1 FROM register_reminder m
                   WHERE m.register = %(register)s AND m.record_id = r.record_id
@@ -87,6 +87,9 @@ async def _check_one(
         col=sql.Identifier(reminder.column),
         title=sql.Identifier(spec.title_column),
         table=sql.Identifier(spec.table),
+        pending=sql.SQL("TRUE")
+        if reminder.only_when is None
+        else sql.SQL("r.{} = ANY(%(pending)s)").format(sql.Identifier(reminder.only_when[0])),
     )
     params = {
         "now": now,
@@ -94,6 +97,7 @@ async def _check_one(
         "kind": reminder.date_kind,
         "batch": BATCH,
         "statuses": list(reminder.statuses),
+        "pending": None if reminder.only_when is None else list(reminder.only_when[1]),
     }
     queued = 0
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:

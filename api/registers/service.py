@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api import audit
 from api.errors import ApiError
 from api.keys import Principal
+from api.live import LiveEvent
 from api.registers.spec import RecordStatus, RegisterSpec
 from api.registers.tenancy import TENANT_FILTER, Owner, owner_of
 
@@ -121,8 +122,11 @@ async def create(
     owner: Owner,
     content: BaseModel,
     actor: str,
+    tenant: str | None,
     status: RecordStatus = RecordStatus.ACTIVE,
+    events: list[LiveEvent] | None = None,
 ) -> dict[str, Any]:
+    """A new record, checked and followed up by the register's ``rules`` in its transaction."""
     values = _values(content)
     row = {
         "park_id": owner.park_id,
@@ -138,6 +142,7 @@ async def create(
         sql.SQL(", ").join(map(sql.Placeholder, row)),
     )
     async with conn.transaction():
+        await spec.rules.check(conn, owner=owner, content=content, tenant=tenant, current=None)
         [created] = await _rows(conn, query, row)
         await audit.record(
             conn,
@@ -148,7 +153,14 @@ async def create(
             before=None,
             after=_json({k: row[k] for k in row if k not in ("created_by", "updated_by")}),
         )
+        created = await spec.rules.after(
+            conn, row=created, before=None, actor=actor, events=_sink(events)
+        )
     return created
+
+
+def _sink(events: list[LiveEvent] | None) -> list[LiveEvent]:
+    return [] if events is None else events
 
 
 async def replace(
@@ -160,9 +172,11 @@ async def replace(
     content: BaseModel,
     status: RecordStatus,
     actor: str,
+    events: list[LiveEvent] | None = None,
 ) -> tuple[dict[str, Any], bool] | None:
     """Replace the record's content and status: (the record, whether anything changed). The
-    audit record holds the fields that changed, before and after. None: no such record for this
+    audit record holds the fields that changed, before and after; the register's ``rules``
+    check the write and follow it up in its transaction. None: no such record for this
     caller."""
     async with conn.transaction():
         current = await get(conn, spec, record_id=record_id, tenant=tenant, lock=True)
@@ -172,6 +186,8 @@ async def replace(
         changed = {k: v for k, v in wanted.items() if current[k] != v}
         if not changed:
             return current, False
+        owner = Owner(current["park_id"], current["enterprise_id"])
+        await spec.rules.check(conn, owner=owner, content=content, tenant=tenant, current=current)
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changed
         )
@@ -191,6 +207,9 @@ async def replace(
             entity_id=str(record_id),
             before=_json({k: current[k] for k in changed}),
             after=_json(changed),
+        )
+        updated = await spec.rules.after(
+            conn, row=updated, before=current, actor=actor, events=_sink(events)
         )
     return updated, True
 
@@ -227,7 +246,8 @@ RawRowWriter = Callable[
     [AsyncConnection[Any], Principal, dict[str, Any]], Awaitable[tuple[str, int]]
 ]
 # How an imported row is stored: (conn, spec, who, owner, system columns, content, the current
-# record or None for a new one) -> (outcome, record id). The outcome is "created", "updated" or
+# record or None for a new one, the live events to publish after the commit) -> (outcome,
+# record id). The outcome is "created", "updated" or
 # "unchanged"; an ``ApiError`` rejects the row. A register whose records change only through
 # their own workflow (document versions, decided screenings) passes its own writer; the others
 # use ``write_record`` (create, or replace content and status).
@@ -240,6 +260,7 @@ RowWriter = Callable[
         "SystemColumns",
         BaseModel,
         dict[str, Any] | None,
+        list[LiveEvent],
     ],
     Awaitable[tuple[str, int]],
 ]
@@ -259,11 +280,20 @@ async def write_record(
     head: SystemColumns,
     content: BaseModel,
     current: dict[str, Any] | None,
+    events: list[LiveEvent],
 ) -> tuple[str, int]:
-    """The plain register's row: create it, or replace the record's content and status."""
+    """The plain register's row: create it, or replace the record's content and status (the
+    register's ``WriteRules`` applied either way)."""
     if current is None:
         row = await create(
-            conn, spec, owner=owner, content=content, actor=who.actor, status=head.status
+            conn,
+            spec,
+            owner=owner,
+            content=content,
+            actor=who.actor,
+            tenant=who.enterprise_id,
+            status=head.status,
+            events=events,
         )
         return "created", int(row["record_id"])
     updated = await replace(
@@ -274,6 +304,7 @@ async def write_record(
         content=content,
         status=head.status,
         actor=who.actor,
+        events=events,
     )
     assert updated is not None
     return ("updated" if updated[1] else "unchanged"), int(current["record_id"])
@@ -305,6 +336,7 @@ def fixed_records(make: RecordMaker, *, what: str, how: str) -> RowWriter:
         head: SystemColumns,
         content: BaseModel,
         current: dict[str, Any] | None,
+        events: list[LiveEvent],
     ) -> tuple[str, int]:
         if current is None:
             if head.status is not RecordStatus.ACTIVE:
@@ -326,19 +358,27 @@ async def import_rows(
     *,
     who: Principal,
     rows: Sequence[tuple[int, dict[str, Any]]],
-    writer: RowWriter = write_record,
+    writer: RowWriter | None = None,
     write: RawRowWriter | None = None,
+    events: list[LiveEvent] | None = None,
 ) -> tuple[bool, list[RowResult]]:
     """Store every row, or none: (stored, each row's result). Rows are checked and written in
     one transaction; on any rejected row it is rolled back and the other rows read ``valid``.
     ``write``: the register's own row writer (default: create or replace through ``spec``)."""
     results: list[RowResult] = []
+    pending: list[LiveEvent] = []  # published only if the whole file is stored
     try:
         async with conn.transaction():
             for number, values in rows:
                 if write is None:
                     result = await _import_one(
-                        conn, spec, who=who, number=number, values=values, writer=writer
+                        conn,
+                        spec,
+                        who=who,
+                        number=number,
+                        values=values,
+                        writer=writer or write_record,
+                        events=pending,
                     )
                 else:
                     result = await _import_with(write, conn, who=who, number=number, values=values)
@@ -350,6 +390,7 @@ async def import_rows(
             if r.outcome != "rejected":
                 r.outcome, r.record_id = "valid", r.record_id if r.outcome != "created" else None
         return False, results
+    _sink(events).extend(pending)
     return True, results
 
 
@@ -361,8 +402,10 @@ async def _import_one(
     number: int,
     values: dict[str, Any],
     writer: RowWriter,
+    events: list[LiveEvent],
 ) -> RowResult:
     system = {k: values.pop(k) for k in list(values) if k in SystemColumns.model_fields}
+    derived = {k: values.pop(k) for k in list(values) if k in spec.derived}
     errors: list[str] = []
     head: SystemColumns | None = None
     content: BaseModel | None = None
@@ -382,16 +425,28 @@ async def _import_one(
                 conn, who=who, park_id=head.park_id, enterprise_id=head.enterprise_id
             )
             current = None
-            if head.record_id is not None:
+            if head.record_id is None:
+                if derived:
+                    raise ApiError(422, f"{sorted(derived)}: set by the system, blank in a new row")
+            else:
                 current = await get(conn, spec, record_id=head.record_id, tenant=who.enterprise_id)
                 if current is None:
                     raise ApiError(404, f"no record {head.record_id}")
+                for column, value in derived.items():
+                    if current[column] != value:
+                        raise ApiError(
+                            422,
+                            f"{column}: set by the system; the record holds {current[column]!r},"
+                            f" not {value!r}",
+                        )
                 if (current["park_id"], current["enterprise_id"]) != (
                     owner.park_id,
                     owner.enterprise_id,
                 ):
                     raise ApiError(422, f"record {head.record_id} belongs to another owner")
-            outcome, record_id = await writer(conn, spec, who, owner, head, content, current)
+            outcome, record_id = await writer(
+                conn, spec, who, owner, head, content, current, events
+            )
             return RowResult(row=number, outcome=outcome, record_id=record_id)
     except ApiError as exc:
         return RowResult(row=number, outcome="rejected", errors=[exc.detail])
@@ -422,3 +477,20 @@ async def _import_with(
 
 def _messages(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+
+
+async def programme(
+    conn: AsyncConnection[Any], spec: RegisterSpec, *, tenant: str | None, year: int, limit: int
+) -> list[dict[str, Any]]:
+    """The active records of ``spec`` (a table with ``programme_year`` and ``planned_start``)
+    planned for ``year``, in planned order; 413 beyond ``limit``."""
+    query = sql.SQL(
+        "SELECT * FROM {} r WHERE {} ORDER BY r.planned_start, r.record_id LIMIT %(limit)s"
+    ).format(
+        sql.Identifier(spec.table),
+        _where(" AND r.status = 'active' AND r.programme_year = %(year)s"),
+    )
+    rows = await _rows(conn, query, {"tenant": tenant, "year": year, "limit": limit + 1})
+    if len(rows) > limit:
+        raise ApiError(413, f"more than {limit} audits in {year}: list them instead")
+    return rows

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
+from psycopg import AsyncConnection
 from pydantic import BaseModel
 
+from api.live import LiveEvent
+from api.registers.tenancy import Owner
 from api.webhooks.enums import EventType
 
 
@@ -39,6 +43,42 @@ class Reminder:
     date_kind: str  # how the reminder log and the event name the date, e.g. "review"
     event: EventType
     statuses: tuple[str, ...] = (RecordStatus.ACTIVE.value,)
+    # Remind only while this content column holds one of these values (e.g. an audit still
+    # planned or in progress); None: while the record is active.
+    only_when: tuple[str, tuple[str, ...]] | None = None
+
+
+class WriteRules:
+    """What a register checks and does beyond storing its content, inside the transaction of the
+    write (create, replace, each imported row), so a refusal stores nothing and a consequence
+    (a ticket opened, a due date moved) is stored with the record or not at all. The default
+    checks nothing and does nothing; a register overrides either method."""
+
+    async def check(
+        self,
+        conn: AsyncConnection[Any],
+        *,
+        owner: Owner,
+        content: BaseModel,
+        tenant: str | None,
+        current: dict[str, Any] | None,
+    ) -> None:
+        """Refuse the write with an ``ApiError`` (e.g. a reference the caller cannot see).
+        ``current``: the stored record a replacement replaces (None: a new record)."""
+
+    async def after(
+        self,
+        conn: AsyncConnection[Any],
+        *,
+        row: dict[str, Any],
+        before: dict[str, Any] | None,
+        actor: str,
+        events: list[LiveEvent],
+    ) -> dict[str, Any]:
+        """The record as stored once the consequences of the write are applied (``before``:
+        the record before a replacement, None for a new one); live events to publish after the
+        commit go to ``events``."""
+        return row
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,16 +94,26 @@ class RegisterSpec:
     labels: Mapping[str, str]
     title_column: str  # the field a reminder names the record by
     reminders: tuple[Reminder, ...] = ()
+    # Columns the system sets (e.g. the ticket a finding opened), with their labels: exported
+    # after the content, and on import either blank or what the record holds.
+    derived: Mapping[str, str] = field(default_factory=dict)
+    rules: WriteRules = field(default_factory=WriteRules)
 
     def __post_init__(self) -> None:
         fields = set(self.content.model_fields)
         assert set(self.labels) == fields, f"{self.name}: label every content field"
         assert self.title_column in fields and len(self.sheet) <= 31
         assert not fields & set(SYSTEM_COLUMNS), f"{self.name}: content names a system column"
+        assert not set(self.derived) & (fields | set(SYSTEM_COLUMNS)), f"{self.name}: derived"
         for reminder in self.reminders:
             assert reminder.column in fields, f"{self.name}: no date column {reminder.column}"
+            assert reminder.only_when is None or reminder.only_when[0] in fields
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The XLSX columns, in order."""
-        return (*SYSTEM_COLUMNS, *self.content.model_fields)
+        return (*SYSTEM_COLUMNS, *self.content.model_fields, *self.derived)
+
+    def label(self, column: str) -> str:
+        """A column's zh-CN / English label for the XLSX label row."""
+        return SYSTEM_LABELS.get(column) or self.labels.get(column) or self.derived[column]

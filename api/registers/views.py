@@ -8,13 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DbDep, require
+from api.deps import DbDep, get_state, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
+from api.live import LiveEvent
 from api.registers import service, xlsx
 from api.registers.spec import RecordStatus, RegisterSpec
 from api.registers.tenancy import Owner, owner_of
 from api.registry.common import ID_PATTERN
+from api.state import AppState
 
 OwnerId = Annotated[str, Field(pattern=ID_PATTERN)]
 RecordIdQuery = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="`next_cursor`")]
@@ -63,6 +65,12 @@ class ImportResult(BaseModel):
     rows: list[service.RowResult]
 
 
+def publish(state: AppState, events: list[LiveEvent]) -> None:
+    """Live events of a committed write (a ticket a finding opened)."""
+    for event in events:
+        state.hub.publish(event)
+
+
 async def owner(conn: Any, who: Principal, body: OwnerFields) -> Owner:
     return await owner_of(conn, who=who, park_id=body.park_id, enterprise_id=body.enterprise_id)
 
@@ -99,9 +107,11 @@ async def import_file(
     rows = xlsx.read(spec, data)
     if not rows:
         raise ApiError(422, "the sheet has no records under its header")
+    events: list[LiveEvent] = []
     stored, results = await service.import_rows(
-        conn, spec, who=who, rows=rows, writer=writer, write=write
+        conn, spec, who=who, rows=rows, writer=writer, write=write, events=events
     )
+    publish(get_state(request), events)
     if not stored:
         raise ApiError(
             422,

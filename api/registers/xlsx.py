@@ -28,7 +28,7 @@ from pydantic import AfterValidator
 
 from accounting.spreadsheet import formula_safe, restored
 from api.errors import ApiError
-from api.registers.spec import SYSTEM_LABELS, RegisterSpec
+from api.registers.spec import RegisterSpec
 from api.tickets.models import LongText as LongText_
 from api.tickets.models import ShortText as ShortText_
 from api.tickets.models import Title as Title_
@@ -91,7 +91,7 @@ def export(spec: RegisterSpec, rows: list[dict[str, Any]]) -> bytes:
     sheet = book.active
     sheet.title = spec.sheet
     sheet.append(list(spec.columns))
-    sheet.append([SYSTEM_LABELS.get(c) or spec.labels[c] for c in spec.columns])
+    sheet.append([spec.label(c) for c in spec.columns])
     for row in rows:
         sheet.append([_cell(row[c]) for c in spec.columns])
         for cell in sheet[sheet.max_row]:
@@ -152,7 +152,7 @@ def read(spec: RegisterSpec, data: bytes) -> list[Row]:
         raise ApiError(422, f"unknown columns {unknown}; the columns are {list(spec.columns)}")
     if len(set(header)) != len(header):
         raise ApiError(422, f"a column is named twice: {header}")
-    labels = [SYSTEM_LABELS.get(c) or spec.labels[c] for c in header]
+    labels = [spec.label(c) for c in header]
     lists = {n for n, f in spec.content.model_fields.items() if _is_list(f.annotation)}
     rows: list[Row] = []
     for number, cells in enumerate(table[1:], start=2):

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 
 from api.errors import ApiError
 from api.keys import Principal
+from api.live import LiveEvent
 from api.registers import service as registers
 from api.registers.spec import RecordStatus, RegisterSpec, Reminder
 from api.registers.tenancy import Owner
@@ -145,6 +146,7 @@ async def _write_risk(
     head: registers.SystemColumns,
     content: BaseModel,
     current: dict[str, Any] | None,
+    events: list[LiveEvent],
 ) -> tuple[str, int]:
     row = RiskRow.model_validate(content.model_dump())
     if current is None:
@@ -228,6 +230,7 @@ async def _write_screening(
     head: registers.SystemColumns,
     content: BaseModel,
     current: dict[str, Any] | None,
+    events: list[LiveEvent],
 ) -> tuple[str, int]:
     row = ScreeningRow.model_validate(content.model_dump())
     if current is not None and current["decision"] is None and row.decision is not None:
@@ -240,7 +243,7 @@ async def _write_screening(
         if registers.content_of(spec, current) == undecided:
             await _decide(conn, who, int(current["record_id"]), row)
             return "updated", int(current["record_id"])
-    return await _fixed_screening(conn, spec, who, owner, head, content, current)
+    return await _fixed_screening(conn, spec, who, owner, head, content, current, events)
 
 
 RISKS = RegisterSpec(

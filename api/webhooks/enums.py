@@ -23,6 +23,8 @@ class EventType(StrEnum):
     DOCUMENT_REVIEW_DUE = "document.review_due"  # clause 7.3: the version in force's review
     RISK_REVIEW_DUE = "risk.review_due"  # clause 6.1: an open risk's next review
     RISK_ACTION_REVIEW_DUE = "risk_action.review_due"  # 6.1.3 b 2): effectiveness not reviewed
+    OBLIGATION_EVALUATION_DUE = "obligation.evaluation_due"  # clauses 6.6, 9.2
+    INTERNAL_AUDIT_DUE = "internal_audit.due"  # clause 9.3: planned end passed, not closed
     PING = "ping"
 
 

@@ -72,6 +72,72 @@ def review_body(enterprise: str) -> dict[str, Any]:
     }
 
 
+def obligation_body(enterprise: str) -> dict[str, Any]:
+    """A compliance obligation (6.6) of ``enterprise``."""
+    return {
+        "enterprise_id": enterprise,
+        "title": "energy audit every five years",
+        "kind": "regulation",
+        "source_document": "key energy-using unit measures",
+        "clause": "art. 11",
+        "summary": "an energy audit report filed with the authority",
+        "applicability": "all",
+        "owner": "zhao.lei",
+        "evaluation_frequency_months": 12,
+        "next_evaluation_due": "2031-01-31",
+        "obligation_status": "in_force",
+    }
+
+
+def evaluation_body(enterprise: str, obligation_id: int = 1) -> dict[str, Any]:
+    """A compliant evaluation (9.2) of ``enterprise``'s obligation, with an evidence file."""
+    return {
+        "enterprise_id": enterprise,
+        "obligation_id": obligation_id,
+        "period_start": "2030-01-01",
+        "period_end": "2030-12-31",
+        "result": "compliant",
+        "finding": "report filed on time",
+        "evidence_ref": "filing receipt 2030-17",
+        "evidence_file_name": "receipt.pdf",
+        "evidence_sha256": hashlib.sha256(EVIDENCE_PDF).hexdigest(),
+        "evaluator": "zhao.lei",
+        "evaluated_on": "2031-01-10",
+    }
+
+
+def audit_body(enterprise: str) -> dict[str, Any]:
+    """An internal audit (9.3) of ``enterprise``, its report declared."""
+    return {
+        "enterprise_id": enterprise,
+        "programme_year": 2031,
+        "title": "metering and data audit",
+        "scope": "metering of the boiler house",
+        "criteria": "clause 9.1 and the metering plan",
+        "audited_area": "utilities",
+        "auditors": ["qian.yu", "sun.li"],
+        "auditors_independent": True,
+        "planned_start": "2031-03-01",
+        "planned_end": "2031-03-05",
+        "audit_status": "planned",
+        "report_file_name": "audit-report.pdf",
+        "report_sha256": hashlib.sha256(EVIDENCE_PDF).hexdigest(),
+    }
+
+
+def finding_body(enterprise: str, audit_id: int = 1) -> dict[str, Any]:
+    """An observation of ``enterprise``'s audit."""
+    return {
+        "enterprise_id": enterprise,
+        "audit_id": audit_id,
+        "finding_type": "observation",
+        "clause": "9.1.2",
+        "title": "calibration labels faded",
+        "description": "labels on two meters unreadable",
+        "evidence": "site walk, meters M-3 and M-4",
+    }
+
+
 def activity_body(enterprise: str) -> dict[str, Any]:
     """A draft activity record of ``enterprise``: an SF6 refill with a declared evidence file."""
     return {
@@ -138,6 +204,14 @@ class World:
     party_b: int
     review_a: int
     review_b: int
+    obligation_a: int
+    obligation_b: int
+    evaluation_a: int
+    evaluation_b: int
+    audit_a: int
+    audit_b: int
+    finding_a: int
+    finding_b: int
 
     def fill(self, template: str) -> str:
         """A path or a value with ``{meter_b}`` etc. replaced by this world's ids."""
@@ -313,6 +387,24 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
     issues = [await _created(admin, "/v1/context-issues", issue_body(e)) for e in (A, B)]
     parties = [await _created(admin, "/v1/interested-parties", party_body(e)) for e in (A, B)]
     reviews = [await _created(admin, "/v1/management-reviews", review_body(e)) for e in (A, B)]
+    obligations = [await _created(admin, "/v1/obligations", obligation_body(e)) for e in (A, B)]
+    evaluations = [
+        await _created(admin, "/v1/compliance-evaluations", evaluation_body(e, o["record_id"]))
+        for e, o in zip((A, B), obligations, strict=True)
+    ]
+    audits = [await _created(admin, "/v1/internal-audits", audit_body(e)) for e in (A, B)]
+    findings = [
+        await _created(admin, "/v1/audit-findings", finding_body(e, x["record_id"]))
+        for e, x in zip((A, B), audits, strict=True)
+    ]
+    # B's evidence file and audit report are kept, so their download routes have a file.
+    pdf = {"content-type": "application/pdf"}
+    for path in (
+        f"/v1/compliance-evaluations/{evaluations[1]['record_id']}/evidence",
+        f"/v1/internal-audits/{audits[1]['record_id']}/report",
+    ):
+        r = await admin.put(path, content=EVIDENCE_PDF, headers=pdf)
+        assert r.status_code == 200, r.text
     return World(
         tag=tag,
         site_a=a["site"],
@@ -350,6 +442,14 @@ async def build_world(server: ApiServer, admin: httpx.AsyncClient, make_key: Mak
         party_b=int(parties[1]["record_id"]),
         review_a=int(reviews[0]["review_id"]),
         review_b=int(reviews[1]["review_id"]),
+        obligation_a=int(obligations[0]["record_id"]),
+        obligation_b=int(obligations[1]["record_id"]),
+        evaluation_a=int(evaluations[0]["record_id"]),
+        evaluation_b=int(evaluations[1]["record_id"]),
+        audit_a=int(audits[0]["record_id"]),
+        audit_b=int(audits[1]["record_id"]),
+        finding_a=int(findings[0]["record_id"]),
+        finding_b=int(findings[1]["record_id"]),
     )
 
 

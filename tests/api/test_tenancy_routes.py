@@ -36,15 +36,19 @@ from tests.api.tenancy_cases import (
     Clients,
     World,
     activity_body,
+    audit_body,
     build_world,
     document_body,
+    evaluation_body,
     filtered,
+    finding_body,
     forbidden,
     hidden,
     issue_body,
     measure_body,
     named_other_tenant,
     objective_body,
+    obligation_body,
     party_body,
     review_body,
     risk_body,
@@ -86,6 +90,8 @@ ROUTES = route_table()
 _DAY = {"from": B_DAY_START, "to": B_DAY_END}
 _TICKET_B = "/v1/tickets/{ticket_b}"
 _ACTIVITY_B = "/v1/activity-records/{activity_b}"
+_EVALUATION_B = "/v1/compliance-evaluations/{evaluation_b}"
+_AUDIT_B = "/v1/internal-audits/{audit_b}"
 _REASON = {"reason": "tenancy test"}
 _MEASURE_B = "/v1/measures/{measure_b}"
 _OBJECTIVE_B = "/v1/objectives/{objective_b}"
@@ -361,16 +367,17 @@ async def inventory_of_b_hidden(w: World, c: Clients) -> None:
             assert r.json()["detail"] == f"no inventory {inventory_id}"
 
 
-def register_write_for_b_refused(path: str, body: dict[str, Any]) -> Check:
-    """A record for B written with A's key is 404, as if B did not exist; nothing is stored."""
+def register_write_for_b_refused(path: str, body: dict[str, Any], marker: str) -> Check:
+    """A record for B written with A's key is 404, as if B did not exist; nothing is stored
+    (no record of B holds the write's text in its ``marker`` field)."""
 
     async def check(w: World, c: Clients) -> None:
-        marker = f"tenancy-{w.tag}-write"
-        r = await c.a.post(path, json=body | {"owner": marker})
+        text = f"tenancy-{w.tag}-write"
+        r = await c.a.post(path, json=body | {marker: text})
         assert r.status_code == 404, r.text
         assert r.json()["detail"] == f"no enterprise {ENTERPRISE_B!r}"
         listed = await c.admin.get(path, params={"limit": "500", "enterprise_id": ENTERPRISE_B})
-        assert marker not in {i["owner"] for i in listed.json()["items"]}
+        assert text not in {i[marker] for i in listed.json()["items"]}
 
     return check
 
@@ -441,9 +448,9 @@ def register_import_for_b_refused(
         header = ["record_id", *content]
         book = Workbook()
         book.active.append(header)
-        book.active.append(
-            [int(w.fill(target)), *[f"{v} by A" if k == "owner" else v for k, v in content.items()]]
-        )
+        cells = [f"{v} by A" if k == "owner" else v for k, v in content.items()]
+        cells = ["; ".join(v) if isinstance(v, list) else v for v in cells]
+        book.active.append([int(w.fill(target)), *cells])
         buffer = io.BytesIO()
         book.save(buffer)
         r = await c.a.post(
@@ -458,13 +465,15 @@ def register_import_for_b_refused(
     return check
 
 
-def register_cases(path: str, mine: str, theirs: str, body: Any) -> dict[tuple[str, str], Check]:
+def register_cases(
+    path: str, mine: str, theirs: str, body: Any, marker: str = "owner"
+) -> dict[tuple[str, str], Check]:
     """The six routes of a register (clauses 4-10): B's records are 404 for A and left out of
     A's lists and exports; a write for B is refused and changes nothing."""
     one = f"{path}/{theirs}"
     content = {k: v for k, v in body(ENTERPRISE_B).items() if k != "enterprise_id"}
     return {
-        ("POST", path): register_write_for_b_refused(path, body(ENTERPRISE_B)),
+        ("POST", path): register_write_for_b_refused(path, body(ENTERPRISE_B), marker),
         ("GET", path): filtered(path, "items", "record_id", mine, theirs),
         ("GET", path + "/{record_id}"): hidden("GET", one),
         ("PUT", path + "/{record_id}"): hidden(
@@ -977,15 +986,41 @@ CASES: dict[tuple[str, str], Check] = {
         },
         proof=_SCREENING_B,
     ),
-    # Registers of the management system: an enterprise key keeps its own enterprise's records.
-    **register_cases("/v1/context-issues", "{issue_a}", "{issue_b}", issue_body),
-    **register_cases("/v1/interested-parties", "{party_a}", "{party_b}", party_body),
     # The sheets of the documents, training and risk registers (their own tables).
     **{
         key: check
         for path, (name, row) in _SHEET_ROWS.items()
         for key, check in sheet_cases(path, f"{{{name}_a}}", f"{{{name}_b}}", row).items()
     },
+    **register_cases("/v1/obligations", "{obligation_a}", "{obligation_b}", obligation_body),
+    # The bodies name an obligation or audit by a placeholder id: B's record is refused before
+    # its references are looked at.
+    **register_cases(
+        "/v1/compliance-evaluations",
+        "{evaluation_a}",
+        "{evaluation_b}",
+        evaluation_body,
+        marker="evaluator",
+    ),
+    ("PUT", "/v1/compliance-evaluations/{record_id}/evidence"): hidden(
+        "PUT", _EVALUATION_B + "/evidence", proof=_EVALUATION_B
+    ),
+    ("GET", "/v1/compliance-evaluations/{record_id}/evidence"): hidden(
+        "GET", _EVALUATION_B + "/evidence", proof=_EVALUATION_B
+    ),
+    **register_cases("/v1/internal-audits", "{audit_a}", "{audit_b}", audit_body, marker="title"),
+    ("GET", "/v1/internal-audits/programme/{programme_year}"): filtered(
+        "/v1/internal-audits/programme/2031", "audits", "record_id", "{audit_a}", "{audit_b}"
+    ),
+    ("PUT", "/v1/internal-audits/{record_id}/report"): hidden(
+        "PUT", _AUDIT_B + "/report", proof=_AUDIT_B
+    ),
+    ("GET", "/v1/internal-audits/{record_id}/report"): hidden(
+        "GET", _AUDIT_B + "/report", proof=_AUDIT_B
+    ),
+    **register_cases(
+        "/v1/audit-findings", "{finding_a}", "{finding_b}", finding_body, marker="title"
+    ),
     # The live page's context (parks and enterprises the key sees).
     ("GET", "/page/context"): page_context_of_b_hidden,
     # The live feed and the reports.
