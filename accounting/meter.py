@@ -62,6 +62,9 @@ class MeterProfile:
     # The registry's installed_at: the earliest time a *history* reading may carry (an import
     # of history is not bound by ``max_age_ms``, only by the meter's life). None: no bound.
     installed_ms: int | None = None
+    # The park's inventory start (local midnight of ``park.inventory_start``): history before it
+    # is outside the inventory (BEFORE_INVENTORY_START). None: no bound. Live readings ignore it.
+    inventory_start_ms: int | None = None
 
     def __post_init__(self) -> None:
         parse_accuracy_class(self.accuracy_class)

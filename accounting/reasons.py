@@ -40,6 +40,10 @@ class Reason(IntFlag):
     TIMESTAMP_OUT_OF_RANGE = 1 << 9
     """Time outside the hard sanity bound (± years around now, and always years 0001-9999 UTC;
     ``accounting.instants``): refused by the decoder, before FUTURE_TIMESTAMP/TOO_OLD judge."""
+    BEFORE_INVENTORY_START = 1 << 11
+    """A history reading timed before its park's inventory start (``park.inventory_start``, the
+    first local day the inventory covers, GB/T 32150 6.3.1). Apart from BEFORE_INSTALLATION: the
+    meter existed, the park chose not to account that far back; moving the start re-admits it."""
     # -- flags: accepted, counted, but marked ----------------------------------------------------
     ROLLOVER = 1 << 16
     """Register wrapped past its rollover value; the wrapped delta is counted (not a fault)."""

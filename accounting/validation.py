@@ -92,8 +92,9 @@ def validate(
 
     ``history`` (one flag for the batch or one per reading) marks readings imported as history
     (GB/T 32150 clause 6.3.1: an inventory covers whole years, a base year included): they are
-    not bound by ``max_age_ms`` but by the meter's installation (BEFORE_INSTALLATION), and are
-    judged by every other rule exactly like live ones.
+    not bound by ``max_age_ms`` but by the meter's installation (BEFORE_INSTALLATION) and the
+    park's inventory start (BEFORE_INVENTORY_START; both bits when both apply), and are judged
+    by every other rule exactly like live ones.
     """
     ts = as_epoch_ms(ts_ms)
     v = np.asarray(values, dtype=np.float64)
@@ -162,15 +163,20 @@ def _per_reading_reasons(
     # history is bounded by the meter's installation instead.
     too_old = ts < now_ms - profile.max_age_ms
     before_installation: NDArray[np.bool_] | None = None
+    before_inventory: NDArray[np.bool_] | None = None
     if history is not False:
         if profile.installed_ms is not None:
             before_installation = (ts < profile.installed_ms) & history
+        if profile.inventory_start_ms is not None:
+            before_inventory = (ts < profile.inventory_start_ms) & history
         too_old &= ~np.asarray(history, dtype=np.bool_)
     # NaN fails both comparisons, so it lands in OUT_OF_RANGE too
     in_range = (v >= lo) & (v <= hi)
     ok = in_range & (ts <= future) & ~too_old
     if before_installation is not None:
         ok &= ~before_installation
+    if before_inventory is not None:
+        ok &= ~before_inventory
     mismatch: NDArray[np.bool_] | None = None
     if units is not None:
         if isinstance(units, str):
@@ -190,6 +196,7 @@ def _per_reading_reasons(
         (Reason.FUTURE_TIMESTAMP, ts > future),
         (Reason.TOO_OLD, too_old),
         (Reason.BEFORE_INSTALLATION, before_installation),
+        (Reason.BEFORE_INVENTORY_START, before_inventory),
         (Reason.UNIT_MISMATCH, mismatch),
     ):
         if bad is not None:

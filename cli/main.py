@@ -16,6 +16,7 @@ from cli.backfill_commands import register as register_backfill_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
 from cli.grafana_commands import register as register_grafana_commands
+from cli.park_commands import register as register_park_commands
 from cli.recompute_commands import register as register_recompute_commands
 from cli.report_commands import register as register_report_commands
 from config.settings import ApiSettings, CommonSettings, ConfigError, StackSettings, load
@@ -36,6 +37,7 @@ register_report_commands(app)  # report inventory, report review
 register_grafana_commands(app)  # grafana build, grafana push
 register_backfill_commands(app)  # backfill
 register_recompute_commands(app)  # recompute
+register_park_commands(app)  # park inventory-start
 
 
 def _fail(message: str) -> None:

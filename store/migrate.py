@@ -3,6 +3,8 @@
 A migration is ``migrations/NNNN_name.sql``; an optional ``NNNN_name.timescale.sql`` beside it
 runs right after it when the TimescaleDB extension is available. The storage mode chosen the
 first time (``timescaledb`` or ``postgresql``) is recorded in ``parkcarbon_meta`` and kept.
+After the migrations, reference tables copied from packaged data files are refreshed from them
+(``energy_coefficient``, ``store.energy_coefficients``), so SQL never holds its own copy.
 """
 
 from __future__ import annotations
@@ -130,5 +132,9 @@ def migrate(conninfo: str) -> tuple[StorageMode, list[str]]:
             except psycopg.Error as exc:
                 raise MigrationError(f"{label} failed: {exc}") from exc
             applied.append(label)
+        if 26 in done or any(m.startswith("0026_") for m in applied):
+            from store.energy_coefficients import sync
+
+            sync(conn)
         conn.execute("SELECT pg_advisory_unlock(hashtext('parkcarbon.migrate'))")
     return mode, applied

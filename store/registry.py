@@ -199,6 +199,57 @@ def installed_ms(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return {str(m): int(t) for m, t in rows}
 
 
+def inventory_starts_ms(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Each active meter of a park with an inventory start: that start (its local midnight,
+    ``park.timezone``) as epoch ms, the earliest time its park's inventory takes history from."""
+    rows = conn.execute(
+        "SELECT m.meter_id,"
+        " (extract(epoch FROM p.inventory_start::timestamp AT TIME ZONE p.timezone) * 1000)::bigint"
+        " FROM meter m JOIN enterprise e USING (enterprise_id) JOIN park p USING (park_id)"
+        " WHERE m.status = 'active' AND p.inventory_start IS NOT NULL"
+    ).fetchall()
+    return {str(m): int(t) for m, t in rows}
+
+
+def set_park_inventory_start(
+    conn: psycopg.Connection[Any],
+    *,
+    park_id: str,
+    start: date | None,
+    actor: str,
+    reason: str = "",
+) -> bool:
+    """Set (or with None clear) the first local day of the park's inventory (GB/T 32150
+    6.3.1), audited with before and after (7.3). From then on history readings of the park's
+    meters timed before it are quarantined BEFORE_INVENTORY_START; readings already stored are
+    kept (an inventory's period is what leaves them out of a total). Returns whether it changed."""
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT inventory_start FROM park WHERE park_id = %s FOR UPDATE", (park_id,)
+            ).fetchone()
+            if row is None:
+                raise RegistryError(f"park {park_id}: not found")
+            if row[0] == start:
+                return False
+            conn.execute(
+                "UPDATE park SET inventory_start = %s WHERE park_id = %s", (start, park_id)
+            )
+            _audit(
+                conn,
+                actor=actor,
+                action="update",
+                entity="park",
+                entity_id=park_id,
+                before={"inventory_start": row[0]},
+                after={"inventory_start": start},
+                reason=reason,
+            )
+    except psycopg.Error as exc:
+        raise _explain(exc, f"park {park_id}") from exc
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class FactorContext:
     """What the choice of an enterprise's factors depends on, from its park: the emission-factor

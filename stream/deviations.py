@@ -12,8 +12,9 @@ never raises a second alert for a condition that persists.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,8 @@ from accounting.deviation import (
     evaluate_batch,
     within_alert_horizon,
 )
-from accounting.window_figures import SubjectKind, Thresholds, WindowFigures
+from accounting.intensity import OUTPUT_CARRIER, OutputUnit
+from accounting.window_figures import Expectation, SubjectKind, Thresholds, WindowFigures
 from store.targets import upsert_alerts
 from store.windows import WindowResult
 from stream.alerts import Alert, alert_from_event
@@ -42,6 +44,7 @@ _PERIOD_RANK = {"day": 0, "month": 1, "year": 2}  # the finest period that cover
 _ENTERPRISE_RULES = (
     Rule.EMISSIONS_ABOVE_TARGET,
     Rule.EMISSIONS_ABOVE_BASELINE,
+    Rule.INTENSITY_ABOVE_TARGET,
     Rule.COMPLETENESS_LOW,
     Rule.EMISSION_FACTOR_MISSING,
 )
@@ -100,6 +103,7 @@ class DeviationStage:
         unknown = [(m, t) for m, t in unknown if recent(t - t % (HOUR_S * 1000))]
         unauthorized = [(m, t) for m, t in unauthorized if recent(t - t % (HOUR_S * 1000))]
         figures: list[tuple[WindowFigures, tuple[Rule, ...]]] = []
+        outputs: dict[int, dict[OutputUnit, float]] = {}  # an enterprise hour's output, by unit
         rejected = _rejected_counts(conn, hourly)
         for r in hourly:
             figures.append(
@@ -109,9 +113,10 @@ class DeviationStage:
                 )
             )
         for ent, start in sorted({(r.enterprise_id, r.key.window_start) for r in hourly}):
-            agg = self._enterprise_figures(conn, ent, start)
-            if agg is not None:
-                figures.append((agg, _ENTERPRISE_RULES))
+            found = self._enterprise_figures(conn, ent, start)
+            if found is not None:
+                outputs[len(figures)] = found[1]
+                figures.append((found[0], _ENTERPRISE_RULES))
         for (meter_id, start_ms), n in sorted(_per_hour(unknown).items()):
             figures.append(
                 (
@@ -138,6 +143,8 @@ class DeviationStage:
         if not figures:
             return []
         expectations = expectations_for(conn, [f for f, _ in figures])
+        for i, output in outputs.items():
+            figures[i] = _with_output(*figures[i], output, expectations[i])
         findings = evaluate_batch([f for f, _ in figures], expectations, self._thresholds)
         by_window: dict[tuple[str, str, int], list[Finding]] = defaultdict(list)
         for finding in findings:
@@ -189,25 +196,36 @@ class DeviationStage:
 
     def _enterprise_figures(
         self, conn: psycopg.Connection[Any], enterprise_id: str, start: datetime
-    ) -> WindowFigures | None:
+    ) -> tuple[WindowFigures, dict[OutputUnit, float]] | None:
+        """The enterprise's hour, once every meter's hour is in, and its output in each unit
+        its output meters measured (the intensity denominators, clause 6.4)."""
         active = sum(1 for m in self._registry.meters.values() if m.enterprise_id == enterprise_id)
         row = conn.execute(
             # Every meter's hour must be in; the figures are the enterprise's total as the
             # boundary rule counts it (counted_window, docs/boundary.md).
             """SELECT (SELECT count(*) FROM emission_window
                        WHERE enterprise_id = %(e)s AND width_s = %(w)s AND window_start = %(s)s),
-                      coalesce(sum(tco2e), 0), coalesce(sum(readings_present), 0),
-                      coalesce(sum(readings_expected), 0), coalesce(bit_or(flags), 0),
-                      coalesce(bool_or(cardinality(factor_versions) = 0 AND activity <> 0
-                               AND source_category <> 'activity_only'), false)
-               FROM counted_window
-               WHERE enterprise_id = %(e)s AND width_s = %(w)s AND window_start = %(s)s""",
-            {"e": enterprise_id, "w": HOUR_S, "s": start},
+                      coalesce(sum(w.tco2e), 0), coalesce(sum(w.readings_present), 0),
+                      coalesce(sum(w.readings_expected), 0), coalesce(bit_or(w.flags), 0),
+                      coalesce(bool_or(cardinality(w.factor_versions) = 0 AND w.activity <> 0
+                               AND w.source_category <> 'activity_only'), false),
+                      sum(w.activity) FILTER (WHERE m.carrier = %(product)s),
+                      sum(w.activity) FILTER (WHERE m.carrier = %(value)s)
+               FROM counted_window w JOIN meter m USING (meter_id)
+               WHERE w.enterprise_id = %(e)s AND w.width_s = %(w)s AND w.window_start = %(s)s""",
+            {
+                "e": enterprise_id,
+                "w": HOUR_S,
+                "s": start,
+                "product": OUTPUT_CARRIER[OutputUnit.TONNE_PRODUCT].value,
+                "value": OUTPUT_CARRIER[OutputUnit.CNY_10K].value,
+            },
         ).fetchone()
         if row is None or row[0] < active:
             return None  # not every meter's hour is in yet
-        _, tco2e, present, expected, flags, missing = row
-        return WindowFigures(
+        _, tco2e, present, expected, flags, missing, product, value = row
+        measured = {OutputUnit.TONNE_PRODUCT: product, OutputUnit.CNY_10K: value}
+        figures = WindowFigures(
             subject_kind=SubjectKind.ENTERPRISE,
             subject_id=enterprise_id,
             enterprise_id=enterprise_id,
@@ -224,6 +242,28 @@ class DeviationStage:
             flags=int(flags),
             factor_missing=bool(missing),
         )
+        return figures, {u: float(v) for u, v in measured.items() if v is not None}
+
+
+def _with_output(
+    figures: WindowFigures,
+    rules: tuple[Rule, ...],
+    output: Mapping[OutputUnit, float],
+    expectation: Expectation,
+) -> tuple[WindowFigures, tuple[Rule, ...]]:
+    """An enterprise hour with the output its intensity limit is stated in (clause 6.4).
+
+    An hour with no output in that unit (none metered, or a register that did not move) has no
+    intensity: the rule is not evaluated there, so it neither raises nor resolves the alert -
+    an intensity alert is resolved by an hour that produced within its limit, not by an idle
+    one. Without an intensity limit the rule is evaluated and clear."""
+    unit = expectation.intensity_unit
+    if unit is None:
+        return figures, rules
+    amount = output.get(unit, 0.0)
+    if amount <= 0:
+        return figures, tuple(r for r in rules if r is not Rule.INTENSITY_ABOVE_TARGET)
+    return dataclasses.replace(figures, output=amount, output_unit=unit), rules
 
 
 def _per_hour(readings: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:

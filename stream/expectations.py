@@ -1,4 +1,5 @@
-"""What each window was expected to emit: targets prorated to it, and baselines (6.2, 6.5)."""
+"""What each window was expected of: targets prorated to it, baselines, intensity limits (6.2,
+6.4, 6.5)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from accounting.intensity import OutputUnit
 from accounting.prorating import PeriodKind, prorate_target
 from accounting.window_figures import Expectation, SubjectKind, WindowFigures
-from store.targets import read_baselines, read_targets
+from store.targets import TargetRow, read_baselines, read_targets
 
 _PERIOD_RANK = {"day": 0, "month": 1, "year": 2}  # the finest period that covers a window wins
 
@@ -19,7 +21,9 @@ def expectations_for(
     conn: psycopg.Connection[Any], figures: list[WindowFigures]
 ) -> list[Expectation]:
     """One expectation per window: the finest location-based target period covering it,
-    prorated by time in the park's local calendar, and the subject's current baseline."""
+    prorated by time in the park's local calendar; the intensity limit of the finest
+    location-based target covering it (a ratio, tCO2e per output unit: not prorated); and the
+    subject's current baseline."""
     subjects = {
         (f.subject_kind.value, f.subject_id)
         for f in figures
@@ -62,6 +66,7 @@ def expectations_for(
             if covering
             else None
         )
+        limit = _intensity_limit(targets, f, zone)
         base = baselines.get((f.subject_kind.value, f.subject_id))
         baseline = None
         if base is not None:
@@ -82,11 +87,39 @@ def expectations_for(
         out.append(
             Expectation(
                 target_tco2e=target,
+                intensity_target=limit[0] if limit else None,
+                intensity_unit=limit[1] if limit else None,
                 baseline_tco2e=baseline,
                 baseline_factor_versions=tuple(base.factor_versions) if base else None,
             )
         )
     return out
+
+
+def _intensity_limit(
+    targets: list[TargetRow], f: WindowFigures, zone: str
+) -> tuple[float, OutputUnit] | None:
+    """The intensity limit a window is held to: the finest period covering it wins, and of two
+    limits on the same period (one per output unit) the one per tonne of product, so each
+    window is judged against exactly one limit (the alert key has no unit)."""
+    covering = sorted(
+        (
+            t
+            for t in targets
+            if (t.subject_kind, t.subject_id) == (f.subject_kind.value, f.subject_id)
+            and t.intensity is not None
+            and t.intensity_unit is not None
+            and t.method == "location_based"
+            and _covers(t.period_start, t.period_end, f, zone)
+        ),
+        key=lambda t: (
+            _PERIOD_RANK[t.period_kind],
+            list(OutputUnit).index(OutputUnit(t.intensity_unit or "")),
+        ),
+    )
+    if not covering or covering[0].intensity is None or covering[0].intensity_unit is None:
+        return None
+    return covering[0].intensity, OutputUnit(covering[0].intensity_unit)
 
 
 def _covers(start: date, end: date, f: WindowFigures, zone: str) -> bool:

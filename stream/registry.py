@@ -28,6 +28,7 @@ from store.registry import (
     all_meters,
     enterprise_contexts,
     installed_ms,
+    inventory_starts_ms,
     registry_version,
 )
 from stream.authorization import SourceAuthorization
@@ -47,9 +48,11 @@ def _day_end_ms(day: date) -> int:
     return int(datetime.combine(day, clock_time.max, tzinfo=UTC).timestamp() * 1000)
 
 
-def to_profile(meter: Meter, *, installed_at_ms: int | None = None) -> MeterProfile:
+def to_profile(
+    meter: Meter, *, installed_at_ms: int | None = None, inventory_start_ms: int | None = None
+) -> MeterProfile:
     """The validation profile of a registry row (clause 9.1 c, GB 17167); ``installed_at_ms``
-    bounds the history it accepts."""
+    and its park's ``inventory_start_ms`` bound the history it accepts."""
     return MeterProfile(
         meter_id=meter.meter_id,
         carrier=Carrier(meter.carrier),
@@ -66,14 +69,24 @@ def to_profile(meter: Meter, *, installed_at_ms: int | None = None) -> MeterProf
         range_max=meter.range_max if meter.range_max is not None else math.inf,
         max_rate_per_h=meter.max_rate_per_h,
         installed_ms=installed_at_ms,
+        inventory_start_ms=inventory_start_ms,
     )
 
 
 def to_profiles(
-    meters: list[Meter], installed: dict[str, int] | None = None
+    meters: list[Meter],
+    installed: dict[str, int] | None = None,
+    inventory_starts: dict[str, int] | None = None,
 ) -> dict[str, MeterProfile]:
-    known = installed or {}
-    return {m.meter_id: to_profile(m, installed_at_ms=known.get(m.meter_id)) for m in meters}
+    known, starts = installed or {}, inventory_starts or {}
+    return {
+        m.meter_id: to_profile(
+            m,
+            installed_at_ms=known.get(m.meter_id),
+            inventory_start_ms=starts.get(m.meter_id),
+        )
+        for m in meters
+    }
 
 
 class RegistryCache:
@@ -90,6 +103,7 @@ class RegistryCache:
         self.contexts: dict[str, FactorContext] = {}
         self.authorization = SourceAuthorization.empty()  # which gateway may send which meter
         self.installed: dict[str, int] = {}  # meter -> installed_at, epoch ms
+        self.inventory_starts: dict[str, int] = {}  # meter -> its park's inventory start, ms
         self._lock = asyncio.Lock()  # a caller arriving during a load waits for it
         self._loaded = asyncio.Event()  # set once the first load succeeded
 
@@ -118,8 +132,11 @@ class RegistryCache:
             )
             return
         if loaded is not None:
-            self.meters, self.contexts, self.authorization, self.installed = loaded
-            self.profiles = to_profiles(list(self.meters.values()), self.installed)
+            self.meters, self.contexts, self.authorization, bounds = loaded
+            self.installed, self.inventory_starts = bounds
+            self.profiles = to_profiles(
+                list(self.meters.values()), self.installed, self.inventory_starts
+            )
             log.info(
                 "meter registry loaded: %d meters; gateway grants enforced in %d park(s)",
                 len(self.profiles),
@@ -130,7 +147,12 @@ class RegistryCache:
     def _load(
         self,
     ) -> (
-        tuple[dict[str, Meter], dict[str, FactorContext], SourceAuthorization, dict[str, int]]
+        tuple[
+            dict[str, Meter],
+            dict[str, FactorContext],
+            SourceAuthorization,
+            tuple[dict[str, int], dict[str, int]],
+        ]
         | None
     ):
         with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
@@ -144,9 +166,10 @@ class RegistryCache:
                 {m.meter_id: m.enterprise_id for m in meters.values()},
                 enterprise_parks(conn),
             )
-            installed = installed_ms(conn)
+            # History bounds: each meter's installation, its park's inventory start.
+            bounds = (installed_ms(conn), inventory_starts_ms(conn))
             self._version = version
-            return meters, contexts, authorization, installed
+            return meters, contexts, authorization, bounds
 
     def missing(self, decoded: Sequence[DecodedColumns]) -> bool:
         """Whether these decoded messages name a meter this cache does not know."""

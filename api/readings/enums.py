@@ -23,6 +23,8 @@ class RejectReason(StrEnum):
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
     TOO_OLD = "TOO_OLD"  # a live push older than 31 days (history: push with mode=history)
     BEFORE_INSTALLATION = "BEFORE_INSTALLATION"  # history before the meter's installed_at
+    # History before the park's inventory start (park.inventory_start, its local midnight).
+    BEFORE_INVENTORY_START = "BEFORE_INVENTORY_START"
     # The same (meter, time) with another value: accepted before, or earlier in this batch.
     CONFLICTING_VALUE = "CONFLICTING_VALUE"
 

@@ -93,8 +93,8 @@ def _check_registry(
 ) -> list[str | None]:
     """The enterprise of each reading that passes the registry and time checks (clause 4.3
     scope, the worker's limits), ``None`` for the others, whose verdicts it sets. Both lists
-    are indexed by position in the push. History is bounded by each meter's installation
-    instead of the live age limit."""
+    are indexed by position in the push. History is bounded by each meter's installation and
+    its park's inventory start instead of the live age limit."""
     # Another tenant's meter reads exactly like a missing one: its existence is not ours.
     visible = {m: row for m, row in meters.items() if who.sees(row.enterprise_id)}
     latest, earliest = now_ms + _FUTURE_MS, now_ms - _MAX_AGE_MS
@@ -117,6 +117,14 @@ def _check_registry(
         elif history and item.ts_ms < meter.installed_at_ms:
             detail = f"ts is before the meter's installation ({ms_to_iso(meter.installed_at_ms)})"
             verdicts[item.position] = _rejected(RejectReason.BEFORE_INSTALLATION, detail)
+        elif (
+            history
+            and meter.inventory_start_ms is not None
+            and item.ts_ms < meter.inventory_start_ms
+        ):
+            start = ms_to_iso(meter.inventory_start_ms)
+            detail = f"ts is before the park's inventory start ({start})"
+            verdicts[item.position] = _rejected(RejectReason.BEFORE_INVENTORY_START, detail)
         elif not history and item.ts_ms < earliest:
             detail = (
                 f"ts is older than {_MAX_AGE_MS // 86_400_000} days (import history with"

@@ -20,6 +20,7 @@ class MeterRow(NamedTuple):
     unit: str
     retired_at_ms: int | None
     installed_at_ms: int = 0
+    inventory_start_ms: int | None = None  # its park's inventory start (local midnight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,10 @@ class Reply:
 # text again for every meter row.
 _REGISTRY_SQL = (
     "SELECT meter.meter_id, enterprise_id, unit, (extract(epoch FROM retired_at) * 1000)::bigint,"
-    " (extract(epoch FROM installed_at) * 1000)::bigint"
+    " (extract(epoch FROM installed_at) * 1000)::bigint,"
+    " (extract(epoch FROM p.inventory_start::timestamp AT TIME ZONE p.timezone) * 1000)::bigint"
     " FROM unnest(string_to_array(%s::text, ',')) AS t(m) JOIN meter ON meter.meter_id = t.m"
+    " JOIN enterprise USING (enterprise_id) JOIN park p USING (park_id)"
 )
 # One index probe per pushed reading (scalar subqueries on the primary keys): a join lets the
 # planner hash the whole of ems_reading, whose cost grows with every push ever accepted.
@@ -81,7 +84,7 @@ async def lookup(
     async with conn.pipeline():
         registry = await conn.execute(_REGISTRY_SQL, (",".join(set(meter_ids)),))
         before = await conn.execute(_BEFORE_SQL, (",".join(meter_ids), _joined(ts_ms)))
-    meters = {m: MeterRow(e, u, r, i) for m, e, u, r, i in await registry.fetchall()}
+    meters = {m: MeterRow(e, u, r, i, s) for m, e, u, r, i, s in await registry.fetchall()}
     return meters, {(m, ms): v for m, ms, v in await before.fetchall()}
 
 

@@ -109,7 +109,8 @@ async def push_readings(
         Query(
             description="`live` (default): readings of the last 31 days. `history`: an import"
             " of history (a base year, last year), accepted from the meter's `installed_at`"
-            " (else BEFORE_INSTALLATION), validated by the same rules and fitted into gaps"
+            " (else BEFORE_INSTALLATION) and the park's inventory start (else"
+            " BEFORE_INVENTORY_START), validated by the same rules and fitted into gaps"
             " before the meter's newest reading (the stored readings either side of it must"
             " still follow; a reading already stored at that time is a duplicate)"
         ),

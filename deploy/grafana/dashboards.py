@@ -370,6 +370,42 @@ ORDER BY e.name
         w=24,
         h=6,
     )
+    board.add(
+        _table("Energy by enterprise and carrier (tce)").description(
+            "Energy consumption over the dashboard's range in tonnes of standard coal equivalent "
+            "(GB/T 2589-2020): each carrier's counted activity times the catalogue coefficient "
+            "in force on its local day, electricity at the park's convention (equal value or "
+            "equivalent). Output, water and activity-only meters are not energy. An empty tce "
+            "means some day has no coefficient: nothing is guessed."
+        ),
+        q.table(
+            f"""
+WITH clock AS ({s.CLOCK})
+SELECT e.name AS "Enterprise", m.carrier AS "Carrier", sum(w.activity) AS "Activity",
+       w.activity_unit AS "Unit",
+       CASE WHEN bool_and(k.tce_per_unit IS NOT NULL)
+            THEN sum(w.activity * k.tce_per_unit) END AS "tce"
+FROM clock c
+JOIN park p ON p.park_id = {s.PARK}
+JOIN enterprise e ON e.park_id = p.park_id
+JOIN counted_window w
+  ON w.enterprise_id = e.enterprise_id AND w.width_s = 3600 AND $__timeFilter(w.window_start)
+ AND {s.GROSS}
+JOIN meter m ON m.meter_id = w.meter_id
+{s.ENERGY_COEFFICIENT}
+WHERE {s.ENERGY_CARRIER}
+GROUP BY e.name, m.carrier, w.activity_unit
+ORDER BY 1, 2
+""",
+            "Enterprise",
+            "Carrier",
+            "Activity",
+            "Unit",
+            "tce",
+        ),
+        w=24,
+        h=8,
+    )
     board.row("Deviations")
     board.add(
         _stat("Open alerts", "none").thresholds(_thresholds((None, "green"), (1, "red"))),

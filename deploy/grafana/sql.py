@@ -30,6 +30,19 @@ CLOCK = (
 )
 # Gross emissions: not activity-only registers (power, output, water) and not sinks.
 GROSS = "w.source_category NOT IN ('activity_only', 'green_space_sink')"
+# The GB/T 2589 coefficient of a counted window ``w`` of meter ``m`` in park ``p`` with clock
+# ``c``: the version in force on the window's local day, of the park's electricity convention
+# (other carriers' rows serve both), per the unit the window is stored in. The coefficients are
+# the catalogue's (table energy_coefficient, filled from accounting/data by `parkcarbon db
+# migrate`): never typed into a panel. No row: the window's tce is unknown, not zero.
+ENERGY_COEFFICIENT = (
+    "LEFT JOIN energy_coefficient k ON k.carrier = m.carrier AND k.unit = w.activity_unit "
+    "AND k.convention IN ('both', p.tce_electricity_convention) "
+    "AND (w.window_start AT TIME ZONE c.tz)::date "
+    "BETWEEN k.valid_from AND coalesce(k.valid_to, 'infinity')"
+)
+# Energy carriers (a coefficient row exists); water and outputs are not energy.
+ENERGY_CARRIER = "m.carrier IN (SELECT carrier FROM energy_coefficient)"
 # A target of the finest period that covers [local_start, local_end), prorated by days.
 FINEST_FIRST = "array_position(ARRAY['day', 'month', 'year'], t.period_kind)"
 OPEN_TICKET = "t.state NOT IN ('closed', 'dismissed')"

@@ -37,6 +37,36 @@ def test_a_history_reading_before_the_installation_is_quarantined_with_that_reas
     assert result.accepted.tolist() == [False, True, True]
 
 
+def test_history_before_the_parks_inventory_start_is_quarantined_with_its_own_reason() -> None:
+    profile = counter(max_age_ms=31 * DAY_MS, inventory_start_ms=T0 + 2 * QUARTER_MS)
+    result = validate(profile, MeterState(), quarters(3), [1.0, 2.0, 3.0], now_ms=NOW, history=True)
+    assert [reason_names(int(m)) for m in result.reasons] == [
+        ("BEFORE_INVENTORY_START",),
+        ("BEFORE_INVENTORY_START",),
+        (),  # at the start itself: inside the inventory
+    ]
+    assert result.accepted.tolist() == [False, False, True]
+
+
+def test_before_both_the_installation_and_the_inventory_start_carries_both_reasons() -> None:
+    profile = counter(
+        max_age_ms=31 * DAY_MS, installed_ms=T0 + QUARTER_MS, inventory_start_ms=T0 + QUARTER_MS
+    )
+    result = validate(profile, MeterState(), quarters(2), [1.0, 2.0], now_ms=NOW, history=True)
+    assert reason_names(int(result.reasons[0])) == (
+        "BEFORE_INSTALLATION",
+        "BEFORE_INVENTORY_START",
+    )
+    assert result.accepted.tolist() == [False, True]
+
+
+def test_the_inventory_start_does_not_bound_live_readings() -> None:
+    recent = NOW - QUARTER_MS
+    profile = counter(inventory_start_ms=NOW)  # a start set ahead, for next year's inventory
+    result = validate(profile, MeterState(), [recent], [1.0], now_ms=NOW)
+    assert result.accepted.tolist() == [True]
+
+
 def test_history_is_judged_by_every_other_rule_and_never_in_the_future() -> None:
     profile = counter(max_age_ms=31 * DAY_MS, range_max=1e6)
     ts = np.append(quarters(4), NOW + DAY_MS)

@@ -77,6 +77,7 @@ def test_quarantine_reasons_and_flags_use_separate_bit_halves() -> None:
         Reason.UNAUTHORIZED_SOURCE,
         Reason.TIMESTAMP_OUT_OF_RANGE,
         Reason.BEFORE_INSTALLATION,
+        Reason.BEFORE_INVENTORY_START,
     }
     for reason in Reason:
         in_low = bool(reason & int(QUARANTINE_MASK))

@@ -25,7 +25,7 @@ import asyncio
 import os
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import httpx
 import psycopg
 import pytest
 
+from store.registry import add_enterprise, add_park, set_park_inventory_start
 from tests.api.conftest import ApiServer
 from tests.conftest import ROOT, RunningWorker
 
@@ -249,3 +250,39 @@ async def test_an_ems_push_marked_history_is_accepted_from_the_installation_json
             ).fetchall()
         await asyncio.sleep(0.5)
     assert stored == [(100.0, None), (110.5, 10.5)]
+
+
+async def test_an_ems_history_push_before_the_parks_inventory_start_is_rejected_with_that_reason(
+    api_server: ApiServer, admin: httpx.AsyncClient, db: psycopg.Connection, unique: str
+) -> None:
+    park, enterprise, meter_id = f"inv-{unique}", f"inv-e-{unique}", f"inv-m-{unique}"
+    add_park(db, park_id=park, name="park", actor="test", timezone="Asia/Shanghai")
+    add_enterprise(db, enterprise_id=enterprise, park_id=park, name="e", actor="test")
+    set_park_inventory_start(db, park_id=park, start=date(2025, 1, 1), actor="carbon-office")
+    r = await admin.post(
+        "/v1/meters",
+        json={
+            "meter_id": meter_id,
+            "enterprise_id": enterprise,
+            "carrier": "electricity",
+            "unit": "kWh",
+            "register_kind": "cumulative",
+            "source_category": "purchased_electricity",
+            "expected_interval_s": 3600,
+            "installed_at": "2024-01-01T00:00:00Z",
+        },
+    )
+    assert r.status_code == 201, r.text
+    # 2025-01-01 00:00 Asia/Shanghai is 2024-12-31T16:00Z.
+    before = {"meter_id": meter_id, "ts": "2024-12-31T15:00:00Z", "value": 1.0, "unit": "kWh"}
+    at_start = {**before, "ts": "2024-12-31T16:00:00Z", "value": 2.0}
+
+    r = await admin.post(
+        "/v1/readings", params={"mode": "history"}, json={"readings": [before, at_start]}
+    )
+
+    assert r.status_code == 202, r.text
+    first, second = r.json()["results"]
+    assert first["reason"] == "BEFORE_INVENTORY_START"
+    assert first["detail"] == "ts is before the park's inventory start (2024-12-31T16:00:00.000Z)"
+    assert second["reason"] is None

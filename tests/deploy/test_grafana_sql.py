@@ -352,3 +352,40 @@ def test_the_reader_cannot_write_or_read_secrets(reader: psycopg.Connection[Any]
                 "DELETE FROM alert WHERE false"):  # fmt: skip
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             reader.execute(sql)
+
+
+def test_energy_in_tce_is_the_catalogue_coefficient_times_the_counted_activity(
+    park: Park, reader: psycopg.Connection[Any]
+) -> None:
+    """GB/T 2589-2020 by hand: electricity at the park's default equal value 0.1229 kgce/kWh,
+    natural gas 1.2143 kgce/Nm3; output and power (kW) meters are not energy."""
+    overview = next(d for d in generate() if d.uid == "parkcarbon-park-overview")
+    panel = next(
+        p
+        for p in _panels(overview.model)
+        if p.get("title") == "Energy by enterprise and carrier (tce)"
+    )
+    time_from, time_to = park.now - timedelta(hours=24), park.now
+    sql = m.expand(
+        panel["targets"][0]["rawSql"], variables={"park": m.Variable(park.park_id)},
+        time_from=time_from, time_to=time_to, interval=timedelta(hours=1),
+    )  # fmt: skip
+    shown = {(row[0], row[1]): row for row in reader.execute(sql.encode()).fetchall()}
+    kgce = {"electricity": 0.1229, "natural_gas": 1.2143}
+    for ent in park.enterprises:
+        name = reader.execute(
+            "SELECT name FROM enterprise WHERE enterprise_id = %s", (ent,)
+        ).fetchone()
+        assert name is not None
+        for carrier, unit, meter in (("electricity", "kWh", "E"), ("natural_gas", "Nm3", "G")):
+            activity = reader.execute(
+                "SELECT sum(activity) FROM emission_window WHERE meter_id = %s AND width_s = 3600"
+                " AND window_start >= %s AND window_start <= %s",
+                (f"{ent}.{meter}", time_from, time_to),
+            ).fetchone()
+            assert activity is not None and activity[0] > 0
+            _, _, shown_activity, shown_unit, tce = shown[(name[0], carrier)]
+            assert shown_unit == unit
+            assert math.isclose(shown_activity, activity[0], rel_tol=1e-9)
+            assert math.isclose(tce, activity[0] * kgce[carrier] / 1000, rel_tol=1e-9)
+    assert {carrier for _, carrier in shown} == {"electricity", "natural_gas"}

@@ -16,8 +16,10 @@ from store.registry import (
     add_site,
     enterprise_contexts,
     get_meter,
+    inventory_starts_ms,
     registry_version,
     set_park_factor_settings,
+    set_park_inventory_start,
 )
 
 pytestmark = pytest.mark.integration
@@ -156,3 +158,39 @@ def test_park_factor_settings_reach_the_worker_context_and_are_audited(
         set_park_factor_settings(
             db, park_id=park, actor="steward", tce_electricity_convention="guess"
         )
+
+
+def test_a_parks_inventory_start_bounds_its_meters_history_from_local_midnight_audited(
+    db: psycopg.Connection, enterprise: str, unique: str
+) -> None:
+    park = f"park-{unique}"
+    add_meter(db, meter=_meter(f"M-{unique}", enterprise), actor="test")
+    assert f"M-{unique}" not in inventory_starts_ms(db)  # no start: no bound
+    before = registry_version(db)
+
+    changed = set_park_inventory_start(
+        db, park_id=park, start=date(2025, 1, 1), actor="carbon-office", reason="base year 2025"
+    )
+
+    assert changed
+    # 2025-01-01 00:00 in Asia/Shanghai (UTC+8) is 2024-12-31T16:00Z.
+    assert inventory_starts_ms(db)[f"M-{unique}"] == 1_735_660_800_000
+    assert registry_version(db) != before  # the worker reloads it with the registry
+    assert not set_park_inventory_start(db, park_id=park, start=date(2025, 1, 1), actor="x")
+    set_park_inventory_start(db, park_id=park, start=None, actor="carbon-office")
+    audit = db.execute(
+        "SELECT actor, before, after, reason FROM audit_log WHERE entity = 'park'"
+        " AND entity_id = %s AND action = 'update' ORDER BY id",
+        (park,),
+    ).fetchall()
+    assert audit == [
+        (
+            "carbon-office",
+            {"inventory_start": None},
+            {"inventory_start": "2025-01-01"},
+            "base year 2025",
+        ),
+        ("carbon-office", {"inventory_start": "2025-01-01"}, {"inventory_start": None}, ""),
+    ]
+    with pytest.raises(RegistryError, match="park nowhere: not found"):
+        set_park_inventory_start(db, park_id="nowhere", start=date(2025, 1, 1), actor="x")
