@@ -20,6 +20,13 @@ ID_ALPHABET = r"^[A-Za-z0-9_.:/-]{1,64}$"
 
 IdText = Annotated[str, StringConstraints(pattern=ID_ALPHABET)]
 IdQuery = Annotated[IdText | None, Query(description="An id: 1-64 of A-Z a-z 0-9 _ . : / -")]
+ParkQuery = Annotated[
+    IdText | None,
+    Query(
+        description="A park: its enterprises' and its park-wide alerts or tickets, those"
+        " about the park and those no enterprise owns (a meter outside the registry)"
+    ),
+]
 IdsQuery = Annotated[
     list[IdText] | None,
     Query(description="Ids, the parameter repeated: each 1-64 of A-Z a-z 0-9 _ . : / -"),
