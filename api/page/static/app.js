@@ -119,8 +119,9 @@ function onEvent(kind, data) {
   // No enterprise: a park-wide alert or ticket, which the feed sends to park-wide keys only.
   const parkWide = !data.enterprise_id;
   if (kind === "window" && mine) {
-    // Day figures come from hour windows, the live hour from 1-minute windows.
-    if (data.width_s === 60) schedule("hour", refreshHour, 300);
+    // The live hour comes from 1-minute windows; the day from hour windows and, for the hour
+    // in progress, from its 1-minute windows too (read again at most every few seconds).
+    if (data.width_s === 60) { schedule("hour", refreshHour, 300); schedule("today", refreshToday, 5000); }
     if (data.width_s === 3600) schedule("today", refreshToday, 1000);
   } else if ((kind === "alert" || kind === "ticket") && (mine || parkWide || data.ticket_id === app.ticketId)) {
     schedule("work", refreshWork, 100);
