@@ -15,10 +15,20 @@ from api.registry import (
     gateways,
     meter_views,
     org_views,
+    park_views,
     proposals,
     targets,
 )
 
 router = APIRouter()
-for _module in (org_views, meter_views, gateways, factors, targets, proposals, audit_views):
+for _module in (
+    park_views,
+    org_views,
+    meter_views,
+    gateways,
+    factors,
+    targets,
+    proposals,
+    audit_views,
+):
     router.include_router(_module.router)
