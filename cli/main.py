@@ -17,6 +17,7 @@ from cli.backfill_commands import register as register_backfill_commands
 from cli.demo_commands import register as register_demo_commands
 from cli.gateway_commands import register as register_gateway_commands
 from cli.grafana_commands import register as register_grafana_commands
+from cli.park_commands import register as register_park_commands
 from cli.recompute_commands import register as register_recompute_commands
 from cli.report_commands import register as register_report_commands
 from config.settings import ApiSettings, CommonSettings, ConfigError, StackSettings, load
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 register_gateway_commands(app)  # gateway, simulate modbus
 register_demo_commands(app)  # demo seed, demo opcua
+register_park_commands(app)  # park create
 register_api_commands(app)  # api, api-key create
 register_report_commands(app)  # report inventory, report review
 register_grafana_commands(app)  # grafana build, grafana push

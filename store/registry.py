@@ -102,8 +102,11 @@ def add_park(
     name: str,
     timezone: str = "Asia/Shanghai",
     actor: str,
+    settings: dict[str, str] | None = None,
 ) -> None:
-    row = {"park_id": park_id, "name": name, "timezone": timezone}
+    """Create a park; ``settings`` sets its other columns (region, grid_level, language,
+    tce_electricity_convention), the table's defaults otherwise."""
+    row = {"park_id": park_id, "name": name, "timezone": timezone, **(settings or {})}
     _insert(conn, "park", row, actor=actor, entity_id=park_id)
 
 
