@@ -65,3 +65,7 @@ class RegisterSpec:
     def columns(self) -> tuple[str, ...]:
         """The XLSX columns, in order."""
         return (*SYSTEM_COLUMNS, *self.content.model_fields)
+
+    def label(self, column: str) -> str:
+        """A column's zh-CN / English label, for the XLSX label row."""
+        return SYSTEM_LABELS.get(column) or self.labels[column]

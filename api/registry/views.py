@@ -13,6 +13,7 @@ from api.registry import (
     audit_views,
     factors,
     gateways,
+    meter_import_views,
     meter_views,
     org_views,
     park_views,
@@ -21,9 +22,11 @@ from api.registry import (
 )
 
 router = APIRouter()
+# The import routes before meter_views: /v1/meters/import-template is not a meter id.
 for _module in (
     park_views,
     org_views,
+    meter_import_views,
     meter_views,
     gateways,
     factors,

@@ -447,6 +447,8 @@ CASES: dict[tuple[str, str], Check] = {
     ("PATCH", "/v1/sites/{site_id}"): forbidden("PATCH", "/v1/sites/{site_b}", _W, {"name": "x"}),
     # Meters.
     ("POST", "/v1/meters"): forbidden("POST", "/v1/meters", _W, {"meter_id": "x"}),
+    ("GET", "/v1/meters/import-template"): forbidden("GET", "/v1/meters/import-template", _W),
+    ("POST", "/v1/meters/import"): forbidden("POST", "/v1/meters/import", _W, {}),
     ("GET", "/v1/meters"): filtered(
         "/v1/meters",
         "items",
