@@ -115,7 +115,10 @@ def read_csv(data: bytes) -> list[tuple[int, dict[str, Any]]]:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
             raise ApiError(422, "the CSV file is neither UTF-8 nor GB 18030 text") from None
-    table = list(csv.reader(io.StringIO(text)))
+    try:
+        table = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a cell beyond the field size limit: not a meter table
+        raise ApiError(422, f"the file is not a readable CSV table: {exc}") from None
     if not table:
         raise ApiError(422, "the file is empty: row 1 names the columns")
     header = [c.strip() for c in table[0]]

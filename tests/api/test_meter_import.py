@@ -205,3 +205,9 @@ async def test_what_is_not_a_meter_file_is_refused_and_only_admins_import(
         await _post(tenant_a, b"meter_id\r\n", "text/csv"),
     ):
         assert r.status_code == 403 and r.json()["required"] == "registry:write"
+
+
+async def test_a_csv_that_is_no_text_table_is_422(admin: httpx.AsyncClient) -> None:
+    # A cell beyond the csv module's field limit (128 KiB): not a meter table.
+    r = await _post(admin, b"meter_id\r\n" + b"m" * 200_000 + b"\r\n", "text/csv")
+    assert r.status_code == 422 and "CSV" in r.text, r.text
