@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import StringConstraints
+from pydantic import BeforeValidator, StringConstraints
 
 # pydantic validates ``pattern`` with the Rust regex engine, where ``$`` is the end of the text:
 # "E-0001\n" does not match (Python's ``re`` would let that newline through; see
@@ -20,7 +20,32 @@ ID_ALPHABET = r"^[A-Za-z0-9_.:/-]{1,64}$"
 
 IdText = Annotated[str, StringConstraints(pattern=ID_ALPHABET)]
 IdQuery = Annotated[IdText | None, Query(description="An id: 1-64 of A-Z a-z 0-9 _ . : / -")]
+ParkQuery = Annotated[
+    IdText | None,
+    Query(
+        description="A park: its enterprises' and its park-wide alerts or tickets, those"
+        " about the park and those no enterprise owns (a meter outside the registry)"
+    ),
+]
 IdsQuery = Annotated[
     list[IdText] | None,
     Query(description="Ids, the parameter repeated: each 1-64 of A-Z a-z 0-9 _ . : / -"),
 ]
+
+
+def split_commas(value: object) -> object:
+    """A list parameter given either way: repeated (``group_by=a&group_by=b``) or as one
+    comma-separated value (``group_by=a,b``), or both. Spaces around a name are dropped; an
+    empty name is kept, so the enum's validation names it as wrong instead of skipping it."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return value
+    return [
+        part.strip()
+        for item in value
+        for part in (item.split(",") if isinstance(item, str) else [item])
+    ]
+
+
+CommaList = BeforeValidator(split_commas)

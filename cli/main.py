@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -32,12 +33,12 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 register_gateway_commands(app)  # gateway, simulate modbus
 register_demo_commands(app)  # demo seed, demo opcua
+register_park_commands(app)  # park create, park inventory-start
 register_api_commands(app)  # api, api-key create
 register_report_commands(app)  # report inventory, report review
 register_grafana_commands(app)  # grafana build, grafana push
 register_backfill_commands(app)  # backfill
 register_recompute_commands(app)  # recompute
-register_park_commands(app)  # park inventory-start
 
 
 def _fail(message: str) -> None:
@@ -163,10 +164,9 @@ def up(
         name="demo operator (make up)",
         expires=datetime.now(UTC) + timedelta(days=7),
     )
-    failed = False
-    try:
-        platform.start_children(children)
-        typer.echo(
+
+    def banner() -> str:
+        return (
             "\nparkcarbon is up:\n"
             f"  live page   {api_url}/#key={operator_key}\n"
             f"  API docs    {api_url}/docs\n"
@@ -182,17 +182,14 @@ def up(
             f"  state       {settings.state_dir.resolve()}\n"
             "Press Ctrl-C to stop."
         )
-        platform.wait_for_signal(children)
-    except platform.PlatformError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        failed = True
-    finally:
-        typer.echo("\nstopping ...")
-        platform.stop_children(children)
+
+    def stop_stack() -> Iterator[str]:
         if not keep_stack:
             for name, outcome in local_stack.stop(settings):
-                typer.echo(f"{name:9} {outcome}")
-    if failed:
+                yield f"{name:9} {outcome}"
+
+    # The children and the stack stop even when stdout is a pipe whose reader has gone.
+    if not platform.run(children, banner=banner, after_stop=stop_stack):
         raise typer.Exit(1)
 
 

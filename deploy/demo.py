@@ -9,9 +9,12 @@ exist, so it can run on every `parkcarbon up`.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -22,7 +25,15 @@ from simulators.meters import REGISTER_MAPS, MapPoint
 from simulators.modbus_farm import make_park
 from simulators.park_meters import Park
 from simulators.profiles import Carrier as Simulated
-from store.registry import Meter, add_enterprise, add_meter, add_park, add_site
+from store.registry import (
+    Meter,
+    add_base_year_baseline,
+    add_enterprise,
+    add_meter,
+    add_park,
+    add_site,
+    add_target,
+)
 
 ACTOR = "parkcarbon demo seed"
 PARK_ID, PARK_NAME, PARK_TIMEZONE = "demo", "Demo industrial park", "Asia/Shanghai"
@@ -38,6 +49,14 @@ GATEWAY_METRICS_PORT, OPCUA_GATEWAY_METRICS_PORT = 9108, 9109
 ACCELERATE = 1.0
 # Modbus poll and OPC UA update interval, and so each meter's expected interval (completeness).
 INTERVAL_S = 5
+# Targets and a baseline for the park, so the live page shows progress from the first hour.
+# These are the demo's own figures, not a standard's: the simulated park emits about 1.1 tCO2e
+# an hour (the live page's "last hour" a few minutes after `make up`), so a limit of 1.2 t an
+# hour of the period is in reach and a base year at 1.3 t an hour shows a reduction. Each
+# period's limit is that rate times the period's hours (a day, the month's, the year's).
+TARGET_TCO2E_PER_HOUR = 1.2
+BASELINE_TCO2E_PER_HOUR = 1.3
+TARGET_PERIODS = ("day", "month", "year")
 
 
 @dataclass(frozen=True)
@@ -195,9 +214,13 @@ class SeedResult:
     existing: dict[str, int]  # table -> rows that were there already
 
 
-def seed(conn: psycopg.Connection[Any], *, actor: str = ACTOR) -> SeedResult:
-    """Create the demo park, its enterprises, sites and meters; rows that exist are skipped."""
-    created = dict.fromkeys(("park", "enterprise", "site", "meter"), 0)
+def seed(
+    conn: psycopg.Connection[Any], *, actor: str = ACTOR, today: date | None = None
+) -> SeedResult:
+    """Create the demo park, its enterprises, sites and meters, and the park's targets in force
+    on ``today`` (the park's local date; now if None) and its baseline; rows that exist are
+    skipped."""
+    created = dict.fromkeys(("park", "enterprise", "site", "meter", "target", "baseline"), 0)
     existing = dict(created)
 
     def have(table: str, key: str, value: str) -> bool:
@@ -228,7 +251,57 @@ def seed(conn: psycopg.Connection[Any], *, actor: str = ACTOR) -> SeedResult:
     for meter in demo_meters():
         if not have("meter", "meter_id", meter.meter_id):
             add_meter(conn, meter=meter, actor=actor, reason="demo park: simulated meter")
+    today = today or datetime.now(ZoneInfo(PARK_TIMEZONE)).date()
+    for kind in TARGET_PERIODS:
+        start = period_start(kind, today)
+        found = conn.execute(
+            "SELECT 1 FROM target WHERE subject_kind = 'park' AND subject_id = %s"
+            " AND period_kind = %s AND period_start = %s AND method = 'location_based'",
+            (PARK_ID, kind, start),
+        ).fetchone()
+        (existing if found else created)["target"] += 1
+        if not found:
+            add_target(
+                conn,
+                subject_kind="park",
+                subject_id=PARK_ID,
+                period_kind=kind,
+                period_start=start,
+                absolute_tco2e=round(TARGET_TCO2E_PER_HOUR * period_hours(kind, start), 1),
+                actor=actor,
+            )
+    found = conn.execute(
+        "SELECT 1 FROM baseline WHERE subject_kind = 'park' AND subject_id = %s", (PARK_ID,)
+    ).fetchone()
+    (existing if found else created)["baseline"] += 1
+    if not found:
+        base = date(today.year - 1, 1, 1)
+        add_base_year_baseline(
+            conn,
+            subject_kind="park",
+            subject_id=PARK_ID,
+            base_year=base.year,
+            period_kind="year",
+            value_tco2e=round(BASELINE_TCO2E_PER_HOUR * period_hours("year", base), 1),
+            note="demo park: the demo's own base year (deploy/demo.py)",
+            actor=actor,
+        )
     return SeedResult(created, existing)
+
+
+def period_start(kind: str, day: date) -> date:
+    """The first day of the target period of ``kind`` that contains ``day``."""
+    return {"day": day, "month": day.replace(day=1), "year": date(day.year, 1, 1)}[kind]
+
+
+def period_hours(kind: str, start: date) -> int:
+    """Hours of the period of ``kind`` starting on ``start`` (the park's time zone keeps no
+    daylight saving time: every day has 24 hours)."""
+    if kind == "day":
+        return 24
+    if kind == "month":
+        return 24 * calendar.monthrange(start.year, start.month)[1]
+    return 24 * (366 if calendar.isleap(start.year) else 365)
 
 
 # --- the demo's processes (argv after `parkcarbon`; deploy/platform.py starts them) ---------

@@ -5,6 +5,10 @@ platform's own processes run as children with their logs under the state folder,
 the command (Ctrl-C or SIGTERM), after which the stack is stopped too (unless `--keep-stack`).
 Children start in list order; one that ``needs`` a file (a gateway its config) waits, bounded,
 until the child that ``writes`` it has written it, which that child does once it listens.
+
+What the command prints is best effort: run as ``parkcarbon up 2>&1 | tee up.log``, Ctrl-C also
+stops ``tee``, and a message written to that closed pipe must not cut the cleanup short (the
+children run in their own sessions, so nothing but this command ever stops them).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from config.settings import StackSettings
 from deploy import demo
@@ -41,6 +47,18 @@ class Child:
 def parkcarbon(*args: str) -> list[str]:
     """The argv of a `parkcarbon` subcommand, from the same environment as this process."""
     return [str(Path(sys.executable).parent / "parkcarbon"), *args]
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print a line; a closed or broken stream (the reader of a pipe has gone) is set aside so
+    that neither this line nor any later one, nor the interpreter's last flush, raises."""
+    name = "stderr" if err else "stdout"
+    stream: TextIO = getattr(sys, name)
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (OSError, ValueError):  # EPIPE, EIO, or a stream already closed
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the rest of the run
 
 
 def _wait_for_file(path: Path, children: list[Child], timeout_s: float) -> None:
@@ -76,18 +94,28 @@ def start_children(children: list[Child], *, file_wait_s: float = FILE_WAIT_S) -
             )
 
 
-def wait_for_signal(children: list[Child]) -> None:
+class _Stop:
+    """Ctrl-C/SIGTERM as a flag: once caught, a signal never interrupts the cleanup."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)  # the terminal closed
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self.requested = True
+
+
+def wait_for_signal(children: list[Child], stop: _Stop | None = None) -> None:
     """Block until Ctrl-C/SIGTERM; a child that dies is reported, not silently ignored."""
-    stopping = False
-
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    if stop is None:
+        stop = _Stop()
+        stop.install()
     reported: set[str] = set()
-    while not stopping:
+    while not stop.requested:
         for child in children:
             if (
                 child.proc is not None
@@ -95,8 +123,37 @@ def wait_for_signal(children: list[Child]) -> None:
                 and child.name not in reported
             ):
                 reported.add(child.name)
-                print(f"{child.name} exited with {child.proc.returncode}; see {child.log}")
+                say(f"{child.name} exited with {child.proc.returncode}; see {child.log}")
         time.sleep(0.5)
+
+
+def run(
+    children: list[Child],
+    *,
+    banner: Callable[[], str],
+    after_stop: Callable[[], Iterable[str]] = lambda: (),
+) -> bool:
+    """Start the children, print ``banner()``, wait for Ctrl-C/SIGTERM/SIGHUP, then stop every
+    child and run ``after_stop`` (its lines printed), whatever happened to stdout or stderr
+    meanwhile. False when a child could not be started (the reason printed on stderr)."""
+    stop = _Stop()
+    stop.install()  # before the first child: a Ctrl-C while starting only ends the wait early
+    ok = True
+    try:
+        start_children(children)
+        say(banner())
+        wait_for_signal(children, stop)
+    except PlatformError as exc:
+        say(str(exc), err=True)
+        ok = False
+    finally:
+        try:
+            say("\nstopping ...")
+        finally:
+            stop_children(children)
+            for line in after_stop():
+                say(line)
+    return ok
 
 
 def stop_children(children: list[Child]) -> None:

@@ -102,8 +102,11 @@ def add_park(
     name: str,
     timezone: str = "Asia/Shanghai",
     actor: str,
+    settings: dict[str, str] | None = None,
 ) -> None:
-    row = {"park_id": park_id, "name": name, "timezone": timezone}
+    """Create a park; ``settings`` sets its other columns (region, grid_level, language,
+    tce_electricity_convention), the table's defaults otherwise."""
+    row = {"park_id": park_id, "name": name, "timezone": timezone, **(settings or {})}
     _insert(conn, "park", row, actor=actor, entity_id=park_id)
 
 
@@ -177,6 +180,85 @@ def _insert(
             )
     except psycopg.Error as exc:
         raise _explain(exc, f"{table} {entity_id}") from exc
+
+
+def _insert_returning_id(
+    conn: psycopg.Connection[Any], table: str, key: str, row: dict[str, Any], *, actor: str
+) -> int:
+    """Insert a row whose id the database assigns, and audit it under that id."""
+    cols = list(row)
+    query = psycopg.sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        psycopg.sql.Identifier(table),
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, cols)),
+        psycopg.sql.SQL(", ").join(psycopg.sql.Placeholder() * len(cols)),
+        psycopg.sql.Identifier(key),
+    )
+    try:
+        with conn.transaction():
+            found = conn.execute(query, [row[c] for c in cols]).fetchone()
+            assert found is not None  # RETURNING of an INSERT that did not fail
+            _audit(
+                conn,
+                actor=actor,
+                action="create",
+                entity=table,
+                entity_id=str(found[0]),
+                before=None,
+                after=row,
+            )
+    except psycopg.Error as exc:
+        raise _explain(
+            exc, f"{table} of {row.get('subject_kind')} {row.get('subject_id')}"
+        ) from exc
+    return int(found[0])
+
+
+def add_target(
+    conn: psycopg.Connection[Any],
+    *,
+    subject_kind: str,
+    subject_id: str,
+    period_kind: str,
+    period_start: date,
+    absolute_tco2e: float,
+    actor: str,
+) -> int:
+    """A location-based absolute target (the same row ``POST /v1/targets`` stores); its id."""
+    row = {
+        "subject_kind": subject_kind,
+        "subject_id": subject_id,
+        "period_kind": period_kind,
+        "period_start": period_start,
+        "absolute_tco2e": absolute_tco2e,
+        "created_by": actor,
+    }
+    return _insert_returning_id(conn, "target", "target_id", row, actor=actor)
+
+
+def add_base_year_baseline(
+    conn: psycopg.Connection[Any],
+    *,
+    subject_kind: str,
+    subject_id: str,
+    base_year: int,
+    period_kind: str,
+    value_tco2e: float,
+    note: str,
+    actor: str,
+) -> int:
+    """A base-year baseline (clause 6.5; the row ``POST /v1/baselines`` stores); its id."""
+    row = {
+        "subject_kind": subject_kind,
+        "subject_id": subject_id,
+        "method": "base_year",
+        "base_year": base_year,
+        "period_kind": period_kind,
+        "value_tco2e": value_tco2e,
+        "note": note,
+        "effective": date(base_year, 1, 1),
+        "created_by": actor,
+    }
+    return _insert_returning_id(conn, "baseline", "baseline_id", row, actor=actor)
 
 
 def all_meters(conn: psycopg.Connection[Any]) -> list[Meter]:

@@ -3,24 +3,34 @@
 Integration tests (marked ``integration``) use the local stack that ``parkcarbon stack start``
 runs; the fixtures start it if it is down. Each run migrates a fresh ``parkcarbon_test``
 database so migrations are exercised from empty every time.
+
+Tests never publish to the default (un-prefixed) topics, which `make up`'s worker consumes:
+leftovers there became alerts about meters nobody knows. They use the ``worker`` fixture's
+topics or a topic of their own (``raw_topic``). A run that used the broker checks this at its
+end: if a default topic gained messages meanwhile, the run fails and names their sources.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.workers import Worker, start_worker, stop_workers, wait_ready
 from config.settings import StackSettings
 from deploy import stack as local_stack
+from stream.records import decode_batch
 from stream.topics import Topic, create_topics, topic_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +48,92 @@ def stack_settings() -> StackSettings:
     return StackSettings(state_dir=ROOT / ".parkcarbon")
 
 
+DEFAULT_TOPICS = [t.value for t in Topic]  # no prefix: the topics of `make up`'s worker
+_DEFAULT_ENDS: dict[str, dict[TopicPartition, int]] = {}  # bootstrap -> end offsets at start
+
+
+async def default_topic_ends(bootstrap: str) -> dict[TopicPartition, int]:
+    """End offsets of every partition of the default topics that exist on the broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(DEFAULT_TOPICS)
+    finally:
+        await admin.close()
+    parts = [
+        TopicPartition(d["topic"], p["partition"])
+        for d in described
+        if d["error_code"] == 0
+        for p in d["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(parts)) if parts else {}
+    finally:
+        # aiokafka's stop right after start can re-raise the cancellation of its own internal
+        # task; the offsets are already read by then.
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer.stop()
+
+
+async def _sources_since(bootstrap: str, start: dict[TopicPartition, int]) -> dict[str, int]:
+    """Messages written to the default topics since ``start``, counted by their source (a raw
+    batch's source key, else the message key): what to look for in the tests."""
+    end = await default_topic_ends(bootstrap)
+    grown = {tp: o for tp, o in end.items() if o > start.get(tp, 0)}
+    if not grown:
+        return {}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, int] = {}
+    try:
+        consumer.assign(list(grown))
+        for tp in grown:
+            consumer.seek(tp, start.get(tp, 0))
+        left = {tp: o - start.get(tp, 0) for tp, o in grown.items()}
+        async with asyncio.timeout(20):
+            while any(n > 0 for n in left.values()):
+                for tp, messages in (await consumer.getmany(timeout_ms=1000)).items():
+                    for m in messages:
+                        left[tp] -= 1
+                        batch = (
+                            decode_batch(m.value).batch if tp.topic == Topic.READINGS_RAW else None
+                        )
+                        who = batch.source_key if batch else (m.key or b"").decode(errors="replace")
+                        name = f"{tp.topic}: {who}"
+                        found[name] = found.get(name, 0) + 1
+    except TimeoutError:
+        found["(not all read back within 20 s)"] = 0
+    finally:
+        await consumer.stop()
+    return found
+
+
 @pytest.fixture(scope="session")
 def running_stack(stack_settings: StackSettings) -> StackSettings:
     local_stack.start(stack_settings)
+    bootstrap = stack_settings.kafka_bootstrap
+    _DEFAULT_ENDS.setdefault(bootstrap, asyncio.run(default_topic_ends(bootstrap)))
     return stack_settings
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if the default topics gained messages while it ran (see the docstring)."""
+    for bootstrap, start in _DEFAULT_ENDS.items():
+        try:
+            sources = asyncio.run(_sources_since(bootstrap, start))
+        except (Exception, asyncio.CancelledError) as exc:  # reported, never skipped
+            sources = {f"(could not read the default topics: {exc!r})": 0}
+        if not sources:
+            continue
+        listed = "\n".join(f"  {name}: {n} message(s)" for name, n in sorted(sources.items()))
+        session.config.get_terminal_writer().line(
+            "\nThe default topics gained messages during this run (a test must use the"
+            f" worker's prefix or a topic of its own):\n{listed}",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +178,21 @@ def kafka_bootstrap(running_stack: StackSettings) -> str:
 def unique() -> str:
     """A short unique suffix so tests sharing the broker and database never collide."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+async def raw_topic(kafka_bootstrap: str, unique: str) -> AsyncIterator[str]:
+    """A readings.raw of the test's own (6 partitions, as the default): no worker reads it and
+    `make up`'s worker never sees what the test sends."""
+    name = f"t{unique}.{Topic.READINGS_RAW.value}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=6, replication_factor=1)])
+        yield name
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -12,7 +12,9 @@ instead of 8.76 million hour windows, with the same figures (``windows`` still c
 Month and year buckets go one step further: every local month wholly inside [from, to) in every
 park's time zone is read from ``emission_month`` (migration 0013, kept equal to the sums of the
 day rows by triggers), so a year is 12 rows a meter; only the partial months at the ends are
-read as days (and their partial days as hours).
+read as days (and their partial days as hours). The hour in progress, which has no hour window
+until it closes, is read from its 1-minute windows (``common.MINUTE_OF_HOUR_IN_PROGRESS``), so
+today's figures include it; ``windows`` then counts those minutes too.
 
 Totals count by the boundary rule (docs/boundary.md, migration 0022): sub-meters and meters
 outside the boundary are left out, exports netted. The rollups stay per meter as measured and
@@ -28,6 +30,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
+from api.queries.common import MINUTE_OF_HOUR_IN_PROGRESS, MINUTES_SINCE
 from api.queries.enums import BUCKETS, Bucket, GroupBy
 
 # Group columns over the windows (``w``) and over the day sums (also ``w``, gas a column).
@@ -192,6 +195,23 @@ WITH spans AS (
     WHERE x.enterprise_id = e.enterprise_id AND x.width_s = 3600
       AND x.window_start >= s.lo AND x.window_start < s.hi
     OFFSET 0  -- kept apart: an index range per enterprise and edge, never a scan of all hours
+  ) AS w
+  JOIN meter m ON m.meter_id = w.meter_id
+  {{gas_join}}
+  WHERE true {_FILTERS}
+  GROUP BY {{positions}}
+  UNION ALL
+  -- the hour in progress, from its 1-minute windows (no hour window yet: common.py)
+  SELECT s.tz, date_trunc(%(unit)s, w.window_start AT TIME ZONE s.tz), {{groups}} {_UNIT},
+         {{hour}}
+  FROM spans s
+  JOIN enterprise e ON e.park_id = s.park_id
+  CROSS JOIN LATERAL (
+    SELECT * FROM {{window}} x
+    WHERE x.enterprise_id = e.enterprise_id AND x.width_s = 60
+      AND x.window_start >= greatest(%(from)s::timestamptz, {MINUTES_SINCE})
+      AND x.window_start < %(to)s AND {MINUTE_OF_HOUR_IN_PROGRESS}
+    OFFSET 0  -- an index range per enterprise, as for the edges
   ) AS w
   JOIN meter m ON m.meter_id = w.meter_id
   {{gas_join}}

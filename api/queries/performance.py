@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 
 from accounting.targets import all_met
 from api.queries import present
+from api.queries.common import MINUTE_OF_HOUR_IN_PROGRESS as IN_PROGRESS
 from api.queries.common import dec
 
 # Output meters (carriers production_output, output_value) carry the denominators.
@@ -52,8 +53,9 @@ async def intensity_rows(
 
 
 # A target's subject resolves to its park (for the local calendar) and its enterprise (for
-# tenancy; none for a park target). Actuals run from the period's local start to as_of.
-_PROGRESS = """
+# tenancy; none for a park target). Actuals run from the period's local start to as_of, the
+# hour in progress included (its 1-minute windows until its hour window is written).
+_PROGRESS = f"""
 SELECT t.target_id, t.subject_kind, t.subject_id, t.period_kind, t.period_start, t.period_end,
        t.absolute_tco2e, t.intensity, t.intensity_unit, p.timezone,
        t.period_start::timestamp AT TIME ZONE p.timezone AS start_at,
@@ -74,11 +76,13 @@ CROSS JOIN LATERAL (
     -- a park's or enterprise's total counts by the boundary rule; a meter's target is on the
     -- meter as measured, whatever its place in the hierarchy
     SELECT x.meter_id, x.enterprise_id, x.window_start, x.tco2e, x.activity
-    FROM counted_window x WHERE t.subject_kind <> 'meter' AND x.width_s = 3600
+    FROM counted_window x
+    WHERE t.subject_kind <> 'meter' AND (x.width_s = 3600 OR {IN_PROGRESS})
     UNION ALL
     SELECT x.meter_id, x.enterprise_id, x.window_start, x.tco2e, x.activity
     FROM emission_window x
-    WHERE t.subject_kind = 'meter' AND x.meter_id = t.subject_id AND x.width_s = 3600
+    WHERE t.subject_kind = 'meter' AND x.meter_id = t.subject_id
+      AND (x.width_s = 3600 OR {IN_PROGRESS})
   ) w
   JOIN meter m2 ON m2.meter_id = w.meter_id
   JOIN enterprise e2 ON e2.enterprise_id = w.enterprise_id
@@ -104,7 +108,7 @@ WHERE t.method = 'location_based'
   AND (%(target_id)s::bigint IS NULL OR t.target_id = %(target_id)s)
 ORDER BY t.subject_kind, t.subject_id, t.period_kind, t.period_start, t.target_id
 LIMIT %(limit)s OFFSET %(offset)s
-"""
+"""  # noqa: S608 - only constant fragments; every value is a parameter
 
 
 async def progress_rows(

@@ -18,7 +18,7 @@ from accounting.intensity import OutputUnit
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
-from api.params import IdQuery, IdsQuery
+from api.params import CommaList, IdQuery, IdsQuery
 from api.queries import emissions, energy, market, performance, present, quality
 from api.queries.common import dec, enterprises_for, next_link, page
 from api.queries.enums import BUCKETS, Bucket, GroupBy
@@ -30,6 +30,11 @@ From = Annotated[AwareDatetime, Query(alias="from", description="Inclusive, with
 To = Annotated[AwareDatetime, Query(description="Exclusive, with a UTC offset")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+GroupByQuery = Annotated[
+    list[GroupBy],
+    CommaList,
+    Query(description="Dimensions, repeated (group_by=a&group_by=b) or comma-separated (a,b)"),
+]
 _ERRORS = problems(401, 403, 404, 422, 503)
 _MAX_MINUTE_SPAN = timedelta(days=31)  # 1-minute buckets: at most a month per query
 
@@ -47,7 +52,7 @@ async def get_emissions(
     start: From,
     to: To,
     bucket: Bucket = Bucket.HOUR,
-    group_by: Annotated[list[GroupBy], Query()] = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
+    group_by: GroupByQuery = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
     park_id: IdsQuery = None,
     enterprise_id: IdsQuery = None,
     site_id: IdsQuery = None,
@@ -148,7 +153,7 @@ async def get_energy(
     start: From,
     to: To,
     bucket: Bucket = Bucket.HOUR,
-    group_by: Annotated[list[GroupBy], Query()] = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
+    group_by: GroupByQuery = [GroupBy.ENTERPRISE],  # noqa: B006 - FastAPI copies
     park_id: IdsQuery = None,
     enterprise_id: IdsQuery = None,
     site_id: IdsQuery = None,

@@ -1,5 +1,5 @@
-"""A register as an XLSX workbook and back: one sheet, row 1 the column names, row 2 their
-zh-CN / English labels, then one record per row.
+"""A register (or another ``SheetSpec``: the meter import) as an XLSX workbook and back: one
+sheet, row 1 the column names, row 2 their zh-CN / English labels, then one record per row.
 
 Cells are typed: dates as date cells, numbers as numbers, booleans as booleans, lists joined
 with ``"; "`` (their items never hold ``;``: ``ListItem``), text made formula-safe with
@@ -19,16 +19,15 @@ import types
 import zipfile
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel
 
 from accounting.spreadsheet import formula_safe, restored
 from api.errors import ApiError
-from api.registers.spec import RegisterSpec
 from api.tickets.models import LongText as LongText_
 from api.tickets.models import ShortText as ShortText_
 from api.tickets.models import Title as Title_
@@ -39,6 +38,23 @@ MAX_ROWS = 5000
 _JOIN = "; "
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 _STAMP = re.compile(rb"<dcterms:(created|modified)([^>]*)>[^<]*</dcterms:\1>")
+
+
+class SheetSpec(Protocol):
+    """What a sheet declares: its name, its columns in order (row 1), each column's zh-CN /
+    English label (row 2), and the model its rows' fields belong to (list fields among them).
+    A register (``api.registers.spec.RegisterSpec``) is one; the meter import is another."""
+
+    @property
+    def sheet(self) -> str: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    @property
+    def content(self) -> type[BaseModel]: ...
+
+    def label(self, column: str) -> str: ...
 
 
 def _sheet_safe(value: str) -> str:
@@ -85,8 +101,8 @@ def _cell(value: Any) -> Any:
     return value  # date, bool, int, float: typed cells
 
 
-def export(spec: RegisterSpec, rows: list[dict[str, Any]]) -> bytes:
-    """The rows (database rows of ``spec.table``) as a workbook of one sheet."""
+def export(spec: SheetSpec, rows: list[dict[str, Any]]) -> bytes:
+    """The rows (by column name) as a workbook of one sheet; no rows: a template to fill in."""
     book = Workbook()
     sheet = book.active
     sheet.title = spec.sheet
@@ -124,9 +140,9 @@ def _fixed_times(data: bytes) -> bytes:
 Row = tuple[int, dict[str, Any]]  # (row number in the sheet, values by column)
 
 
-def read(spec: RegisterSpec, data: bytes) -> list[Row]:
+def read(spec: SheetSpec, data: bytes) -> list[Row]:
     """The sheet's records as field values (not validated yet); 422 for a file that is not
-    this register's sheet."""
+    this spec's sheet."""
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:

@@ -89,3 +89,18 @@ class GatewayStatus(StrEnum):
 
     ACTIVE = "active"
     DISABLED = "disabled"
+
+
+class Language(StrEnum):
+    """Languages of what people read (migration 0050): a park's default."""
+
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+
+class TceConvention(StrEnum):
+    """Electricity in tce (GB/T 2589-2020, migration 0016): equal value (当量值, the heat of
+    1 kWh) or equivalent value (等价值, the coal burnt to generate it)."""
+
+    EQUAL_VALUE = "equal_value"
+    EQUIVALENT = "equivalent"

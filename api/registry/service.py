@@ -30,11 +30,16 @@ from api.registry.models import MeterCreate, ReplacementCreate
 
 Row = rows.Row
 Visible = Callable[[Row], bool]  # may the caller see this row? (tenancy: 404 if not)
-_KEYS = {"enterprise": "enterprise_id", "site": "site_id", "meter": "meter_id"}
+_KEYS = {
+    "park": "park_id",
+    "enterprise": "enterprise_id",
+    "site": "site_id",
+    "meter": "meter_id",
+}
 
 
 async def create(conn: AsyncConnection[Any], *, table: str, row: dict[str, Any], actor: str) -> Row:
-    """Insert an enterprise, site or meter with its audit entry."""
+    """Insert a park, enterprise, site or meter with its audit entry."""
     ident = row[_KEYS[table]]
     try:
         async with conn.transaction():

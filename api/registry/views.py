@@ -13,12 +13,25 @@ from api.registry import (
     audit_views,
     factors,
     gateways,
+    meter_import_views,
     meter_views,
     org_views,
+    park_views,
     proposals,
     targets,
 )
 
 router = APIRouter()
-for _module in (org_views, meter_views, gateways, factors, targets, proposals, audit_views):
+# The import routes before meter_views: /v1/meters/import-template is not a meter id.
+for _module in (
+    park_views,
+    org_views,
+    meter_import_views,
+    meter_views,
+    gateways,
+    factors,
+    targets,
+    proposals,
+    audit_views,
+):
     router.include_router(_module.router)

@@ -2,6 +2,10 @@
 
 Tenancy is part of every query: ``tenant`` is the caller's enterprise (None for park-wide keys),
 and an alert without an enterprise (an unknown meter) is visible to park-wide keys only.
+
+A park's alerts (``park_id``) are its enterprises' and the park-wide ones: those about the park
+itself and those no enterprise owns. A meter outside the registry belongs to no enterprise and so
+to no park the registry knows; every park's list shows it, as every park's staff must act on it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -24,6 +28,17 @@ SELECT a.*, k.acked_by, k.acked_at,
 FROM alert a LEFT JOIN alert_ack k USING (alert_id)
 """
 _TENANT = "(%(tenant)s::text IS NULL OR a.enterprise_id = %(tenant)s)"
+
+
+def in_park(alias: Literal["a", "t"]) -> str:
+    """SQL: the row ``alias`` (an alert or a ticket) belongs to park ``%(park)s`` (any if NULL)."""
+    return f"""(%(park)s::text IS NULL
+       OR {alias}.enterprise_id IN (SELECT e.enterprise_id FROM enterprise e
+                                    WHERE e.park_id = %(park)s)
+       OR ({alias}.enterprise_id IS NULL
+           AND ({alias}.subject_kind <> 'park' OR {alias}.subject_id = %(park)s)))"""  # noqa: S608 - an alias from a Literal; the park is a parameter
+
+
 _LIST = (
     _SELECT
     + "WHERE "
@@ -32,6 +47,9 @@ _LIST = (
   AND (%(open)s::boolean IS NULL OR (a.state <> 'RESOLVED') = %(open)s)
   AND (%(rule)s::text IS NULL OR a.rule = %(rule)s)
   AND (%(enterprise)s::text IS NULL OR a.enterprise_id = %(enterprise)s)
+  AND """
+    + in_park("a")
+    + """
   AND (%(subject_kind)s::text IS NULL OR a.subject_kind = %(subject_kind)s)
   AND (%(subject_id)s::text IS NULL OR a.subject_id = %(subject_id)s)
   AND (%(after_ts)s::timestamptz IS NULL
@@ -74,6 +92,7 @@ async def list_alerts(
     open_: bool | None = None,
     rule: str | None = None,
     enterprise_id: str | None = None,
+    park_id: str | None = None,
     subject_kind: str | None = None,
     subject_id: str | None = None,
     cursor: str | None = None,
@@ -86,6 +105,7 @@ async def list_alerts(
         "open": open_,
         "rule": rule,
         "enterprise": enterprise_id,
+        "park": park_id,
         "subject_kind": subject_kind,
         "subject_id": subject_id,
         "after_ts": after_ts,

@@ -14,7 +14,7 @@ from accounting.window_figures import SubjectKind
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
-from api.params import IdQuery
+from api.params import IdQuery, ParkQuery
 from api.tickets import alert_service
 from api.tickets.models import AlertOut, AlertPage
 
@@ -35,12 +35,14 @@ async def list_alerts(
     state: AlertStateFilter | None = None,
     rule: Rule | None = None,
     enterprise_id: IdQuery = None,
+    park_id: ParkQuery = None,
     subject_kind: SubjectKind | None = None,
     subject_id: IdQuery = None,
     cursor: str | None = Query(default=None, max_length=500, description="From `next_cursor`"),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> AlertPage:
-    """Alerts newest first (by first raised), filtered; an enterprise key sees its own only."""
+    """Alerts newest first (by first raised), filtered; an enterprise key sees its own only.
+    ``park_id``: the park's enterprises' alerts and its park-wide ones (an unknown meter's)."""
     try:
         rows, next_cursor = await alert_service.list_alerts(
             conn,
@@ -48,6 +50,7 @@ async def list_alerts(
             open_=None if state is None else state is AlertStateFilter.OPEN,
             rule=rule,
             enterprise_id=enterprise_id,
+            park_id=park_id,
             subject_kind=subject_kind,
             subject_id=subject_id,
             cursor=cursor,

@@ -52,6 +52,7 @@ async def append(
         "rule": ticket["rule"],
         "subject_kind": ticket["subject_kind"],
         "subject_id": ticket["subject_id"],
+        "enterprise_id": ticket["enterprise_id"],  # None: park-wide (e.g. an unknown meter)
         "detail": detail,
     }
     return LiveEvent("ticket", ticket["enterprise_id"], data)

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from api import audit
 from api.live import LiveEvent
 from api.tickets import flows
+from api.tickets.alert_service import in_park
 from api.tickets.enums import HistoryEvent, SourceKind, TicketKind, TicketState, WebhookEvent
 from api.tickets.history import append as history
 from api.webhooks import outbox
@@ -29,6 +30,7 @@ WHERE {_TENANT}
   AND (%(state)s::text IS NULL OR t.state = %(state)s)
   AND (%(rule)s::text IS NULL OR t.rule = %(rule)s)
   AND (%(enterprise)s::text IS NULL OR t.enterprise_id = %(enterprise)s)
+  AND {in_park("t")}
   AND (%(subject_kind)s::text IS NULL OR t.subject_kind = %(subject_kind)s)
   AND (%(subject_id)s::text IS NULL OR t.subject_id = %(subject_id)s)
   AND (%(kind)s::text IS NULL OR t.kind = %(kind)s)
@@ -85,6 +87,7 @@ async def list_tickets(
     state: TicketState | None = None,
     rule: str | None = None,
     enterprise_id: str | None = None,
+    park_id: str | None = None,
     subject_kind: str | None = None,
     subject_id: str | None = None,
     kind: TicketKind | None = None,
@@ -103,6 +106,7 @@ async def list_tickets(
             "state": state.value if state else None,
             "rule": rule,
             "enterprise": enterprise_id,
+            "park": park_id,
             "subject_kind": subject_kind,
             "subject_id": subject_id,
             "kind": kind.value if kind else None,

@@ -17,7 +17,7 @@ from api.deps import DbDep, StateDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
 from api.live import LiveEvent
-from api.params import IdQuery
+from api.params import IdQuery, ParkQuery
 from api.registers.tenancy import owner_of
 from api.tickets import flows, records, service
 from api.tickets.alert_views import router as alerts_router
@@ -78,6 +78,7 @@ async def list_tickets(
     state: TicketState | None = None,
     rule: Rule | None = None,
     enterprise_id: IdQuery = None,
+    park_id: ParkQuery = None,
     subject_kind: SubjectKind | None = None,
     subject_id: IdQuery = None,
     kind: TicketKind | None = None,
@@ -94,6 +95,7 @@ async def list_tickets(
         state=state,
         rule=rule,
         enterprise_id=enterprise_id,
+        park_id=park_id,
         subject_kind=subject_kind,
         subject_id=subject_id,
         kind=kind,

@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 
 from accounting.alerting import AlertState
 from accounting.deviation import Rule
-from tests.api.conftest import ENTERPRISE_A, ApiServer
+from tests.api.conftest import ENTERPRISE_A, PARK, ApiServer
 from tests.api.test_tickets import HOUR_MS, T0, eventually, make_alert, produce, wait_ticket
 
 pytestmark = pytest.mark.integration
@@ -140,3 +140,41 @@ async def test_an_enterprise_key_sees_only_its_own_alerts_and_cannot_acknowledge
 async def test_a_request_without_a_key_is_401(anonymous: httpx.AsyncClient) -> None:
     for path in ("/v1/alerts", "/v1/tickets"):
         assert (await anonymous.get(path)).status_code == 401
+
+
+async def test_a_parks_alerts_and_tickets_include_its_park_wide_ones_and_no_other_parks(
+    api_server: ApiServer, operator: httpx.AsyncClient, tenant_a: httpx.AsyncClient, unique: str
+) -> None:
+    """What the live page lists for a park: its enterprises' alerts, and the park-wide ones no
+    enterprise owns (a meter outside the registry), which a per-enterprise filter never shows."""
+    elsewhere_park, elsewhere = f"P-other-{unique}", f"E-other-{unique}"
+    async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO park (park_id, name, timezone) VALUES (%s, 'other', 'Asia/Shanghai')",
+            (elsewhere_park,),
+        )
+        await conn.execute(
+            "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, 'other')",
+            (elsewhere, elsewhere_park),
+        )
+    own = make_alert(f"M-park-own-{unique}", enterprise=ENTERPRISE_A)
+    unknown_meter = make_alert(f"U-park-{unique}", enterprise=None, rule=Rule.UNKNOWN_METER)
+    other = make_alert(f"M-park-other-{unique}", enterprise=elsewhere)
+    await produce(api_server, own, unknown_meter, other)
+    for alert in (own, unknown_meter, other):
+        await wait_ticket(operator, alert.subject_id)
+
+    async def listed(client: httpx.AsyncClient, path: str, subject: str) -> int:
+        r = await client.get(path, params={"park_id": PARK, "subject_id": subject})
+        assert r.status_code == 200, r.text
+        return len(r.json()["items"])
+
+    for path in ("/v1/alerts", "/v1/tickets"):
+        assert await listed(operator, path, own.subject_id) == 1
+        assert await listed(operator, path, unknown_meter.subject_id) == 1
+        assert await listed(operator, path, other.subject_id) == 0, path
+        # Tenancy still applies: an enterprise key never sees the park-wide ones.
+        assert await listed(tenant_a, path, unknown_meter.subject_id) == 0
+        assert await listed(tenant_a, path, own.subject_id) == 1
+    r = await operator.get("/v1/alerts", params={"park_id": "no park!"})
+    assert r.status_code == 422 and "park_id" in r.text

@@ -150,6 +150,22 @@ async def test_a_year_bucket_sums_the_months_and_groups_by_carrier(
     ]
 
 
+async def test_energy_takes_group_by_as_a_comma_separated_list_too(
+    admin: httpx.AsyncClient, world: World
+) -> None:
+    common = {
+        "from": "2025-01-01T00:00:00+08:00",
+        "to": "2026-01-01T00:00:00+08:00",
+        "bucket": "1y",
+        "park_id": world.park_a,
+    }
+    repeated = await admin.get("/v1/energy", params={**common, "group_by": ["park", "carrier"]})
+    listed = await admin.get("/v1/energy", params={**common, "group_by": "park,carrier"})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == repeated.json()["items"]
+    assert [i["group"]["carrier"] for i in listed.json()["items"]] == ["electricity", "natural_gas"]
+
+
 async def test_a_day_without_a_coefficient_is_named_not_counted_as_zero(
     admin: httpx.AsyncClient, world: World
 ) -> None:

@@ -259,6 +259,30 @@ async def test_several_group_by_dimensions_and_filters_combine(
     assert _rows(monthly.json(), "park") == [("2025-02-28T16:00:00", world.park, "31.000000")]
 
 
+@pytest.mark.parametrize("spelling", ["site,source_category", " site , source_category "])
+async def test_group_by_as_a_comma_separated_list_equals_the_repeated_parameter(
+    admin: httpx.AsyncClient, world: World, spelling: str
+) -> None:
+    common = {**RANGE, "bucket": "1d", "enterprise_id": world.e1}
+    repeated = await admin.get(
+        "/v1/emissions", params={**common, "group_by": ["site", "source_category"]}
+    )
+    listed = await admin.get("/v1/emissions", params={**common, "group_by": spelling})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["group_by"] == ["site", "source_category"]
+    assert listed.json()["items"] == repeated.json()["items"]
+    assert len(listed.json()["items"]) == 6
+
+
+async def test_group_by_names_an_unknown_dimension_in_a_comma_list_as_422(
+    admin: httpx.AsyncClient,
+) -> None:
+    for wrong in ("site,colour", "site,", ",site"):
+        r = await admin.get("/v1/emissions", params={**RANGE, "group_by": wrong})
+        assert r.status_code == 422, (wrong, r.text)
+        assert "group_by" in r.text
+
+
 async def test_a_range_cut_inside_local_days_counts_only_its_hours(
     admin: httpx.AsyncClient, world: World
 ) -> None:

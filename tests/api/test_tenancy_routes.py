@@ -164,6 +164,20 @@ async def quality_of_b_hidden(w: World, c: Clients) -> None:
     assert [m["meter_id"] for m in park["meters"]] == [w.meter_b]
 
 
+async def other_parks_hidden(w: World, c: Clients) -> None:
+    """A sees its own park (the list and the park) and no other: another park is 404 for A,
+    while the admin reads it (so the 404 is tenancy)."""
+    other = f"tenancy-park-{uuid.uuid4().hex[:8]}"
+    made = await c.admin.post("/v1/parks", json={"park_id": other, "name": "another park"})
+    assert made.status_code == 201, made.text
+    listed = await c.a.get("/v1/parks", params={"limit": "500"})
+    assert [p["park_id"] for p in listed.json()["items"]] == ["apitest"], listed.text
+    assert (await c.a.get("/v1/parks/apitest")).status_code == 200
+    assert (await c.admin.get(f"/v1/parks/{other}")).status_code == 200
+    r = await c.a.get(f"/v1/parks/{other}")
+    assert r.status_code == 404 and ENTERPRISE_B not in r.text, r.text
+
+
 async def intensity_of_b_hidden(w: World, c: Clients) -> None:
     await named_other_tenant("/v1/intensity", "enterprise_id", **_DAY)(w, c)
     r = await c.a.get("/v1/intensity", params=_DAY)
@@ -649,6 +663,10 @@ CASES: dict[tuple[str, str], Check] = {
     ),
     ("GET", "/v1/audit"): forbidden("GET", "/v1/audit", Scope.AUDIT_READ),
     # Organisation tree: read own, written by admins only.
+    ("POST", "/v1/parks"): forbidden("POST", "/v1/parks", _W, {"park_id": "x", "name": "x"}),
+    ("GET", "/v1/parks"): other_parks_hidden,
+    ("GET", "/v1/parks/{park_id}"): other_parks_hidden,
+    ("PATCH", "/v1/parks/{park_id}"): forbidden("PATCH", "/v1/parks/apitest", _W, {"name": "x"}),
     ("POST", "/v1/enterprises"): forbidden(
         "POST", "/v1/enterprises", _W, {"enterprise_id": "x", "park_id": "apitest", "name": "x"}
     ),
@@ -667,6 +685,8 @@ CASES: dict[tuple[str, str], Check] = {
     ("PATCH", "/v1/sites/{site_id}"): forbidden("PATCH", "/v1/sites/{site_b}", _W, {"name": "x"}),
     # Meters.
     ("POST", "/v1/meters"): forbidden("POST", "/v1/meters", _W, {"meter_id": "x"}),
+    ("GET", "/v1/meters/import-template"): forbidden("GET", "/v1/meters/import-template", _W),
+    ("POST", "/v1/meters/import"): forbidden("POST", "/v1/meters/import", _W, {}),
     ("GET", "/v1/meters"): filtered(
         "/v1/meters",
         "items",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import calendar
 import subprocess
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from api.queries import performance
 from config.settings import StackSettings
 from deploy import demo
 from deploy.platform import Child, PlatformError, default_children, start_children, stop_children
@@ -38,7 +41,14 @@ def test_seeding_twice_gives_the_same_rows_and_audits_each_once(
     before = db.execute("SELECT count(*) FROM meter").fetchone()
     again = demo.seed(db)
     assert set(again.created.values()) == {0}
-    assert again.existing == {"park": 1, "enterprise": 3, "site": 6, "meter": len(meters)}
+    assert again.existing == {
+        "park": 1,
+        "enterprise": 3,
+        "site": 6,
+        "meter": len(meters),
+        "target": 3,  # today's day, month and year
+        "baseline": 1,
+    }
     assert db.execute("SELECT count(*) FROM meter").fetchone() == before
     assert _audit_count(db, "meter", meters) == dict.fromkeys(meters, 1)
     sites = [s for e in demo.ENTERPRISES for s, _ in e.sites]
@@ -46,6 +56,52 @@ def test_seeding_twice_gives_the_same_rows_and_audits_each_once(
     assert _audit_count(db, "park", ["demo"]) == {"demo": 1}
     park = db.execute("SELECT region, timezone FROM park WHERE park_id = 'demo'").fetchone()
     assert park == ("CN", "Asia/Shanghai")
+
+
+def test_the_demo_park_has_a_target_for_its_day_month_and_year_and_a_baseline(
+    db: psycopg.Connection[Any],
+) -> None:
+    today = date(2028, 2, 10)  # February of a leap year: 29 days, a year of 366
+    demo.seed(db, today=today)
+    rows = db.execute(
+        "SELECT period_kind, period_start, absolute_tco2e, method FROM target"
+        " WHERE subject_kind = 'park' AND subject_id = 'demo' AND period_start >= '2028-01-01'"
+        " AND period_start < '2029-01-01' ORDER BY period_kind",
+    ).fetchall()
+    assert rows == [
+        ("day", today, 28.8, "location_based"),  # 1.2 t an hour x 24 h
+        ("month", date(2028, 2, 1), 835.2, "location_based"),  # x 29 x 24 h
+        ("year", date(2028, 1, 1), 10540.8, "location_based"),  # x 366 x 24 h
+    ]
+    [(base_year, value, method)] = db.execute(
+        "SELECT base_year, value_tco2e, method FROM baseline"
+        " WHERE subject_kind = 'park' AND subject_id = 'demo'"
+    ).fetchall()
+    hours = 24 * (366 if calendar.isleap(base_year) else 365)
+    assert (method, value) == ("base_year", round(1.3 * hours, 1))
+    assert demo.seed(db, today=today).created == dict.fromkeys(
+        ("park", "enterprise", "site", "meter", "target", "baseline"), 0
+    )
+
+
+async def test_the_demo_park_shows_progress_against_its_targets_from_the_first_hour(
+    db: psycopg.Connection[Any], database_url: str
+) -> None:
+    """What the live page reads for "Today against target": a row per target in force now
+    (day, month, year), each with the park's baseline."""
+    demo.seed(db)
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        rows = await performance.progress_rows(
+            conn,
+            as_of=datetime.now(UTC),
+            enterprises=None,
+            subject_kind="park",
+            subject_id=demo.PARK_ID,
+            limit=10,
+            offset=0,
+        )
+    assert sorted(r[3] for r in rows) == ["day", "month", "year"]
+    assert all(r[15] == "base_year" for r in rows)  # the baseline's method beside each
 
 
 async def test_every_modbus_point_the_gateway_reads_has_its_registry_row(

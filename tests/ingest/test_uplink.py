@@ -29,8 +29,6 @@ from ingest.gateway import run_gateway
 from simulators.modbus_farm import ModbusFarm, make_park
 from simulators.profiles import Carrier
 from stream.records import decode_batch
-from stream.topics import Topic
-from tests.stream.test_kafka_contracts import _end_offsets
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,10 +106,10 @@ async def _metric(port: int, name: str) -> float:
 
 @pytest.mark.disruptive
 async def test_readings_produced_during_a_broker_outage_arrive_exactly_once_in_order(
-    running_stack: StackSettings, kafka_bootstrap: str, unique: str, tmp_path: Path
+    running_stack: StackSettings, kafka_bootstrap: str, unique: str, tmp_path: Path, raw_topic: str
 ) -> None:
     gateway_id = f"gw-out-{unique}"
-    start = await _end_offsets(kafka_bootstrap, Topic.READINGS_RAW)
+    start = {TopicPartition(raw_topic, p): 0 for p in range(6)}  # a new topic of its own
     farm = ModbusFarm(make_park(8, prefix=f"O{unique}", carriers=(Carrier.WATER,)))
     await farm.start()
     metrics_port = _free_port()
@@ -122,7 +120,7 @@ async def test_readings_produced_during_a_broker_outage_arrive_exactly_once_in_o
         buffer_path=str(tmp_path / "buffer.db"),
         metrics_port=metrics_port,
     )
-    doc["kafka"].update(request_timeout_ms=5000, retry_min_s=0.2, retry_max_s=1.0)
+    doc["kafka"].update(request_timeout_ms=5000, retry_min_s=0.2, retry_max_s=1.0, topic=raw_topic)
     stop = asyncio.Event()
     gateway = asyncio.create_task(run_gateway(GatewayConfig.model_validate(doc), stop=stop))
     try:
@@ -165,11 +163,11 @@ def _gateway(config: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_kill_9_of_the_gateway_with_a_full_buffer_loses_and_repeats_nothing(
-    kafka_bootstrap: str, unique: str, tmp_path: Path
+    kafka_bootstrap: str, unique: str, tmp_path: Path, raw_topic: str
 ) -> None:
     gateway_id = f"gw-k9-{unique}"
     buffer = tmp_path / "buffer.db"
-    start = await _end_offsets(kafka_bootstrap, Topic.READINGS_RAW)
+    start = {TopicPartition(raw_topic, p): 0 for p in range(6)}  # a new topic of its own
     farm = ModbusFarm(make_park(6, prefix=f"K{unique}"))
     await farm.start()
     config = tmp_path / "gateway.yaml"
@@ -177,6 +175,7 @@ async def test_kill_9_of_the_gateway_with_a_full_buffer_loses_and_repeats_nothin
         gateway_id, poll_interval_s=0.2, kafka_bootstrap=f"127.0.0.1:{_free_port()}",
         buffer_path=str(buffer), metrics_port=_free_port(),
     )  # fmt: skip
+    doc["kafka"]["topic"] = raw_topic  # never the default readings.raw that `make up` consumes
     try:
         # Phase 1: no uplink, the buffer fills; then kill -9 mid-flight.
         config.write_text(yaml.safe_dump(doc))

@@ -40,8 +40,10 @@ async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def test_raw_batches_come_back_in_order_per_meter(kafka_bootstrap: str, unique: str) -> None:
-    start = await _end_offsets(kafka_bootstrap, Topic.READINGS_RAW)
+async def test_raw_batches_come_back_in_order_per_meter(
+    kafka_bootstrap: str, unique: str, raw_topic: str
+) -> None:
+    start = {TopicPartition(raw_topic, p): 0 for p in range(6)}  # a new topic of its own
     # Four sources (gateway devices), each polling two meters, twenty poll cycles each.
     sources = [f"gw-{unique}/dev-{d}" for d in range(4)]
     producer = AIOKafkaProducer(
@@ -62,7 +64,7 @@ async def test_raw_batches_come_back_in_order_per_meter(kafka_bootstrap: str, un
                     for m in range(2)
                 )
                 batch = ReadingBatch(Source.MODBUS, f"gw-{unique}", key, readings)
-                await producer.send(Topic.READINGS_RAW, encode_batch(batch), key=key.encode())
+                await producer.send(raw_topic, encode_batch(batch), key=key.encode())
         await producer.flush()
     finally:
         await producer.stop()

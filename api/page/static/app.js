@@ -88,14 +88,15 @@ async function refreshToday() {
 }
 
 async function refreshWork() {
-  const per = await Promise.all(enterpriseIds().map((id) => Promise.all([
-    app.get("/v1/alerts", { state: "open", enterprise_id: id, limit: 100 }),
-    app.get("/v1/tickets", { enterprise_id: id, limit: 100 }),
-  ])));
-  const alerts = per.flatMap(([a]) => a.items).sort((a, b) => b.first_raised_at.localeCompare(a.first_raised_at));
-  const tickets = per.flatMap(([, t]) => t.items).sort((a, b) => b.ticket_id - a.ticket_id);
-  render.alerts(alerts);
-  render.tickets(tickets, openTicket);
+  // By park, not per enterprise: a park-wide alert (an unknown meter has no enterprise) is the
+  // park's too. An enterprise key still gets its own enterprise's only (tenancy).
+  const park = { park_id: app.park.park_id, limit: 100 };
+  const [alerts, tickets] = await Promise.all([
+    app.get("/v1/alerts", { ...park, state: "open" }),
+    app.get("/v1/tickets", park),
+  ]);
+  render.alerts(alerts.items);
+  render.tickets(tickets.items, openTicket);
   if (app.ticketId !== null) await showTicket(app.ticketId);
 }
 
@@ -115,11 +116,14 @@ const refreshAll = () => Promise.all([refreshHour(), refreshToday(), refreshWork
 
 function onEvent(kind, data) {
   const mine = data.enterprise_id && enterpriseIds().includes(data.enterprise_id);
+  // No enterprise: a park-wide alert or ticket, which the feed sends to park-wide keys only.
+  const parkWide = !data.enterprise_id;
   if (kind === "window" && mine) {
-    // Day figures come from hour windows, the live hour from 1-minute windows.
-    if (data.width_s === 60) schedule("hour", refreshHour, 300);
+    // The live hour comes from 1-minute windows; the day from hour windows and, for the hour
+    // in progress, from its 1-minute windows too (read again at most every few seconds).
+    if (data.width_s === 60) { schedule("hour", refreshHour, 300); schedule("today", refreshToday, 5000); }
     if (data.width_s === 3600) schedule("today", refreshToday, 1000);
-  } else if ((kind === "alert" || kind === "ticket") && (mine || data.ticket_id === app.ticketId)) {
+  } else if ((kind === "alert" || kind === "ticket") && (mine || parkWide || data.ticket_id === app.ticketId)) {
     schedule("work", refreshWork, 100);
   }
 }
