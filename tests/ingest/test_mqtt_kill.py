@@ -64,12 +64,14 @@ def _register_meter(db: psycopg.Connection[Any], unique: str) -> str:
     return f"E-{unique}"
 
 
-def _config(path: Path, *, unique: str, meter: str, broker: int, topic: str, tmp: Path) -> Path:
+def _config(
+    path: Path, *, unique: str, meter: str, broker: int, topic: str, tmp: Path, bootstrap: str
+) -> Path:
     path.write_text(
         yaml.safe_dump(
             {
                 "gateway_id": f"gw-{unique}",
-                "kafka": {"bootstrap": "127.0.0.1:9092", "topic": topic},
+                "kafka": {"bootstrap": bootstrap, "topic": topic},
                 "buffer": {"path": str(tmp / "buffer.sqlite3")},
                 "metrics": {"port": free_port()},
                 "mqtt_brokers": [
@@ -124,6 +126,7 @@ def _buffered_readings(path: Path) -> int:
 async def test_a_gateway_killed_between_receiving_and_acknowledging_loses_and_repeats_nothing(
     moment: str,
     worker: RunningWorker,
+    kafka_bootstrap: str,
     db: psycopg.Connection[Any],
     unique: str,
     tmp_path: Path,
@@ -139,6 +142,7 @@ async def test_a_gateway_killed_between_receiving_and_acknowledging_loses_and_re
             broker=broker.port,
             topic=worker.topic(Topic.READINGS_RAW),
             tmp=tmp_path,
+            bootstrap=kafka_bootstrap,
         )
         config = load_gateway_config(config_path)
         # The gateway's session exists at the broker (it ran before), so what Neuron publishes
