@@ -18,6 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from openpyxl import Workbook  # openpyxl ships no type hints
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from accounting.spreadsheet import formula_safe
@@ -83,8 +84,10 @@ def _xlsx_cell(cell: Cell) -> Cell:
     if isinstance(cell, datetime):
         return cell.isoformat()
     if isinstance(cell, str):
-        # openpyxl stores a string starting with "=" as a formula.
-        return formula_safe(cell)
+        # openpyxl stores a string starting with "=" as a formula; a control character (one XML
+        # cannot hold, e.g. from a free-text comment) would make the whole file fail: shown as
+        # U+FFFD instead, so a report of stored text always renders.
+        return formula_safe(ILLEGAL_CHARACTERS_RE.sub("\ufffd", cell))
     return cell
 
 

@@ -56,3 +56,11 @@ def test_an_xlsx_cell_a_spreadsheet_would_evaluate_is_written_as_quoted_text(nam
     assert (count.value, count.data_type) == (-3, "n")
     assert sheet["A3"].value == "Boiler A = main"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_text_with_characters_a_sheet_cannot_hold_still_renders() -> None:
+    """Stored free text may hold control characters XML cannot carry: the workbook shows them as
+    U+FFFD rather than failing (a 500 for the whole report)."""
+    table = Table("t", ("note",), (("bell\x07and\x1bescape",),))
+    book = openpyxl.load_workbook(io.BytesIO(xlsx([table])))
+    assert book["t"]["A2"].value == "bell\ufffdand\ufffdescape"
