@@ -7,10 +7,15 @@ import asyncio
 import struct
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
+from config.settings import ConfigError
 from deploy.mosquitto import free_port
+from ingest.config import GatewayConfig, load_gateway_config
+from ingest.gateway import run_gateway
 from ingest.iec104 import Session, Timing
 from ingest.iec104_codec import (
     Asdu,
@@ -30,6 +35,9 @@ from ingest.iec104_codec import (
     encode_u,
     interrogation,
 )
+from store.registry import Meter, add_enterprise, add_meter, add_park
+from stream.topics import Topic
+from tests.conftest import RunningWorker
 
 CST = timezone(timedelta(hours=8))
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,3 +189,113 @@ async def test_a_session_against_c104_gets_totals_and_measured_values_by_interro
     assert values[2001][:3] == (36, Cause.INTERROGATED, 1234.5)
     assert values[2001][3] is not None and values[2001][3].when == recorded
     assert values[2002][:3] == (13, Cause.INTERROGATED, 10.5)
+
+
+def _register(db: psycopg.Connection[Any], unique: str) -> tuple[str, str]:
+    add_park(db, park_id=f"p-{unique}", name="park", actor="test")
+    add_enterprise(db, enterprise_id=f"e-{unique}", park_id=f"p-{unique}", name="ent", actor="test")
+    ids = (f"RTU-{unique}.kwh", f"RTU-{unique}.kw")
+    for meter_id, unit, kind in ((ids[0], "kWh", "cumulative"), (ids[1], "kW", "instantaneous")):
+        add_meter(
+            db,
+            actor="test",
+            meter=Meter(
+                meter_id=meter_id,
+                enterprise_id=f"e-{unique}",
+                carrier="electricity",
+                unit=unit,
+                register_kind=kind,
+                source_category="purchased_electricity"
+                if kind == "cumulative"
+                else "activity_only",
+                multiplier=1.0,
+                expected_interval_s=900,
+                accuracy_class="0.5S",
+                accuracy_category="user_class_I",
+            ),
+        )
+    return ids
+
+
+@pytest.mark.integration
+async def test_a_gateway_stores_an_outstations_totals_and_measured_values_as_source_iec104(
+    db: psycopg.Connection[Any], worker: RunningWorker, kafka_bootstrap: str, unique: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    c104 = pytest.importorskip("c104")
+    kwh, kw = _register(db, unique)
+    port = free_port()
+    server = c104.Server(ip="127.0.0.1", port=port)
+    station = server.add_station(common_address=3)
+    # The outstation's clock runs on China Standard Time; the tag says when it counted.
+    counted = datetime.now(CST).replace(microsecond=0) - timedelta(minutes=2)
+    total = station.add_point(io_address=4001, type=c104.Type.M_IT_TB_1)
+    total.info = c104.BinaryCounterInfo(
+        1234567, c104.UInt5(1), c104.BinaryCounterQuality(), counted.replace(tzinfo=None)
+    )
+    power = station.add_point(io_address=5001, type=c104.Type.M_ME_NC_1)
+    power.info = c104.ShortInfo(815.25, c104.Quality(), None)
+    server.start()
+    config = GatewayConfig.model_validate(
+        {
+            "gateway_id": f"gw-{unique}",
+            "kafka": {"bootstrap": kafka_bootstrap, "topic": worker.topic(Topic.READINGS_RAW)},
+            "buffer": {"path": str(tmp_path / "buffer.sqlite3")},
+            "metrics": {"port": free_port()},
+            "iec104_servers": [
+                {
+                    "name": "substation-rtu",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "common_address": 3,
+                    "time_zone": "Asia/Shanghai",
+                    "points": [
+                        # 0.01 kWh per count: 12345.67 kWh
+                        {"ioa": 4001, "meter_id": kwh, "unit": "kWh", "kind": "cumulative",
+                         "scale": 0.01},
+                        {"ioa": 5001, "meter_id": kw, "unit": "kW"},
+                    ],
+                }
+            ],
+        }
+    )  # fmt: skip
+    stop = asyncio.Event()
+    gateway = asyncio.create_task(run_gateway(config, stop=stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        rows: dict[str, tuple[datetime, float, str]] = {}
+        while len(rows) < 2 and asyncio.get_running_loop().time() < deadline:
+            assert not gateway.done(), gateway
+            await asyncio.sleep(0.3)
+            found = db.execute(
+                "SELECT meter_id, ts, value, source FROM reading WHERE meter_id = ANY(%s)",
+                ([kwh, kw],),
+            ).fetchall()
+            rows = {str(m): (ts, float(v), str(s)) for m, ts, v, s in found}
+    finally:
+        stop.set()
+        await asyncio.wait_for(gateway, 30)
+        server.stop()
+    assert rows[kwh][1:] == (pytest.approx(12345.67), "iec104")
+    assert rows[kwh][0] == counted  # the CP56Time2a tag, read in the outstation's zone
+    assert rows[kw][1:] == (815.25, "iec104")
+
+
+def test_a_bad_outstation_config_names_the_file_the_key_and_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(
+        "gateway_id: gw-1\n"
+        "iec104_servers:\n"
+        "  - name: rtu-1\n"
+        "    host: 127.0.0.1\n"
+        "    common_address: 3\n"
+        "    time_zone: Mars/Olympus\n"
+        "    points:\n"
+        "      - {ioa: 1, meter_id: E-1, unit: kWh, kind: cumulative}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_gateway_config(path)
+    text = str(err.value)
+    assert str(path) in text
+    assert "iec104_servers[0].time_zone (line 6)" in text
+    assert "not an IANA time zone" in text
