@@ -1,4 +1,4 @@
-"""`parkcarbon demo seed` and `parkcarbon demo opcua`: the demo park that `parkcarbon up` runs.
+"""`parkcarbon demo seed`, `demo opcua` and `demo field`: the demo park that `parkcarbon up` runs.
 
 ``register(app)`` adds them to the main Typer app; the park itself is ``deploy/demo.py``.
 """
@@ -94,6 +94,59 @@ def demo_opcua(
         saver.cancel()
         register_state.save(state_file, values())
         await server.stop()
+
+    asyncio.run(serve())
+
+
+@demo_app.command("field")
+def demo_field(
+    rtu_port: Annotated[int, typer.Option(help="RTU-over-TCP line port; 0 = any.")] = 5031,
+    dlt645_port: Annotated[int, typer.Option(help="DL/T 645 line port; 0 = any.")] = 8645,
+    mqtt_port: Annotated[int, typer.Option(help="Mosquitto port; 0 = any.")] = 1884,
+    write_config: Annotated[Path | None, typer.Option(help="Write a gateway YAML.")] = None,
+    metrics_port: Annotated[int, typer.Option(help="Metrics port in the YAML.")] = 9110,
+    buffer_path: Annotated[str, typer.Option(help="Buffer path in the YAML.")] = (
+        ".parkcarbon/gateway-field-buffer.sqlite3"
+    ),
+    state_folder: Annotated[
+        Path, typer.Option(help="Register values and the broker's persistence.")
+    ] = Path(".parkcarbon/demo-field"),
+) -> None:
+    """Serve the demo park's field lines on 127.0.0.1 until SIGTERM: a Modbus RTU line with
+    several unit ids behind a serial device server, a DL/T 645-2007 meter, and a Mosquitto
+    broker with an EMQX Neuron-style publisher."""
+    import yaml
+
+    from deploy.demo_field import field_park
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+
+    async def serve() -> None:
+        async with field_park(
+            state_folder.resolve(), rtu_port=rtu_port, dlt645_port=dlt645_port, mqtt_port=mqtt_port
+        ) as park:
+            if write_config is not None:
+                doc = park.gateway_config(
+                    buffer_path=buffer_path,
+                    metrics_port=metrics_port,
+                    kafka_bootstrap=load(CommonSettings).kafka_bootstrap,
+                )
+                partial = write_config.with_name(write_config.name + ".partial")
+                partial.write_text(yaml.safe_dump(doc, sort_keys=False))
+                partial.replace(write_config)  # whoever waits for the file never reads half of it
+                typer.echo(f"gateway config written to {write_config}")
+            line = park.rtu_line
+            typer.echo(
+                f"RTU line {line['name']} on 127.0.0.1:{line['tcp_port']} (unit ids "
+                f"{', '.join(str(d['unit_id']) for d in line['devices'])}), DL/T 645 meter on "
+                f"127.0.0.1:{park.dlt645_port}, Mosquitto on 127.0.0.1:{park.mqtt_port}"
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
 
     asyncio.run(serve())
 

@@ -175,7 +175,10 @@ def up(
             f"  PostgreSQL  {settings.database_url}\n"
             + "".join(f"  {c.name:11} log {c.log}\n" for c in children)
             + f"  metrics     http://127.0.0.1:{demo.GATEWAY_METRICS_PORT}/metrics (gateway),"
-            f" :{demo.OPCUA_GATEWAY_METRICS_PORT}/metrics (gateway-ua)\n"
+            f" :{demo.OPCUA_GATEWAY_METRICS_PORT}/metrics (gateway-ua),"
+            f" :{demo.FIELD_METRICS_PORT}/metrics (gateway-field)\n"
+            f"  field lines RTU over TCP 127.0.0.1:{demo.RTU_PORT} ({demo.RTU_METERS} unit ids),"
+            f" DL/T 645 127.0.0.1:{demo.DLT645_PORT}, MQTT (Neuron) 127.0.0.1:{demo.MQTT_PORT}\n"
             f"  faults      127.0.0.1:{demo.MODBUS_CONTROL_PORT}, one line each:"
             " fault METER KIND [SECONDS] | clear METER | list\n"
             "              or `parkcarbon demo unknown-meter`: an alert and its ticket in seconds\n"

@@ -1,8 +1,9 @@
 """The demo park that `parkcarbon up` runs: its registry rows and its simulator processes.
 
 Every registry row is derived from the simulators' own park definitions (``make_park`` and
-``REGISTER_MAPS`` for the Modbus farm, ``Park.build`` for the OPC UA server), built with the same
-constants that start the simulators, so the registry and the simulated park cannot drift apart.
+``REGISTER_MAPS`` for the Modbus farm and the RTU line, ``Park.build`` for the OPC UA server, the
+DL/T 645 identifiers' Appendix A formats, the Neuron node's tags), built with the same constants
+that start the simulators, so the registry and the simulated park cannot drift apart.
 Seeding goes through ``store.registry`` (one audit record per row created) and skips rows that
 exist, so it can run on every `parkcarbon up`.
 """
@@ -21,6 +22,7 @@ import psycopg
 from accounting.carriers import CANONICAL_UNIT
 from accounting.carriers import Carrier as Accounted
 from accounting.units import UnitError, conversion_factor
+from ingest.dlt645_codec import data_format
 from simulators.meters import REGISTER_MAPS, MapPoint
 from simulators.modbus_farm import make_park
 from simulators.park_meters import Park
@@ -57,6 +59,48 @@ INTERVAL_S = 5
 TARGET_TCO2E_PER_HOUR = 1.2
 BASELINE_TCO2E_PER_HOUR = 1.3
 TARGET_PERIODS = ("day", "month", "year")
+
+# The field lines (deploy/demo_field.py, `parkcarbon demo field`), read by a third gateway.
+FIELD_GATEWAY, FIELD_METRICS_PORT = "gw-demo-field", 9110
+# An RS-485 line of electricity meters behind a serial device server (RTU over TCP).
+RTU_LINE, RTU_METERS, RTU_PREFIX, RTU_PORT = "rtu-line-1", 4, "RTU", 5031
+RTU_OWNER = ("demo-chem", "demo-chem-reactors")
+# A revenue meter on a DL/T 645-2007 line behind a device server's raw TCP port.
+DLT645_LINE, DLT645_PORT, DLT645_ADDRESS = "dlt645-line-1", 8645, "000000000101"
+DLT645_OWNER = ("demo-food", "demo-food-cold")
+# (data identifier, meter id suffix): DL/T 645-2007 Appendix A, table A.1 (energy) and A.3.
+DLT645_POINTS = (
+    ("00010000", "e_fwd"),  # forward active energy, total
+    ("00010100", "e_fwd_t1"),  # tariffs 1-4 (sharp, peak, flat, valley)
+    ("00010200", "e_fwd_t2"),
+    ("00010300", "e_fwd_t3"),
+    ("00010400", "e_fwd_t4"),
+    ("02010100", "v_a"),  # phase A voltage
+    ("02020100", "i_a"),  # phase A current
+    ("02030000", "p"),  # total active power
+)
+# An EMQX Neuron edge gateway publishing the boiler house's flow computers to MQTT.
+MQTT_BROKER, MQTT_PORT, NEURON_APP = "neuron", 1884, "parkcarbon"
+NEURON_NODE, NEURON_GROUP = "boiler-house", "energy"
+MQTT_OWNER = ("demo-chem", "demo-chem-utilities")
+
+
+@dataclass(frozen=True)
+class NeuronTag:
+    tag: str
+    meter_id: str
+    carrier: Simulated
+    unit: str
+    cumulative: bool
+
+
+NEURON_TAGS = (
+    NeuronTag("steam_t", "NEU-BH.steam_t", Simulated.STEAM, "t", True),
+    NeuronTag("steam_th", "NEU-BH.steam_th", Simulated.STEAM, "t/h", False),
+    # The flow computer corrects to standard conditions: Nm3, which the accounting takes.
+    NeuronTag("gas_nm3", "NEU-BH.gas_nm3", Simulated.GAS, "Nm3", True),
+    NeuronTag("gas_nm3h", "NEU-BH.gas_nm3h", Simulated.GAS, "Nm3/h", False),
+)
 
 
 @dataclass(frozen=True)
@@ -140,11 +184,25 @@ def gateway_multiplier(point: MapPoint, ct_ratio: float) -> float:
 
 def modbus_meters() -> list[Meter]:
     """One row per point of every simulated Modbus meter, as the gateway names it."""
+    return _farm_meters(make_park(MODBUS_METERS, prefix=MODBUS_PREFIX))
+
+
+def rtu_park() -> list[tuple[str, Simulated, float]]:
+    """The meters on the demo's RTU line, unit ids 1.. in this order."""
+    return make_park(RTU_METERS, prefix=RTU_PREFIX, carriers=(Simulated.ELECTRICITY,))
+
+
+def rtu_meters() -> list[Meter]:
+    """One row per point of every unit id on the RTU line (the same register maps)."""
+    return _farm_meters(rtu_park(), owner=RTU_OWNER, via="RS-485 line, RTU over TCP")
+
+
+def _farm_meters(park: list[tuple[str, Simulated, float]], *,
+                 owner: tuple[str, str] | None = None, via: str = "") -> list[Meter]:  # fmt: skip
     rows = []
-    park = make_park(MODBUS_METERS, prefix=MODBUS_PREFIX)
     for index, (device, sim_carrier, ct) in enumerate(park):
         carrier = _CARRIER[sim_carrier]
-        enterprise_id, site_id = _owner(index)
+        enterprise_id, site_id = owner or _owner(index)
         accuracy, category = _ACCURACY[carrier]
         for point in REGISTER_MAPS[sim_carrier]:
             applied = gateway_multiplier(point, ct)
@@ -153,7 +211,8 @@ def modbus_meters() -> list[Meter]:
                     meter_id=f"{device}.{point.name}",
                     enterprise_id=enterprise_id,
                     site_id=site_id,
-                    name=f"{device} {point.name}, {sim_carrier} meter behind CT {ct:g}/1",
+                    name=f"{device} {point.name}, {sim_carrier} meter behind CT {ct:g}/1"
+                    + (f" ({via})" if via else ""),
                     carrier=carrier,
                     unit=point.unit,
                     register_kind="cumulative" if point.cumulative else "instantaneous",
@@ -204,8 +263,64 @@ def opcua_meters() -> list[Meter]:
     return rows
 
 
+def dlt645_meters() -> list[Meter]:
+    """The DL/T 645 meter's identifiers; unit, register kind and rollover from Appendix A. The
+    meter is connected directly (no CT), so it reads primary values."""
+    enterprise_id, site_id = DLT645_OWNER
+    accuracy, category = _ACCURACY[Accounted.ELECTRICITY]
+    rows = []
+    for di, suffix in DLT645_POINTS:
+        fmt = data_format(di)
+        rows.append(
+            Meter(
+                meter_id=f"DLT-{DLT645_ADDRESS}.{suffix}",
+                enterprise_id=enterprise_id,
+                site_id=site_id,
+                name=f"DL/T 645 meter {DLT645_ADDRESS} {fmt.name} (DI {di})",
+                carrier=Accounted.ELECTRICITY,
+                unit=fmt.unit,
+                register_kind="cumulative" if fmt.cumulative else "instantaneous",
+                rollover=fmt.rollover if fmt.cumulative else None,
+                expected_interval_s=INTERVAL_S,
+                accuracy_class=accuracy,
+                accuracy_category=category,
+                source_category=_category(Accounted.ELECTRICITY, fmt.unit, fmt.cumulative),
+            )
+        )
+    return rows
+
+
+def mqtt_meters() -> list[Meter]:
+    """The tags the Neuron node publishes, one row each."""
+    enterprise_id, site_id = MQTT_OWNER
+    rows = []
+    for tag in NEURON_TAGS:
+        carrier = _CARRIER[tag.carrier]
+        accuracy, category = _ACCURACY[carrier]
+        rows.append(
+            Meter(
+                meter_id=tag.meter_id,
+                enterprise_id=enterprise_id,
+                site_id=site_id,
+                name=f"{NEURON_NODE}/{NEURON_GROUP}/{tag.tag} (Neuron over MQTT)",
+                carrier=carrier,
+                unit=tag.unit,
+                register_kind="cumulative" if tag.cumulative else "instantaneous",
+                expected_interval_s=INTERVAL_S,
+                accuracy_class=accuracy,
+                accuracy_category=category,
+                source_category=_category(carrier, tag.unit, tag.cumulative),
+            )
+        )
+    return rows
+
+
+def field_meters() -> list[Meter]:
+    return rtu_meters() + dlt645_meters() + mqtt_meters()
+
+
 def demo_meters() -> list[Meter]:
-    return modbus_meters() + opcua_meters()
+    return modbus_meters() + opcua_meters() + field_meters()
 
 
 @dataclass(frozen=True)
@@ -341,4 +456,74 @@ def opcua_gateway_config(endpoint_entry: dict[str, Any], *, buffer_path: str, me
         "buffer": {"path": buffer_path},
         "metrics": {"port": metrics_port},
         "opcua_servers": [endpoint_entry],
+    }
+
+
+def field_simulator_args(state: Path, config: Path) -> list[str]:
+    """The field lines (RTU, DL/T 645, Mosquitto and a Neuron publisher), writing the gateway
+    YAML for them to ``config`` once they listen."""
+    return [
+        "demo", "field",
+        "--rtu-port", str(RTU_PORT), "--dlt645-port", str(DLT645_PORT),
+        "--mqtt-port", str(MQTT_PORT), "--metrics-port", str(FIELD_METRICS_PORT),
+        "--buffer-path", str(state / "gateway-field-buffer.sqlite3"),
+        "--state-folder", str(state / "demo-field"),
+        "--write-config", str(config),
+    ]  # fmt: skip
+
+
+def field_gateway_config(rtu_line: dict[str, Any], *, dlt645_port: int, mqtt_port: int,
+                         buffer_path: str, metrics_port: int,
+                         kafka_bootstrap: str) -> dict[str, Any]:  # fmt: skip
+    """The third gateway's config: the RTU line (``ModbusFarm.line_config``), the DL/T 645 line
+    and the Neuron broker, on 127.0.0.1 at the ports the simulators listen on."""
+    return {
+        "gateway_id": FIELD_GATEWAY,
+        "kafka": {"bootstrap": kafka_bootstrap},
+        "buffer": {"path": buffer_path},
+        "metrics": {"port": metrics_port},
+        "modbus_lines": [rtu_line],
+        "dlt645_lines": [
+            {
+                "name": DLT645_LINE,
+                "transport": "tcp",
+                "host": "127.0.0.1",
+                "port": dlt645_port,
+                "poll_interval_s": INTERVAL_S,
+                "backoff_min_s": INTERVAL_S,
+                "meters": [
+                    {
+                        "address": DLT645_ADDRESS,
+                        "points": [
+                            {"di": di, "meter_id": f"DLT-{DLT645_ADDRESS}.{suffix}"}
+                            for di, suffix in DLT645_POINTS
+                        ],
+                    }
+                ],
+            }
+        ],
+        "mqtt_brokers": [
+            {
+                "name": MQTT_BROKER,
+                "host": "127.0.0.1",
+                "port": mqtt_port,
+                "subscriptions": [
+                    {
+                        "topic": f"/neuron/{NEURON_APP}/#",
+                        "format": "neuron",
+                        "points": [
+                            {
+                                "node": NEURON_NODE,
+                                "group": NEURON_GROUP,
+                                "tag": t.tag,
+                                "meter_id": t.meter_id,
+                                "unit": t.unit,
+                                "kind": "cumulative" if t.cumulative else "instantaneous",
+                            }
+                            for t in NEURON_TAGS
+                        ],
+                    }
+                ],
+            }
+        ],
     }

@@ -163,10 +163,12 @@ def stop_children(children: list[Child]) -> None:
 
 
 def default_children(settings: StackSettings) -> list[Child]:
-    """The stream worker, the API, and the demo park: its simulators and a gateway for each."""
+    """The stream worker, the API, and the demo park: its simulators and a gateway for each
+    (Modbus TCP farm, OPC UA server, and the field lines: RTU, DL/T 645, MQTT)."""
     state = settings.state_dir.resolve()
     logs = state / "logs"
     modbus_yaml, opcua_yaml = state / "gateway.yaml", state / "gateway-opcua.yaml"
+    field_yaml = state / "gateway-field.yaml"
     return [
         Child("worker", parkcarbon("worker", "-l", "info"), logs / "worker.log"),
         Child("api", parkcarbon("api"), logs / "api.log"),
@@ -183,6 +185,12 @@ def default_children(settings: StackSettings) -> list[Child]:
             writes=opcua_yaml,
         ),
         Child(
+            "field-sim",
+            parkcarbon(*demo.field_simulator_args(state, field_yaml)),
+            logs / "field-sim.log",
+            writes=field_yaml,
+        ),
+        Child(
             "gateway",
             parkcarbon("gateway", "--config", str(modbus_yaml)),
             logs / "gateway.log",
@@ -193,5 +201,11 @@ def default_children(settings: StackSettings) -> list[Child]:
             parkcarbon("gateway", "--config", str(opcua_yaml)),
             logs / "gateway-opcua.log",
             needs=opcua_yaml,
+        ),
+        Child(
+            "gateway-field",
+            parkcarbon("gateway", "--config", str(field_yaml)),
+            logs / "gateway-field.log",
+            needs=field_yaml,
         ),
     ]

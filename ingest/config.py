@@ -20,6 +20,7 @@ from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from config.settings import ConfigError
 from ingest import dlt645_codec
+from ingest.iec104_config import Iec104Server
 from ingest.mqtt_config import MqttBrokerConfig
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
@@ -472,6 +473,9 @@ class GatewayConfig(_Model):
         default=[], description="RS-485 lines of DL/T 645-2007 meters, one task per line"
     )
     mqtt_brokers: list[MqttBrokerConfig] = []
+    iec104_servers: list[Iec104Server] = Field(
+        default=[], description="IEC 60870-5-104 outstations, one session each"
+    )
 
     @field_validator("gateway_id")
     @classmethod
@@ -491,6 +495,7 @@ class GatewayConfig(_Model):
         if twice:
             raise ValueError(f"line names must be unique, repeated: {', '.join(twice)}")
         names += [b.name for b in self.mqtt_brokers]
+        names += [s.name for s in self.iec104_servers]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"device/server names must be unique, repeated: {', '.join(twice)}")
@@ -500,6 +505,7 @@ class GatewayConfig(_Model):
         meters += [p.meter_id for ln in self.modbus_lines for d in ln.devices for p in d.points]
         meters += [p.meter_id for line in self.dlt645_lines for m in line.meters for p in m.points]
         meters += [m for b in self.mqtt_brokers for m in b.meter_ids()]
+        meters += [m for s in self.iec104_servers for m in s.meter_ids()]
         twice = sorted({m for m in meters if meters.count(m) > 1})
         if twice:
             raise ValueError(f"meter ids must be unique, repeated: {', '.join(twice[:10])}")

@@ -22,6 +22,7 @@ from ingest.buffer import ReadingBuffer
 from ingest.config import GatewayConfig
 from ingest.dlt645 import run_dlt645_collector
 from ingest.forwarder import Forwarder
+from ingest.iec104 import run_iec104_collector
 from ingest.metrics import GatewayMetrics
 from ingest.modbus import run_modbus_collector
 from ingest.modbus_line import run_modbus_line
@@ -83,6 +84,16 @@ _HELP = {
     "gateway_forward_readings_total": ("counter", "Readings acknowledged by Kafka."),
     "gateway_forward_errors_total": ("counter", "Failed forwarding attempts by error kind."),
     "gateway_uplink_up": ("gauge", "1 while Kafka acknowledges batches."),
+    "gateway_iec104_connected": ("gauge", "1 while an IEC 104 session is open or opening."),
+    "gateway_iec104_reconnects_total": ("counter", "IEC 104 sessions closed and reopened."),
+    "gateway_iec104_asdus_total": ("counter", "Metering ASDUs received, by type id."),
+    "gateway_iec104_points_total": ("counter", "Readings produced from IEC 104 objects."),
+    "gateway_iec104_invalid_objects_total": (
+        "counter",
+        "Objects with IV or an invalid time tag (BAD readings).",
+    ),
+    "gateway_iec104_unmapped_objects_total": ("counter", "Objects of IOAs no point maps."),
+    "gateway_iec104_foreign_asdus_total": ("counter", "ASDUs of another common address."),
     "gateway_task_restarts_total": ("counter", "Collector tasks restarted after an error."),
 }
 
@@ -195,6 +206,16 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                     first_seq=await buffer.next_seq(f"{gid}/{opc.name}"),
                 )
                 tasks.append(asyncio.create_task(_supervised(opc.name, start, metrics)))
+        for rtu in config.iec104_servers:
+            start = functools.partial(
+                run_iec104_collector,
+                rtu,
+                buffer,
+                gateway_id=gid,
+                metrics=metrics,
+                first_seq=await buffer.next_seq(f"{gid}/{rtu.name}"),
+            )
+            tasks.append(asyncio.create_task(_supervised(rtu.name, start, metrics)))
         if config.mqtt_brokers:
             from ingest.mqtt import run_mqtt_collector
 
@@ -210,7 +231,7 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
                 tasks.append(asyncio.create_task(_supervised(broker.name, start, metrics)))
         log.info(
             "gateway %s RUNNING: %d Modbus devices, %d Modbus lines, %d OPC UA servers,"
-            " %d DL/T 645 lines, %d MQTT brokers,"
+            " %d DL/T 645 lines, %d MQTT brokers, %d IEC 104 outstations,"
             " metrics on http://%s:%d/metrics",
             gid,
             len(devices),
@@ -218,6 +239,7 @@ async def run_gateway(config: GatewayConfig, *, stop: asyncio.Event | None = Non
             len(config.opcua_servers),
             len(config.dlt645_lines),
             len(config.mqtt_brokers),
+            len(config.iec104_servers),
             config.metrics.host,
             port,
         )

@@ -97,6 +97,26 @@ def frame(address: str, control: int, payload: bytes, *, wake: bool = True) -> b
     return (bytes([WAKE] * 4) if wake else b"") + bytes(core)
 
 
+ROLLOVER_KWH = 1_000_000.0  # XXXXXX.XX kWh: the register reads 0.00 after 999999.99
+
+
+def register_values(energy_kwh: float, kw: float) -> dict[str, float]:
+    """What a three-phase meter drawing ``kw`` shows after ``energy_kwh`` counted since new:
+    forward active energy (total and tariffs 1-4, wrapping like the register), phase A voltage
+    and current, and total active power."""
+    total = energy_kwh % ROLLOVER_KWH
+    return {
+        "00010000": total,
+        "00010100": total * 0.3,
+        "00010200": total * 0.4,
+        "00010300": total * 0.2,
+        "00010400": total * 0.1,
+        "02010100": 230.0,
+        "02020100": kw * 1000 / 230.0 / 3,
+        "02030000": kw,
+    }
+
+
 @dataclass
 class SimulatedMeter:
     address: str
@@ -255,19 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         def refresh() -> None:
             hours = (time.monotonic() - started) / 3600
             for i, m in enumerate(meters):
-                total = (args.energy + i * 100 + args.kw * hours) % 1_000_000
-                m.values.update(
-                    {
-                        "00010000": total,
-                        "00010100": total * 0.3,
-                        "00010200": total * 0.4,
-                        "00010300": total * 0.2,
-                        "00010400": total * 0.1,
-                        "02010100": 230.0,
-                        "02020100": args.kw * 1000 / 230.0 / 3,
-                        "02030000": args.kw,
-                    }
-                )
+                m.values.update(register_values(args.energy + i * 100 + args.kw * hours, args.kw))
 
         line = Line(meters)
         refresh()

@@ -6,7 +6,9 @@ computed at read time from its load profile (``simulators.meters``). Faults are 
 ``ModbusFarm.inject`` or, from outside the process, over the control port: one line per
 command, ``fault METER KIND [SECONDS]``, ``clear METER`` or ``list``.
 
-``gateway_config`` writes the gateway YAML that matches the simulated park.
+``gateway_config`` writes the gateway YAML that matches the simulated park. With
+``framer=FramerType.RTU`` the servers speak RTU frames over TCP, as a serial device server in
+front of an RS-485 line does; ``line_config`` is then the ``modbus_lines`` entry that reads them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import partial
 from typing import Any, cast
 
 from pymodbus.constants import ExcCodes
+from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -79,8 +82,10 @@ class ModbusFarm:
         base_port: int = 0,
         per_server: int = 50,
         accelerate: float = 1.0,
+        framer: FramerType = FramerType.SOCKET,
     ) -> None:
         self.host, self.base_port, self.per_server = host, base_port, min(per_server, 247)
+        self.framer = framer
         self.clock = SimClock(accelerate=accelerate)
         self.meters = {
             mid: MeterState(mid, carrier, self.clock, ct_ratio=ct, seed=i)
@@ -101,7 +106,7 @@ class ModbusFarm:
                 data = SimData(0, count=size, values=0, datatype=DataType.REGISTERS)
                 devices.append(SimDevice(unit, simdata=[data], action=partial(_answer, meter)))
             port = self.base_port + n if self.base_port else 0
-            server = ModbusTcpServer(devices, address=(self.host, port))
+            server = ModbusTcpServer(devices, address=(self.host, port), framer=self.framer)
             await server.serve_forever(background=True)
             port = cast(asyncio.Server, server.transport).sockets[0].getsockname()[1]
             self._servers.append(server)
@@ -134,22 +139,8 @@ class ModbusFarm:
     ) -> dict[str, Any]:
         """The gateway config (as a YAML-ready dict) that polls every simulated meter."""
         devices = []
-        for mid, meter in self.meters.items():
+        for mid in self.meters:
             end = self.endpoints[mid]
-            points = [
-                {
-                    "meter_id": f"{mid}.{p.name}",
-                    "function": "holding",
-                    "address": p.address,
-                    "data_type": p.data_type.value,
-                    "order": p.order.value,
-                    "scale": p.scale,
-                    "unit": p.unit,
-                    "kind": "cumulative" if p.cumulative else "instantaneous",
-                    **({"multiplier": meter.ct_ratio} if p.ct else {}),
-                }
-                for p in REGISTER_MAPS[meter.carrier]
-            ]
             devices.append(
                 {
                     "name": mid,
@@ -158,7 +149,7 @@ class ModbusFarm:
                     "unit_id": end.unit_id,
                     "timeout_s": timeout_s,
                     "poll_interval_s": poll_interval_s,
-                    "points": points,
+                    "points": self.points(mid),
                 }
             )
         return {
@@ -168,6 +159,47 @@ class ModbusFarm:
             "metrics": {"port": metrics_port},
             "modbus_devices": devices,
         }
+
+    def line_config(
+        self, name: str, *, poll_interval_s: float = 5.0, timeout_s: float = 0.5
+    ) -> dict[str, Any]:
+        """The ``modbus_lines`` entry that reads every meter of a one-server RTU-over-TCP farm
+        through one connection, one unit id after the other."""
+        if self.framer is not FramerType.RTU:
+            raise ValueError("line_config needs a farm started with framer=FramerType.RTU")
+        ports = {end.port for end in self.endpoints.values()}
+        if len(ports) != 1:
+            raise ValueError(f"one line is one server: the farm listens on ports {sorted(ports)}")
+        return {
+            "name": name,
+            "transport": "rtu_over_tcp",
+            "host": self.host,
+            "tcp_port": ports.pop(),
+            "timeout_s": timeout_s,
+            "poll_interval_s": poll_interval_s,
+            "devices": [
+                {"name": mid, "unit_id": self.endpoints[mid].unit_id, "points": self.points(mid)}
+                for mid in self.meters
+            ],
+        }
+
+    def points(self, meter_id: str) -> list[dict[str, Any]]:
+        """The gateway's points of one simulated meter: its register map, CT ratio applied."""
+        meter = self.meters[meter_id]
+        return [
+            {
+                "meter_id": f"{meter_id}.{p.name}",
+                "function": "holding",
+                "address": p.address,
+                "data_type": p.data_type.value,
+                "order": p.order.value,
+                "scale": p.scale,
+                "unit": p.unit,
+                "kind": "cumulative" if p.cumulative else "instantaneous",
+                **({"multiplier": meter.ct_ratio} if p.ct else {}),
+            }
+            for p in REGISTER_MAPS[meter.carrier]
+        ]
 
     async def serve_control(self, port: int) -> asyncio.Server:
         """The line-based fault control port on 127.0.0.1 (see the module docstring)."""

@@ -25,7 +25,9 @@ from store.gateways import GatewayGrant
 from stream.records import Source
 
 # Sources a gateway collects; ``ems`` comes through the API (or an operator's backfill).
-GATEWAY_SOURCES = frozenset({Source.MODBUS, Source.OPCUA, Source.DLT645, Source.MQTT})
+GATEWAY_SOURCES = frozenset(
+    {Source.MODBUS, Source.OPCUA, Source.DLT645, Source.MQTT, Source.IEC104}
+)
 _MAX_VERDICTS = 100_000  # forged gateway ids must not grow the memo without bound
 
 

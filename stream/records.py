@@ -45,6 +45,7 @@ class Source(StrEnum):
     OPCUA = "opcua"
     DLT645 = "dlt645"  # DL/T 645-2007 meters read by a gateway
     MQTT = "mqtt"  # an edge gateway or device publishing to an MQTT broker (ingest/mqtt.py)
+    IEC104 = "iec104"  # an IEC 60870-5-104 outstation (substation RTU) read by a gateway
     EMS = "ems"
 
 
