@@ -90,8 +90,15 @@ def parse_lang(text: str) -> Lang:
 
 
 def negotiate(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang:
-    """The best of our languages for an Accept-Language header (RFC 9110, 12.5.4): the
-    highest q wins, the header's order breaks ties; nothing acceptable gives ``default``."""
+    """The best of our languages for an Accept-Language header; nothing acceptable gives
+    ``default`` (a request's choice, then the park's language, then zh-CN)."""
+    chosen = preferred(accept_language)
+    return default if chosen is None else chosen
+
+
+def preferred(accept_language: str | None) -> Lang | None:
+    """The best of our languages for an Accept-Language header (RFC 9110, 12.5.4): the highest
+    q wins, the header's order breaks ties; None when it names none of ours."""
     best: tuple[float, int, Lang] | None = None
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -109,7 +116,7 @@ def negotiate(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang
             continue
         if quality > 0 and (best is None or (quality, -position) > (best[0], -best[1])):
             best = (quality, position, lang)
-    return default if best is None else best[2]
+    return None if best is None else best[2]
 
 
 def translate(key: str, lang: Lang | str, /, **params: object) -> str:
@@ -145,5 +152,6 @@ __all__ = [
     "negotiate",
     "parse_catalogue",
     "parse_lang",
+    "preferred",
     "translate",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from accounting.i18n import (
 )
 from accounting.reasons import Reason
 from accounting.window_figures import SubjectKind
+from api.tickets.enums import HistoryEvent, TicketState
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "key,en,zh-CN,term_source\n"
@@ -79,10 +81,12 @@ def test_the_scan_sees_a_key_that_is_not_in_the_catalogue(tmp_path: Path) -> Non
         (CauseCategory, "cause"),
         (AlertState, "alert_state"),
         (SubjectKind, "subject"),
+        (TicketState, "ticket_state"),
+        (HistoryEvent, "event"),
     ],
 )
 def test_every_member_of_an_enumeration_shown_to_people_has_its_text(
-    enumeration: type[Rule | CauseCategory | AlertState | SubjectKind], prefix: str
+    enumeration: type[StrEnum], prefix: str
 ) -> None:
     missing = [m.value for m in enumeration if f"{prefix}.{m.value}" not in catalogue()]
     assert missing == []
