@@ -29,8 +29,9 @@ def number(value: float | int | Decimal, lang: Lang, places: int | None = 3) -> 
 
 
 def unit(name: str, lang: Lang) -> str:
-    """The unit as the reader's language writes it: ``unit.<name>`` in the catalogue."""
-    texts = catalogue().get(f"unit.{name}")
+    """The unit as the reader's language writes it: ``unit.<name>`` in the catalogue (spaces
+    in the name as ``_``: ``d past due`` is ``unit.d_past_due``)."""
+    texts = catalogue().get(f"unit.{name.replace(' ', '_')}")
     return name if texts is None else texts[lang]
 
 
