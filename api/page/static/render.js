@@ -107,10 +107,17 @@ export function alerts(items) {
   fill($("#alerts tbody"), rows, t("page.no_alert"), 6);
 }
 
+// An alert's ticket is titled from its rule and subject in the reader's language; any other
+// ticket keeps the title a person gave it.
+function ticketTitle(k) {
+  if (!k.rule) return k.title;
+  return t("page.ticket_title", { rule: term("rule", k.rule), subject: `${term("subject", k.subject_kind)} ${k.subject_id}` });
+}
+
 export function tickets(items, open) {
   const rows = items.filter((k) => !FINAL.has(k.state)).map((k) => el("tr", { data: { ticketId: String(k.ticket_id) } },
     el("td", {}, el("button", { type: "button", class: "linklike", onclick: () => open(k.ticket_id),
-      "aria-controls": "ticket-view" }, `#${k.ticket_id}`), " ", k.title),
+      "aria-controls": "ticket-view" }, `#${k.ticket_id}`), " ", ticketTitle(k)),
     td(`${term("subject", k.subject_kind)} ${k.subject_id}`),
     el("td", { class: "state-cell" }, el("span", { class: `state ${k.state}`, data: { state: k.state } }, term("ticket_state", k.state))),
     td(stamp(k.opened_at)),
@@ -123,7 +130,7 @@ function detailText(detail) {
 }
 
 export function ticket(k) {
-  $("#ticket-title").textContent = `#${k.ticket_id}: ${k.title}`;
+  $("#ticket-title").textContent = `#${k.ticket_id}: ${ticketTitle(k)}`;
   $("#ticket-summary").replaceChildren(
     `${t("page.ticket_state")} `,
     el("span", { class: `state ${k.state}`, id: "ticket-state", data: { state: k.state } }, term("ticket_state", k.state)),
