@@ -33,6 +33,10 @@ EnterpriseOpt = Annotated[str | None, typer.Option(help="One enterprise's report
 FormatOpt = Annotated[
     str, typer.Option("--format", help="html | csv (zip of tables) | xlsx | json")
 ]
+LangOpt = Annotated[
+    str,
+    typer.Option("--lang", help="Language of the html report: zh-CN (default) or en."),
+]
 OutOpt = Annotated[
     Path | None, typer.Option(help="The file to write (default: a name from the report).")
 ]
@@ -52,10 +56,12 @@ def _generate(
     enterprise: str | None,
     fmt: str,
     out: Path | None,
+    lang: str = "zh-CN",
 ) -> None:
     from psycopg import AsyncConnection, OperationalError
     from rich.progress import Progress
 
+    from accounting.i18n import parse_lang
     from accounting.report_period import ReportPeriodError, parse_period, period_between
     from api.reports import review, service
     from api.reports.output import file_name, render
@@ -66,6 +72,11 @@ def _generate(
         chosen = Format(fmt)
     except ValueError:
         _fail(f"unknown format {fmt!r}: html, csv, xlsx or json")
+        return
+    try:
+        language = parse_lang(lang)
+    except ValueError as exc:
+        _fail(str(exc))
         return
     try:
         if period is not None and first is None and last is None:
@@ -94,7 +105,7 @@ def _generate(
                 conn, park=found, enterprise_id=enterprise, period=span, step=step
             )
         progress.update(task, description=f"rendering {chosen.value}")
-        body = await asyncio.to_thread(render, report, chosen)
+        body = await asyncio.to_thread(render, report, chosen, language)
         nonlocal out
         out = out or Path(file_name(report, chosen))
         progress.update(task, advance=1, description=f"written {out}")
@@ -128,10 +139,11 @@ def inventory(
     enterprise: EnterpriseOpt = None,
     fmt: FormatOpt = "html",
     out: OutOpt = None,
+    lang: LangOpt = "zh-CN",
 ) -> None:
     """The period's GHG inventory (clause 6.3.1): by source, ISO category, gas and enterprise;
     electricity location- and market-based; intensity; baseline and targets; data quality."""
-    _generate("inventory", period, first, to, park, enterprise, fmt, out)
+    _generate("inventory", period, first, to, park, enterprise, fmt, out, lang)
 
 
 @report_app.command("review")
@@ -143,10 +155,11 @@ def review_inputs(
     enterprise: EnterpriseOpt = None,
     fmt: FormatOpt = "html",
     out: OutOpt = None,
+    lang: LangOpt = "zh-CN",
 ) -> None:
     """Management-review inputs (clause 9.5.1): status of actions, trends, nonconformities,
     monitoring results, target attainment."""
-    _generate("review", period, first, to, park, enterprise, fmt, out)
+    _generate("review", period, first, to, park, enterprise, fmt, out, lang)
 
 
 def register(app: typer.Typer) -> None:

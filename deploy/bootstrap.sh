@@ -63,6 +63,8 @@ fi
 # Debian's Chromium (and a font, so screenshots show text) for the live page's browser test:
 # Playwright drives /usr/bin/chromium; it never downloads a browser of its own.
 [ -x /usr/bin/chromium ] || apt_install chromium fonts-liberation
+# A Simplified Chinese font, so the zh-CN page and reports show characters, not empty boxes.
+[ -d /usr/share/fonts/opentype/noto ] || apt_install fonts-noto-cjk
 
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 stamp=.venv/.parkcarbon-installed

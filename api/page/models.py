@@ -17,6 +17,10 @@ class PagePark(BaseModel):
     park_id: str
     name: str
     timezone: str
+    language: str = Field(
+        description="The park's default language (en or zh-CN): the page's language when"
+        " neither the reader nor the browser chose one"
+    )
     today_start: datetime = Field(description="Local midnight of the park's today, as an instant")
     today_end: datetime = Field(description="Local midnight of the park's tomorrow (exclusive)")
     enterprises: list[EnterpriseRef] = Field(description="Those the key sees, by id")

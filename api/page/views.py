@@ -12,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+import orjson
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 
+from accounting.i18n import Lang, messages, preferred
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
@@ -70,6 +72,23 @@ async def asset(name: str) -> Response:
         raise ApiError(404, f"no asset {name!r}")
     body, media_type = found
     return Response(body, media_type=media_type, headers=_HEADERS)
+
+
+# Both languages of the one catalogue, built once: the page switches language without a request.
+_MESSAGES = {lang.value: messages(lang) for lang in Lang}
+
+
+@router.get("/page/messages", include_in_schema=False)
+async def page_messages(
+    accept_language: Annotated[str | None, Header(alias="Accept-Language")] = None,
+) -> Response:
+    """The page's texts in every language, and the one the browser's Accept-Language prefers
+    (null when it names none of ours: the page then takes the park's language). No key needed:
+    it holds no data."""
+    chosen = preferred(accept_language)
+    body = {"accepted": None if chosen is None else chosen.value, "messages": _MESSAGES}
+    headers = {**_HEADERS, "Vary": "Accept-Language"}
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
 
 @router.get("/page/context", response_model=PageContext, responses=problems(401, 403, 503))

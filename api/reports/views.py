@@ -11,9 +11,10 @@ import asyncio
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response
 
+from accounting.i18n import DEFAULT_LANG, Lang, negotiate, parse_lang
 from accounting.report_period import ReportPeriod, ReportPeriodError, parse_period, period_between
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
@@ -61,6 +62,15 @@ FormatQ = Annotated[
         json_schema_extra={"enum": [f.value for f in Format]},
     ),
 ]
+LangQ = Annotated[
+    str | None,
+    Query(
+        description="Language of the HTML report: en or zh-CN (default: Accept-Language, then"
+        " the park's language, then zh-CN)",
+        examples=["zh-CN"],
+    ),
+]
+AcceptLanguage = Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)]
 _FILES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The report in the requested format",
@@ -119,13 +129,43 @@ async def _scope(
     raise ApiError(422, "several parks (or none) are registered: name one with park=")
 
 
-async def _answer(report: InventoryReport | ReviewReport, fmt: Format) -> Response:
+# park.language is a park setting a schema may not have yet: read through jsonb, so this works
+# with or without it.
+_PARK_LANGUAGE = "SELECT to_jsonb(p) ->> 'language' FROM park p WHERE p.park_id = %s"
+
+
+async def read_lang(
+    conn: DbDep, park_id: str, asked: str | None, accept_language: str | None
+) -> Lang:
+    """``?lang=`` if given (a bad one is 422), else Accept-Language, else the park's language,
+    else zh-CN."""
+    if asked is not None:
+        try:
+            return parse_lang(asked)
+        except ValueError as exc:
+            allowed = [lang.value for lang in Lang]
+            raise ApiError(422, str(exc), allowed=allowed) from None
+    row = await (await conn.execute(_PARK_LANGUAGE, (park_id,))).fetchone()
+    try:
+        default = parse_lang(row[0]) if row and row[0] else DEFAULT_LANG
+    except ValueError:
+        default = DEFAULT_LANG
+    return negotiate(accept_language, default)
+
+
+async def _answer(
+    report: InventoryReport | ReviewReport, fmt: Format, lang: Lang = DEFAULT_LANG
+) -> Response:
     if fmt is Format.JSON:
         return Response(report.model_dump_json(), media_type=MEDIA_TYPES[fmt])
     # Rendering a year's workbook takes a while: off the event loop.
-    body = await asyncio.to_thread(render, report, fmt)
+    body = await asyncio.to_thread(render, report, fmt, lang)
     disposition = "inline" if fmt is Format.HTML else "attachment"
-    headers = {"Content-Disposition": f'{disposition}; filename="{file_name(report, fmt)}"'}
+    headers = {
+        "Content-Disposition": f'{disposition}; filename="{file_name(report, fmt)}"',
+        "Content-Language": lang.value,
+        "Vary": "Accept-Language",
+    }
     return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
@@ -144,6 +184,8 @@ async def inventory(
     park: ParkQ = None,
     enterprise: EnterpriseQ = None,
     fmt: FormatQ = Format.JSON.value,
+    lang: LangQ = None,
+    accept_language: AcceptLanguage = None,
 ) -> Response:
     """Gross emissions by source category, ISO 14064-1 category, gas and enterprise;
     electricity location- and market-based side by side; intensity; baseline and targets;
@@ -154,7 +196,8 @@ async def inventory(
         report = await service.inventory(conn, park=found, enterprise_id=enterprise_id, period=span)
     except service.NotAccountableError as exc:
         raise ApiError(422, f"the inventory cannot be computed: {exc}") from exc
-    return await _answer(report, chosen)
+    language = await read_lang(conn, found.park_id, lang, accept_language)
+    return await _answer(report, chosen, language)
 
 
 @router.get(
@@ -172,10 +215,13 @@ async def management_review(
     park: ParkQ = None,
     enterprise: EnterpriseQ = None,
     fmt: FormatQ = Format.JSON.value,
+    lang: LangQ = None,
+    accept_language: AcceptLanguage = None,
 ) -> Response:
     """Status of corrective actions (tickets), monthly trends against the year before and a
     projection, nonconformities by cause, monitoring results, baseline and target attainment."""
     span, chosen = read_period(period, first, to), read_format(fmt)
     found, enterprise_id = await _scope(conn, who, park, enterprise)
+    language = await read_lang(conn, found.park_id, lang, accept_language)
     report = await review.review(conn, park=found, enterprise_id=enterprise_id, period=span)
-    return await _answer(report, chosen)
+    return await _answer(report, chosen, language)

@@ -9,8 +9,10 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from accounting.i18n import Lang
 from deploy.grafana import DASHBOARD_DIR
 from deploy.grafana.dashboards import BOARDS, Board
+from deploy.grafana.localize import localize
 from deploy.grafana.queries import Expectation
 
 
@@ -20,6 +22,7 @@ class Generated:
     title: str
     model: dict[str, Any]  # the dashboard JSON model
     expectations: dict[tuple[int, str], Expectation]
+    lang: Lang
 
     @property
     def filename(self) -> str:
@@ -34,15 +37,19 @@ def render(model: dict[str, Any]) -> str:
     return json.dumps(model, cls=JSONEncoder, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _generate(board: Board) -> Generated:
+def _generate(board: Board) -> list[Generated]:
     # Round-trip through the encoder so the model holds plain JSON values only.
     model: dict[str, Any] = json.loads(json.dumps(board.dashboard.build(), cls=JSONEncoder))
-    return Generated(board.uid, board.title, model, dict(board.expectations))
+    out = []
+    for lang in Lang:
+        local = localize(model, lang)
+        out.append(Generated(local["uid"], local["title"], local, dict(board.expectations), lang))
+    return out
 
 
 def generate() -> list[Generated]:
-    """Every dashboard, freshly built."""
-    return [_generate(make()) for make in BOARDS]
+    """Every dashboard in every language (uid suffix -en, -zh), freshly built."""
+    return [generated for make in BOARDS for generated in _generate(make())]
 
 
 def write(folder: Path = DASHBOARD_DIR) -> list[Path]:

@@ -281,6 +281,8 @@ async def test_a_passed_evaluation_due_date_is_announced_once(
         "title": made["title"],
         "park_id": PARK,
         "enterprise_id": ENTERPRISE_A,
+        "summary": f"合规义务“{made['title']}”应于 2031年1月31日 进行合规性评价",
+        "summary_lang": "zh-CN",
     }
     assert await events(upcoming["record_id"]) == []
 

@@ -238,6 +238,8 @@ async def test_a_passed_review_date_is_announced_once(
         "title": made["title"],
         "park_id": PARK,
         "enterprise_id": ENTERPRISE_A,
+        "summary": f"组织环境议题“{made['title']}”应于 2030年6月30日 评审",
+        "summary_lang": "zh-CN",
     }
 
 

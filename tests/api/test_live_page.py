@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -25,6 +26,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
+from accounting.i18n import Lang, catalogue, translate
 from api.keys import Role
 from store.windows import WindowKey, WindowResult
 from stream.alerts import alert_key, encode_alert
@@ -81,10 +83,17 @@ class Park:
     e1_product_t: Decimal
 
 
-def shown(value: str, unit: str) -> str:
-    """How the page writes a figure: the API's decimal string, trailing zeros trimmed."""
+def shown(value: str, unit: str, lang: Lang = Lang.EN) -> str:
+    """How the page writes a figure: the API's decimal string, trailing zeros trimmed,
+    thousands grouped, the unit as the language writes it."""
     text = value.rstrip("0").rstrip(".") if "." in value else value
-    return f"{text} {unit}"
+    whole, dot, frac = text.partition(".")
+    unit_text = catalogue()[f"unit.{unit}"][lang] if f"unit.{unit}" in catalogue() else unit
+    return f"{int(whole):,}{dot}{frac} {unit_text}"
+
+
+def en(key: str, **params: object) -> str:
+    return translate(key, Lang.EN, **params)
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +273,7 @@ async def browser(
             headless=True,
             args=ARGS,
             viewport={"width": 1280, "height": 1100},
+            locale="en-US",  # Accept-Language: en-US; the language tests below take zh-CN
         )
         page = context.pages[0] if context.pages else await context.new_page()
         problems: list[str] = []
@@ -434,7 +444,9 @@ async def test_the_quality_strip_equals_the_apis_completeness_rejects_and_calibr
             await value(browser, f"#quality tr[data-enterprise='{ent}'] .completeness")
             == (e["completeness"])
         )
-    assert await text(browser, "[data-q=rejected]") == "OUT_OF_RANGE 1 · SPIKE 2"
+    assert await text(browser, "[data-q=rejected]") == (
+        f"{en('reason.OUT_OF_RANGE')} 1 · {en('reason.SPIKE')} 2"
+    )
     assert await text(browser, "[data-q=overdue]") == "1 of 4 meters"
     assert await text(browser, "[data-q=due-soon]") == "1 meters"
 
@@ -443,9 +455,11 @@ async def test_open_alerts_and_tickets_show_their_state_and_a_ticket_its_history
     browser: Browser, api: httpx.AsyncClient, ticket: dict[str, Any]
 ) -> None:
     alert_id = ticket["occurrences"][0]["alert_id"]
-    assert await text(browser, f"#alerts tr[data-alert-id='{alert_id}'] .state") == "RAISED"
+    cell = f"#alerts tr[data-alert-id='{alert_id}'] .state"
+    assert await text(browser, cell) == en("alert_state.RAISED")
+    assert await value(browser, cell, "state") == "RAISED"
     row = f"#tickets tr[data-ticket-id='{ticket['ticket_id']}']"
-    assert await text(browser, f"{row} .state") == "contained"
+    assert await text(browser, f"{row} .state") == en("ticket_state.contained")
     await browser.page.click(f"{row} button")
     await browser.page.wait_for_selector("#ticket-view:not([hidden]) #ticket-history li")
     history = (await api.get(f"/v1/tickets/{ticket['ticket_id']}/history")).json()
@@ -453,8 +467,9 @@ async def test_open_alerts_and_tickets_show_their_state_and_a_ticket_its_history
     assert await items.count() == len(history) == 3
     shown_events = [await items.nth(i).get_attribute("data-event") for i in range(len(history))]
     assert shown_events == [h["event"] for h in history] == ["opened", "occurrence", "transition"]
-    assert "open → contained" in await items.nth(2).inner_text()
-    assert await text(browser, "#ticket-state") == "contained"
+    opened, contained = en("ticket_state.open"), en("ticket_state.contained")
+    assert f"{opened} → {contained}" in await items.nth(2).inner_text()
+    assert await text(browser, "#ticket-state") == contained
 
 
 FIGURES: dict[str, float] = {}
@@ -489,7 +504,7 @@ async def test_a_new_alert_appears_live_without_a_reload(
         await producer.stop()
     FIGURES["sse_alert_latency_ms"] = await until(browser, "window.__seen") - produced_ms
     row = f"#alerts tr[data-alert-id='{alert.alert_id}']"
-    assert await text(browser, f"{row} .state") == "RAISED"
+    assert await text(browser, f"{row} .state") == en("alert_state.RAISED")
     assert "2.25 tCO2e" in await text(browser, row)
     # Its ticket follows on the same feed; the page was not reloaded for any of it.
     await browser.page.wait_for_selector(f"#tickets tr:has-text('{park.m3}')", timeout=WAIT_MS)
@@ -524,7 +539,7 @@ async def test_the_demo_fault_is_listed_on_the_page_within_seconds(
     row = f"#alerts tr:has-text('{meter_id}')"
     await browser.page.wait_for_selector(row, timeout=DEMO_FAULT_WAIT_MS)
     FIGURES["demo_fault_to_page_s"] = time.monotonic() - sent
-    assert "UNKNOWN_METER" in await text(browser, row)
+    assert translate("rule.UNKNOWN_METER", Lang.EN) in await text(browser, row)
     assert f"meter {meter_id}" in await text(browser, row)
     ticket = f"#tickets tr:has-text('{meter_id}')"
     await browser.page.wait_for_selector(ticket, timeout=WAIT_MS)
@@ -607,3 +622,117 @@ async def test_the_figures_and_a_screenshot_are_kept(browser: Browser) -> None:
     )
     assert 0 < browser.load_ms < 10_000
     assert browser.problems == []
+
+
+# -- languages: one catalogue, zh-CN and en, at desktop and phone width ------------------------
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 1100}, "phone": {"width": 390, "height": 844}}
+# A catalogue key, or a placeholder left unfilled, showing anywhere on the page.
+UNTRANSLATED = (
+    "(() => { const texts = [document.body.innerText, document.title];"
+    " for (const e of document.querySelectorAll('[aria-label],[title],[placeholder]'))"
+    "   texts.push(e.getAttribute('aria-label') || '', e.getAttribute('title') || '');"
+    " const prefixes = new Set(%s);"
+    " const keys = texts.join('\\n').match(/\\b[a-z_]+\\.[A-Za-z0-9_-]+\\b/g) || [];"
+    " return [...keys.filter((k) => prefixes.has(k.split('.')[0])),"
+    "         ...(texts.join('\\n').match(/\\{[a-z_]+\\}/g) || [])]; })()"
+)
+
+
+def _prefixes() -> str:
+    return orjson.dumps(sorted({key.split(".")[0] for key in catalogue()})).decode()
+
+
+@asynccontextmanager
+async def _opened(
+    server: ApiServer, key: str, park: Park, locale: str, viewport: dict[str, int]
+) -> AsyncIterator[Browser]:
+    async with playwright.async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            context = await chromium.new_context(locale=locale, viewport=viewport)
+            page = await context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            await page.goto(f"{server.url}/#key={key}&park={park.park_id}")
+            await page.wait_for_selector("body[data-ready=true]", timeout=WAIT_MS)
+            yield Browser(page, problems, 0.0)
+        finally:
+            await chromium.close()
+
+
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+@pytest.mark.parametrize(("locale", "lang"), [("zh-CN", Lang.ZH_CN), ("en-US", Lang.EN)])
+async def test_the_page_speaks_the_browsers_language_with_no_key_left_untranslated(
+    page_server: ApiServer,
+    key: str,
+    park: Park,
+    ticket: dict[str, Any],
+    locale: str,
+    lang: Lang,
+    width: str,
+) -> None:
+    async with _opened(page_server, key, park, locale, VIEWPORTS[width]) as b:
+        # Every part has rendered (alerts and tickets too) before the page is read.
+        await b.page.wait_for_selector(f"#tickets tr[data-ticket-id='{ticket['ticket_id']}']")
+        assert await b.page.evaluate("document.documentElement.lang") == lang.value
+        assert await b.page.evaluate(UNTRANSLATED % _prefixes()) == []
+        tr = catalogue()
+        assert await text(b, "#h-live") == tr["page.h_live"][lang]
+        assert await text(b, "#h-alerts") == tr["page.h_alerts"][lang]
+        assert await text(b, "#lang-select option:checked") == tr[f"lang.{lang.value}"][lang]
+        today = await snapshot(b, "#today-total")  # the API's figure in data-value
+        assert today["text"] == shown(today["value"], "tCO2e", lang)
+        row = f"#tickets tr[data-ticket-id='{ticket['ticket_id']}'] .state"
+        assert await text(b, row) == tr["ticket_state.contained"][lang]
+        # Usable on a phone: nothing wider than the screen but inside a card's own scroll.
+        assert await b.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            "the page scrolls sideways"
+        )
+        SHOTS.mkdir(exist_ok=True)
+        shot = SHOTS / f"live-page-{lang.value}-{width}.png"
+        await b.page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        assert b.problems == []
+
+
+async def test_the_language_switch_is_remembered_over_the_browsers_language(
+    page_server: ApiServer, key: str, park: Park
+) -> None:
+    async with _opened(page_server, key, park, "en-US", VIEWPORTS["desktop"]) as b:
+        assert await text(b, "#h-today") == en("page.h_today")
+        await b.page.select_option("#lang-select", "zh-CN")
+        zh = catalogue()["page.h_today"][Lang.ZH_CN]
+        assert await until(b, f"document.querySelector('#h-today').innerText === '{zh}'")
+        assert await b.page.evaluate("localStorage.getItem('parkcarbon.lang')") == "zh-CN"
+        await b.page.goto(f"{page_server.url}/#key={key}&park={park.park_id}")
+        await b.page.wait_for_selector("body[data-ready=true]", timeout=WAIT_MS)
+        assert await text(b, "#h-today") == zh  # Accept-Language is still en-US
+        assert await b.page.evaluate(UNTRANSLATED % _prefixes()) == []
+        assert b.problems == []
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [("zh-CN,zh;q=0.9", "zh-CN"), ("en-GB,en;q=0.8", "en"), ("fr-FR", None), (None, None)],
+)
+async def test_the_pages_messages_are_both_languages_and_the_browsers_choice(
+    page_server: ApiServer, header: str | None, accepted: str | None
+) -> None:
+    headers = {} if header is None else {"Accept-Language": header}
+    async with httpx.AsyncClient(base_url=page_server.url) as anonymous:
+        r = await anonymous.get("/page/messages", headers=headers)
+    assert r.status_code == 200 and r.headers["vary"] == "Accept-Language"
+    body = r.json()
+    assert body["accepted"] == accepted
+    assert body["messages"]["zh-CN"]["unit.tCO2e"] == "吨二氧化碳当量"
+    assert set(body["messages"]["en"]) == set(body["messages"]["zh-CN"]) == set(catalogue())
+
+
+async def test_a_park_without_a_language_setting_defaults_to_chinese(
+    api: httpx.AsyncClient, park: Park
+) -> None:
+    parks = {p["park_id"]: p for p in (await api.get("/page/context")).json()["parks"]}
+    assert parks[park.park_id]["language"] == "zh-CN"

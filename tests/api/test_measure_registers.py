@@ -373,6 +373,8 @@ async def test_an_objectives_due_date_is_announced_once(
             "title": made["title"],
             "park_id": PARK,
             "enterprise_id": ent,
+            "summary": f"碳管理目标“{made['title']}”于 2030年6月30日 到期",
+            "summary_lang": "zh-CN",
         }
     ]
 

@@ -361,6 +361,8 @@ async def test_review_dates_that_pass_are_announced_once(
         "title": doc["title"],
         "park_id": PARK,
         "enterprise_id": ent,
+        "summary": f"受控文件“{doc['title']}”应于 2031年3月1日 评审",
+        "summary_lang": "zh-CN",
     }
 
 

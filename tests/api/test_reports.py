@@ -15,6 +15,7 @@ import httpx
 import openpyxl
 import pytest
 
+from accounting.i18n import Lang, catalogue
 from api.keys import Role
 from tests.api.conftest import ApiServer, MakeKey
 from tests.api.test_reports_data import seed
@@ -227,9 +228,10 @@ async def test_the_html_is_printable_self_contained_and_shows_the_figures(
     client_for: dict[str, httpx.AsyncClient], park: dict[str, str]
 ) -> None:
     page = await _inventory(
-        client_for["operator"], park=park["park"], period="2026-03", format="html"
+        client_for["operator"], park=park["park"], period="2026-03", format="html", lang="en"
     )
     assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-language"] == "en"
     text = page.text
     assert f"{LOC:,.3f} tCO2e" in text and f"{MKT:,.3f} tCO2e" in text and "1.500 tCO2" in text
     exact = {float(v) for v in re.findall(r'data-v="([^"]+)"', text)}
@@ -237,6 +239,47 @@ async def test_the_html_is_printable_self_contained_and_shows_the_figures(
     assert "<svg" in text and "@media print" in text
     for outside in ("<script", "<link", "src=", "href=", "@import", "url("):
         assert outside not in text
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "lang"),
+    [
+        ({}, {}, "zh-CN"),  # no choice: the park's language, zh-CN when it has none
+        ({}, {"Accept-Language": "en-GB,en;q=0.9"}, "en"),
+        ({"lang": "zh-CN"}, {"Accept-Language": "en"}, "zh-CN"),  # the parameter wins
+    ],
+)
+async def test_the_html_report_is_written_in_the_language_asked_for(
+    client_for: dict[str, httpx.AsyncClient],
+    park: dict[str, str],
+    query: dict[str, str],
+    headers: dict[str, str],
+    lang: str,
+) -> None:
+    params = {"park": park["park"], "period": "2026-03", "format": "html", **query}
+    for report in ("inventory", "review"):
+        page = await client_for["operator"].get(
+            f"/v1/reports/{report}", params=params, headers=headers
+        )
+        assert page.status_code == 200, page.text
+        assert page.headers["content-language"] == lang
+        assert f'<html lang="{lang}">' in page.text
+        tr = catalogue()
+        assert f"<h1>{tr[f'report.{report}'][Lang(lang)]}:" in page.text
+        # No key of the catalogue and no unfilled placeholder is left in the page.
+        assert re.findall(r">\s*(?:report|common|unit)\.[\w.-]+", page.text) == []
+        assert re.findall(r"\{[a-z_]+\}", page.text) == []
+        if report == "inventory":
+            unit = tr["unit.tCO2e"][Lang(lang)]
+            assert f"{LOC:,.3f} {unit}" in page.text
+
+
+async def test_an_unknown_report_language_is_a_problem_document(
+    client_for: dict[str, httpx.AsyncClient], park: dict[str, str]
+) -> None:
+    params = {"park": park["park"], "period": "2026-03", "format": "html", "lang": "fr"}
+    r = await client_for["operator"].get("/v1/reports/inventory", params=params)
+    assert r.status_code == 422 and r.json()["allowed"] == ["en", "zh-CN"]
 
 
 async def test_the_review_gives_actions_trends_and_nonconformities(

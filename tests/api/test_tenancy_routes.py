@@ -67,6 +67,7 @@ EXCLUDED = {
     "/": "the live page's HTML shell, served without a key: it holds no data (api/page)",
     "/management-system": "the management-system page's HTML shell: no key, no data (api/page)",
     "/static/live/{name}": "the page's packaged JS/CSS: the same files for everyone, no data",
+    "/page/messages": "the page's texts from the message catalogue, no key: no tenant's data",
     "/docs": "Swagger UI: the public API description",
     "/docs/oauth2-redirect": "Swagger UI helper page",
     "/openapi.json": "the public API description",

@@ -143,7 +143,9 @@ async def test_a_committed_event_is_delivered_signed_and_a_rolled_back_one_never
     assert got.webhook_id.startswith("msg_")
     body = orjson.loads(got.body)
     assert body["type"] == "alert.opened"
-    assert body["data"] == {"alert_id": f"committed-{unique}", "tco2e": 1.5}
+    data = body["data"]
+    assert (data.pop("summary_lang"), bool(data.pop("summary"))) == ("zh-CN", True)
+    assert data == {"alert_id": f"committed-{unique}", "tco2e": 1.5}
     assert body["timestamp"].endswith("Z")
     # The rolled-back event left nothing behind: no message, no delivery, no request.
     await asyncio.sleep(1.0)
@@ -155,6 +157,50 @@ async def test_a_committed_event_is_delivered_signed_and_a_rolled_back_one_never
         assert await cur.fetchone() == (0,)
     (delivery,) = await _deliveries(admin, ep["endpoint_id"])
     assert delivery["status"] == "delivered" and delivery["message_id"] == got.webhook_id
+
+
+async def test_an_alert_carries_a_summary_in_the_parks_language_with_its_local_time(
+    endpoint: MakeEndpoint,
+    receiver: MakeReceiver,
+    enqueue: Enqueue,
+    unique: str,
+    api_server: ApiServer,
+) -> None:
+    park_id, enterprise_id = f"sp-{unique}", f"se-{unique}"
+    async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as c:
+        await c.execute(
+            "INSERT INTO park (park_id, name, timezone) VALUES (%s, 'Summary park', "
+            "'Asia/Shanghai')",
+            (park_id,),
+        )
+        await c.execute(
+            "INSERT INTO enterprise (enterprise_id, park_id, name) VALUES (%s, %s, 'Works')",
+            (enterprise_id, park_id),
+        )
+    r = await receiver()
+    await endpoint(r.url, ["alert.opened"])
+    alert = {
+        "alert_id": f"summary-{unique}",
+        "rule": "COMPLETENESS_LOW",
+        "subject_kind": "meter",
+        "subject_id": f"m-{unique}",
+        "measured": 0.5,
+        "expected": 0.95,
+        "unit": "fraction",
+        "window_start": "2026-12-04T06:00:00+00:00",
+        "cause": "data_missing",
+    }
+    await enqueue("alert.opened", {"alert": alert, "ticket_id": 7}, enterprise_id=enterprise_id)
+    (got,) = await _until(
+        lambda: asyncio.sleep(0, _marked(r.received, f"summary-{unique}")), what="delivery"
+    )
+    data = orjson.loads(got.body)["data"]
+    assert data["summary_lang"] == "zh-CN"  # the park has no language setting: zh-CN
+    assert data["summary"] == (
+        f"告警：数据完整性低于下限，能源计量器具 m-{unique}：测量值 50.0%，预期 95.0%"
+        "（窗口起始 2026年12月4日 14:00）；可能原因：数据缺失。工单 #7"
+    )
+    assert data["alert"] == alert  # the fields for programs are untouched
 
 
 async def test_an_enterprise_endpoint_gets_only_its_enterprises_events_a_park_one_gets_all(

@@ -86,7 +86,24 @@ def test_report_review_writes_json_html_and_csv(
         assert code == 0, output
     body = json.loads((tmp_path / "r.json").read_text())
     assert body["report"] == "review" and body["actions"]["by_state"] == {"open": 1}
-    assert "Management review inputs" in (tmp_path / "r.html").read_text()
+    assert "<h1>管理评审输入:" in (tmp_path / "r.html").read_text()  # zh-CN unless asked
+    english = tmp_path / "r-en.html"
+    code, output = _run(
+        database_url,
+        "review",
+        "--period",
+        "2026-03",
+        "--park",
+        park["park"],
+        "--lang",
+        "en",
+        "--out",
+        str(english),
+    )
+    assert code == 0, output
+    assert "<h1>Management review inputs:" in english.read_text()
+    code, output = _run(database_url, "review", "--period", "2026-03", "--lang", "fr")
+    assert code == 2 and "'fr' is not one of: en, zh-CN" in output
     with zipfile.ZipFile(tmp_path / "r.csv.zip") as archive:
         assert "trends.csv" in archive.namelist()
 

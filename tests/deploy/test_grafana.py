@@ -13,6 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from accounting.i18n import Lang, MissingMessageError
 from cli.main import app
 from config.settings import GrafanaSettings
 from deploy.grafana import (
@@ -28,6 +29,7 @@ from deploy.grafana import (
 )
 from deploy.grafana import macros as m
 from deploy.grafana.build import differences, generate, render
+from deploy.grafana.localize import text as localize_text
 from deploy.grafana.push import datasources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +64,7 @@ def test_build_check_command_agrees() -> None:
 def test_uids_and_panel_ids_are_unique() -> None:
     dashboards = generate()
     uids = [d.uid for d in dashboards]
-    assert len(uids) == len(set(uids)) == 4
+    assert len(uids) == len(set(uids)) == 8  # four dashboards, each in en and zh-CN
     for dashboard in dashboards:
         assert dashboard.model["uid"] == dashboard.uid
         ids = [p["id"] for p in _panels(dashboard.model)]
@@ -272,3 +274,54 @@ def test_interval_and_template_variables() -> None:
         "WHERE ts BETWEEN '2018-04-12T18:00:00Z' AND '2018-04-12T18:05:00Z'"
     )
     assert not re.search(r"\$\w", full)
+
+
+def test_each_dashboard_has_an_english_and_a_chinese_twin_with_the_same_queries() -> None:
+    by_uid = {d.uid: d for d in generate()}
+    for uid in ("park-overview", "enterprise", "meter-health", "alerts-actions"):
+        en, zh = by_uid[f"parkcarbon-{uid}-en"], by_uid[f"parkcarbon-{uid}-zh"]
+        assert (en.lang, zh.lang) == (Lang.EN, Lang.ZH_CN)
+        assert en.title != zh.title and re.search(r"[\u4e00-\u9fff]", zh.title)
+        en_panels, zh_panels = _panels(en.model), _panels(zh.model)
+        assert [p["id"] for p in en_panels] == [p["id"] for p in zh_panels]
+        assert [t.get("rawSql") for p in en_panels for t in p.get("targets", [])] == [
+            t.get("rawSql") for p in zh_panels for t in p.get("targets", [])
+        ]
+        assert en.expectations == zh.expectations
+        # Each links to its twin, so a reader switches language in one click.
+        assert [link["url"] for link in zh.model["links"]] == [f"/d/parkcarbon-{uid}-en"]
+        assert [link["url"] for link in en.model["links"]] == [f"/d/parkcarbon-{uid}-zh"]
+
+
+def test_the_chinese_dashboards_have_no_english_title_label_or_column_header_left() -> None:
+    def english(text: str) -> bool:
+        # A word of two or more Latin letters that is not a unit, a code or a product name.
+        # counted and export are values the "Counted as" column shows as the database has them.
+        allowed = {"tCO2e", "CO2e", "Prometheus", "counted", "export"}
+        words = re.findall(r"[A-Za-z][A-Za-z_0-9]+", text)
+        return any(w not in allowed and not w.isupper() and "_" not in w for w in words)
+
+    for dashboard in (d for d in generate() if d.lang is Lang.ZH_CN):
+        model = dashboard.model
+        shown = [model["title"], model.get("description", "")]
+        shown += [v.get("label", "") for v in model.get("templating", {}).get("list", [])]
+        for panel in _panels(model):
+            shown += [panel.get("title", ""), panel.get("description", "")]
+            for override in panel.get("fieldConfig", {}).get("overrides", []):
+                shown += [str(p["value"]) for p in override["properties"]]
+            aliases = {
+                a
+                for t in panel.get("targets", [])
+                for a in re.findall(r'AS "([^"]+)"', t.get("rawSql", ""))
+            }
+            renamed = {
+                o["matcher"]["options"] for o in panel.get("fieldConfig", {}).get("overrides", [])
+            }
+            # Every column header that reads as English is renamed by an override.
+            assert {a for a in aliases if english(a)} <= renamed, (dashboard.uid, panel["title"])
+        assert [t for t in shown if t and english(t)] == [], dashboard.uid
+
+
+def test_a_dashboard_text_missing_from_the_catalogue_stops_the_build() -> None:
+    with pytest.raises(MissingMessageError, match="Brand new panel"):
+        localize_text("Brand new panel", Lang.ZH_CN)

@@ -4,12 +4,14 @@
 import { ApiFailure, client } from "./api.js";
 import { $ } from "./dom.js";
 import { openFeed } from "./feed.js";
+import * as i18n from "./i18n.js";
+import { t } from "./i18n.js";
 import * as render from "./render.js";
 
 const KEY = "parkcarbon.key";
 const PARK = "parkcarbon.park";
 const MINUTE = 60_000;
-const app = { get: null, ctx: null, park: null, ticketId: null, stopFeed: null, runs: {} };
+const app = { get: null, ctx: null, park: null, ticketId: null, stopFeed: null, runs: {}, status: null };
 
 function takeFragment() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -24,8 +26,8 @@ function showError(err) {
   if (!err) { box.hidden = true; return; }
   box.hidden = false;
   box.textContent = err instanceof ApiFailure && err.status === 401
-    ? "The API refused this key (unknown, revoked or expired): enter another."
-    : `Could not read the API: ${err.message}`;
+    ? t("page.err_key")
+    : t("page.err_api", { message: err.message });
   if (err instanceof ApiFailure && err.status === 401) forget();
 }
 
@@ -53,6 +55,15 @@ async function loadContext() {
   select.replaceChildren(...app.ctx.parks.map((p) => new Option(`${p.name} (${p.park_id})`, p.park_id)));
   if (app.park) select.value = app.park.park_id;
   $("#park-picker").hidden = app.ctx.parks.length < 2;
+  // The park's own language counts only when neither the reader nor the browser chose one.
+  i18n.choose(app.park?.language ?? null);
+  showLanguage();
+}
+
+function showLanguage() {
+  $("#lang-select").value = i18n.lang();
+  i18n.apply();
+  if (app.status) onStatus(...app.status);
 }
 
 async function refreshHour() {
@@ -129,24 +140,26 @@ function onEvent(kind, data) {
 }
 
 function onStatus(status, detail) {
+  app.status = [status, detail];
   const node = $("#feed-status");
   node.className = `status ${status === "live" ? "live" : "down"}`;
+  node.dataset.status = status;
   node.textContent = {
-    connecting: "Connecting to the live feed…",
-    live: "Live",
-    retry: `Live feed lost; retrying in ${Math.round((detail ?? 0) / 1000)} s`,
-    refused: `Live feed refused (${detail})`,
-  }[status];
+    connecting: () => t("page.feed_connecting"),
+    live: () => t("page.feed_live"),
+    retry: () => t("page.feed_retry", { seconds: Math.round((detail ?? 0) / 1000) }),
+    refused: () => t("page.feed_refused", { status: detail }),
+  }[status]();
 }
 
 async function start() {
   const key = sessionStorage.getItem(KEY);
   $("#key-forget").hidden = !key;
-  if (!key) { $("#feed-status").textContent = "Enter an API key to see the park"; return; }
+  if (!key) { $("#feed-status").textContent = t("page.enter_key"); return; }
   app.get = client(key);
   try {
     await loadContext();
-    if (!app.park) throw new Error("this key sees no park");
+    if (!app.park) throw new Error(t("page.no_park"));
     await refreshAll();
     showError(null);
   } catch (err) { showError(err); return; }
@@ -183,5 +196,18 @@ $("#park-select").addEventListener("change", (e) => {
   start();
 });
 
-takeFragment();
-start();
+$("#lang-select").addEventListener("change", (e) => {
+  i18n.remember(e.target.value);
+  showLanguage();
+  // Figures are written again in the new language from the API's own answers.
+  if (app.park) schedule("all", refreshAll, 0);
+});
+
+async function boot() {
+  takeFragment();
+  try { await i18n.load(); } catch (err) { showError(err); return; }
+  showLanguage();
+  await start();
+}
+
+boot();

@@ -1,4 +1,6 @@
 // Hand-written SVG charts (no library): a line over time, and a bar for a table cell.
+import { time } from "./fmt.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function node(name, attrs, text) {
@@ -21,7 +23,7 @@ export function lineChart(container, points, from, to, label) {
   svg.append(node("text", { x: pad.l - 4, y: pad.t + 8, "text-anchor": "end" }, max.toPrecision(3)));
   svg.append(node("text", { x: pad.l - 4, y: h - pad.b, "text-anchor": "end" }, "0"));
   for (const t of [from, to]) {
-    const at = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const at = time(t);
     const anchor = t === from ? "start" : "end";
     svg.append(node("text", { x: x(t), y: h - 4, "text-anchor": anchor }, at));
   }

@@ -1,7 +1,8 @@
 // Renders API responses into the page's sections. Figures are the API's strings, trimmed.
 import { bar, lineChart } from "./charts.js";
 import { $, el, figure, fill, td } from "./dom.js";
-import { asNumber, percent, qty, stamp, sum, time } from "./fmt.js";
+import { asNumber, percent, qty, stamp, sum, time, unit } from "./fmt.js";
+import { t, term } from "./i18n.js";
 
 const T = "tCO2e";
 const FINAL = new Set(["closed", "dismissed"]);
@@ -11,41 +12,41 @@ export function hour(body, from, to) {
   const total = sum(values);
   figure($("#hour-total"), qty(total, T), total, { from: from.toISOString(), to: to.toISOString() });
   $("#hour-range").textContent =
-    `Sum of ${values.length} one-minute windows, ${time(from)}–${time(to)}`;
+    t("page.hour_range", { count: values.length, from: time(from), to: time(to) });
   const points = body.items.map((i) => ({ t: Date.parse(i.bucket_start), v: asNumber(i.tco2e) }));
   lineChart($("#hour-chart"), points, from.getTime(), to.getTime(),
-    `tCO2e per minute from ${time(from)} to ${time(to)}; total ${qty(total, T)}`);
+    t("page.hour_chart_label", { unit: unit(T), from: time(from), to: time(to), total: qty(total, T) }));
 }
 
 export function today(park, parkDay, progress) {
   const item = parkDay.items[0];
   const total = item ? item.tco2e : null;
-  figure($("#today-total"), item ? qty(total, T) : `0 ${T}`, total ?? "0.000000",
+  figure($("#today-total"), item ? qty(total, T) : qty("0", T), total ?? "0.000000",
     { from: park.today_start, to: park.today_end });
   $("#today-range").textContent =
-    `${park.name}: local day of ${park.timezone}, from ${stamp(park.today_start)}`;
+    t("page.today_range", { park: park.name, timezone: park.timezone, start: stamp(park.today_start) });
   const rows = [];
-  for (const t of progress.items) {
-    for (const [kind, p] of [["absolute", t.absolute], ["intensity", t.intensity]]) {
+  for (const g of progress.items) {
+    for (const [kind, p] of [["absolute", g.absolute], ["intensity", g.intensity]]) {
       if (!p) continue;
-      rows.push(el("tr", { data: { target: String(t.target_id), kind } },
-        el("th", { scope: "row" }, `${t.period_kind} from ${t.period_start}`),
+      rows.push(el("tr", { data: { target: String(g.target_id), kind } },
+        el("th", { scope: "row" }, t("page.target_row", { period: term("period", g.period_kind), start: g.period_start })),
         td(p.actual ? qty(p.actual.value, p.actual.unit) : "–", { value: p.actual?.value, cls: "num actual" }),
         td(qty(p.limit.value, p.limit.unit), { value: p.limit.value, cls: "num limit" }),
         td(percent(p.used_share), { value: p.used_share, cls: "num used" }),
         td(p.projected ? qty(p.projected.value, p.projected.unit) : "–",
           { value: p.projected?.value, cls: "num projected" }),
-        td(p.on_track === null ? "–" : p.on_track ? "yes" : "no",
+        td(p.on_track === null ? "–" : t(p.on_track ? "common.yes" : "common.no"),
           { cls: p.on_track === false ? "bad" : "ok" })));
     }
   }
-  fill($("#progress tbody"), rows, "No target in force", 6);
+  fill($("#progress tbody"), rows, t("page.no_target"), 6);
 }
 
 function intensityText(item) {
   if (!item) return "–";
-  const parts = item.outputs.map((o) => (o.intensity ? qty(o.intensity.value, o.intensity.unit) : `no ${o.output.unit}`));
-  return parts.length ? parts.join(" · ") : "no output metered";
+  const parts = item.outputs.map((o) => (o.intensity ? qty(o.intensity.value, o.intensity.unit) : t("page.no_output_unit", { unit: o.output.unit })));
+  return parts.length ? parts.join(" · ") : t("page.no_output");
 }
 
 export function enterprises(park, byEnterprise, intensity) {
@@ -60,12 +61,12 @@ export function enterprises(park, byEnterprise, intensity) {
       el("td", {}, bar(v === null ? 0 : asNumber(v) / max)),
       td(intensityText(per.get(e.enterprise_id)), { cls: "intensity" }));
   });
-  fill($("#enterprises tbody"), rows, "No enterprise", 4);
+  fill($("#enterprises tbody"), rows, t("page.no_enterprise"), 4);
 }
 
 function reasons(counts) {
   const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
-  return entries.length ? entries.map(([r, n]) => `${r} ${n}`).join(" · ") : "none";
+  return entries.length ? entries.map(([r, n]) => `${term("reason", r)} ${n}`).join(" · ") : t("common.none");
 }
 
 export function quality(park, parkDay, q) {
@@ -78,10 +79,10 @@ export function quality(park, parkDay, q) {
   }
   const completeness = parkDay.items[0]?.completeness ?? null;
   const strip = [
-    ["Completeness", percent(completeness), "completeness"],
-    ["Rejected readings", reasons(all), "rejected"],
-    ["Calibration overdue", `${overdue} of ${meters} meters`, "overdue"],
-    ["Calibration due within 30 d", `${soon} meters`, "due-soon"],
+    [t("page.col_completeness"), percent(completeness), "completeness"],
+    [t("page.col_rejected"), reasons(all), "rejected"],
+    [t("page.col_cal_overdue"), t("page.q_overdue_of", { overdue, meters }), "overdue"],
+    [t("page.q_cal_soon"), t("page.q_meters", { count: soon }), "due-soon"],
   ];
   $("#quality-strip").replaceChildren(...strip.map(([dt, dd, id]) =>
     el("div", {}, el("dt", {}, dt), el("dd", { data: { q: id }, class: id === "overdue" && overdue ? "bad" : null }, dd))));
@@ -92,44 +93,54 @@ export function quality(park, parkDay, q) {
     td(reasons(e.rejected), { cls: "rejected" }),
     td(String(e.calibration_overdue), { cls: `num overdue ${e.calibration_overdue ? "bad" : ""}` }),
     td(String(e.calibration_due_soon), { cls: "num due-soon" })));
-  fill($("#quality tbody"), rows, "No meters", 6);
+  fill($("#quality tbody"), rows, t("page.no_meters"), 6);
 }
 
 export function alerts(items) {
   const rows = items.map((a) => el("tr", { data: { alertId: a.alert_id } },
     td(stamp(a.first_raised_at)),
-    td(a.rule),
-    td(`${a.subject_kind} ${a.subject_id}`),
-    td(`${qty(String(a.measured), a.unit)} (expected ${qty(String(a.expected), a.unit)})`, { cls: "measured" }),
-    el("td", {}, el("span", { class: `state ${a.state}` }, a.state)),
+    td(term("rule", a.rule), { cls: "rule" }),
+    td(`${term("subject", a.subject_kind)} ${a.subject_id}`),
+    td(t("page.measured_expected", { measured: qty(String(a.measured), a.unit), expected: qty(String(a.expected), a.unit) }), { cls: "measured" }),
+    el("td", {}, el("span", { class: `state ${a.state}`, data: { state: a.state } }, term("alert_state", a.state))),
     td(a.ticket_id ? `#${a.ticket_id}` : "–")));
-  fill($("#alerts tbody"), rows, "No open alert", 6);
+  fill($("#alerts tbody"), rows, t("page.no_alert"), 6);
+}
+
+// An alert's ticket is titled from its rule and subject in the reader's language; any other
+// ticket keeps the title a person gave it.
+function ticketTitle(k) {
+  if (!k.rule) return k.title;
+  return t("page.ticket_title", { rule: term("rule", k.rule), subject: `${term("subject", k.subject_kind)} ${k.subject_id}` });
 }
 
 export function tickets(items, open) {
-  const rows = items.filter((t) => !FINAL.has(t.state)).map((t) => el("tr", { data: { ticketId: String(t.ticket_id) } },
-    el("td", {}, el("button", { type: "button", class: "linklike", onclick: () => open(t.ticket_id),
-      "aria-controls": "ticket-view" }, `#${t.ticket_id}`), " ", t.title),
-    td(`${t.subject_kind} ${t.subject_id}`),
-    el("td", { class: "state-cell" }, el("span", { class: `state ${t.state}` }, t.state)),
-    td(stamp(t.opened_at)),
-    td(t.overdue ? "overdue" : "no", { cls: t.overdue ? "bad" : null })));
-  fill($("#tickets tbody"), rows, "No open ticket", 5);
+  const rows = items.filter((k) => !FINAL.has(k.state)).map((k) => el("tr", { data: { ticketId: String(k.ticket_id) } },
+    el("td", {}, el("button", { type: "button", class: "linklike", onclick: () => open(k.ticket_id),
+      "aria-controls": "ticket-view" }, `#${k.ticket_id}`), " ", ticketTitle(k)),
+    td(`${term("subject", k.subject_kind)} ${k.subject_id}`),
+    el("td", { class: "state-cell" }, el("span", { class: `state ${k.state}`, data: { state: k.state } }, term("ticket_state", k.state))),
+    td(stamp(k.opened_at)),
+    td(k.overdue ? t("page.overdue") : t("common.no"), { cls: k.overdue ? "bad" : null })));
+  fill($("#tickets tbody"), rows, t("page.no_ticket"), 5);
 }
 
 function detailText(detail) {
   return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
 }
 
-export function ticket(t) {
-  $("#ticket-title").textContent = `#${t.ticket_id}: ${t.title}`;
+export function ticket(k) {
+  $("#ticket-title").textContent = `#${k.ticket_id}: ${ticketTitle(k)}`;
   $("#ticket-summary").replaceChildren(
-    "State ", el("span", { class: `state ${t.state}`, id: "ticket-state" }, t.state),
-    ` · ${t.occurrences.length} alert step(s) · ${t.actions.length} action(s)`,
-    t.allowed_transitions.length ? ` · next: ${t.allowed_transitions.join(", ")}` : "");
-  $("#ticket-history").replaceChildren(...t.history.map((h) => el("li", { data: { historyId: String(h.history_id), event: h.event } },
-    el("time", { datetime: h.at }, stamp(h.at)), ` ${h.event}`,
-    h.to_state ? ` ${h.from_state ?? "–"} → ${h.to_state}` : "",
-    ` by ${h.actor}`,
+    `${t("page.ticket_state")} `,
+    el("span", { class: `state ${k.state}`, id: "ticket-state", data: { state: k.state } }, term("ticket_state", k.state)),
+    t("page.ticket_counts", { occurrences: k.occurrences.length, actions: k.actions.length }),
+    k.allowed_transitions.length
+      ? t("page.ticket_next", { states: k.allowed_transitions.map((s) => term("ticket_state", s)).join(", ") })
+      : "");
+  $("#ticket-history").replaceChildren(...k.history.map((h) => el("li", { data: { historyId: String(h.history_id), event: h.event } },
+    el("time", { datetime: h.at }, stamp(h.at)), ` ${term("event", h.event)}`,
+    h.to_state ? ` ${h.from_state ? term("ticket_state", h.from_state) : "–"} → ${term("ticket_state", h.to_state)}` : "",
+    ` ${t("page.by", { actor: h.actor })}`,
     Object.keys(h.detail).length ? el("div", { class: "detail" }, detailText(h.detail)) : null)));
 }
