@@ -339,11 +339,9 @@ async def send_email(ctx: SendContext, claimed: Claimed) -> Attempt:
                 claimed.url, allow_private=ctx.allow_private, schemes=targets.SMTP_SCHEMES
             )
             implicit = claimed.url.startswith("smtps:")
-            port = httpx.URL(target.connect_urls[0]).port
             sock = await _smtp_socket(target)
             smtp = aiosmtplib.SMTP(
                 hostname=target.host,  # what TLS verifies; the socket is already connected
-                port=port,
                 sock=sock,
                 use_tls=implicit,
                 start_tls=not implicit,  # STARTTLS required: fails if the server lacks it
