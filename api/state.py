@@ -5,7 +5,9 @@ at module level."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -25,3 +27,6 @@ class AppState:
     hub: LiveHub = field(default_factory=LiveHub)
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # The webhook dispatcher's clock (claims, retries, rate-limit windows, signatures' time):
+    # a test replaces it to move time without waiting.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

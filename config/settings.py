@@ -286,6 +286,17 @@ class ApiSettings(CommonSettings):
     webhook_backoff_max_s: float = Field(
         default=3600.0, gt=0, description="Longest delay between two webhook delivery attempts."
     )
+    webhook_smtp_ca_file: str | None = Field(
+        default=None,
+        description="PEM file of a CA that signs the park's own SMTP server, trusted besides "
+        "the system's roots by e-mail alert channels.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="The API's address as duty staff reach it: the base of ticket links in "
+        "alert notifications (WeCom, DingTalk, Feishu, e-mail).",
+    )
 
 
 S = TypeVar("S", bound=CommonSettings)

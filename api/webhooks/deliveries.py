@@ -9,14 +9,15 @@ delivery due again once the lease has passed (at-least-once; receivers de-duplic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from api.webhooks.enums import AttemptOutcome, DeliveryStatus
+from api.webhooks import ratelimit
+from api.webhooks.enums import AttemptOutcome, ChannelKind, DeliveryStatus, Language
 from api.webhooks.models import AttemptOut, DeliveryOut
 
 _DELIVERY = (
@@ -96,29 +97,36 @@ class Claimed:
     endpoint_id: str
     url: str
     secrets: tuple[str, ...]  # current first, then the previous one during its grace period
+    kind: ChannelKind = ChannelKind.STANDARD
+    channel_config: dict[str, Any] = field(default_factory=dict)
+    language: Language | None = None
 
 
 _CLAIM = """
 UPDATE webhook_delivery d
-   SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => %(lease)s)
+   SET attempts = d.attempts + 1, next_attempt_at = %(now)s + make_interval(secs => %(lease)s)
   FROM webhook_message m, webhook_endpoint e
  WHERE d.delivery_id IN (
            SELECT due.delivery_id FROM webhook_delivery due
              JOIN webhook_endpoint ep USING (endpoint_id)
-            WHERE due.status = 'pending' AND due.next_attempt_at <= now() AND ep.enabled
+            WHERE due.status = 'pending' AND due.next_attempt_at <= %(now)s AND ep.enabled
             ORDER BY due.next_attempt_at
             LIMIT %(limit)s
               FOR UPDATE OF due SKIP LOCKED)
    AND m.message_id = d.message_id AND e.endpoint_id = d.endpoint_id
 RETURNING d.delivery_id, d.attempts, m.message_id, m.body, e.endpoint_id, e.url, e.secret,
-          CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END
+          CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END,
+          e.kind, e.channel_config, e.language
 """
 
 
-async def claim_due(conn: AsyncConnection[Any], *, limit: int, lease_s: float) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries of enabled endpoints (committed at once)."""
+async def claim_due(
+    conn: AsyncConnection[Any], *, limit: int, lease_s: float, now: datetime
+) -> list[Claimed]:
+    """Claim up to ``limit`` deliveries of enabled endpoints due at ``now`` (the dispatcher's
+    clock), committed at once."""
     async with conn.transaction():
-        cur = await conn.execute(_CLAIM, {"limit": limit, "lease": lease_s})
+        cur = await conn.execute(_CLAIM, {"limit": limit, "lease": lease_s, "now": now})
         rows = await cur.fetchall()
     return [
         Claimed(
@@ -128,7 +136,10 @@ async def claim_due(conn: AsyncConnection[Any], *, limit: int, lease_s: float) -
             body=r[3],
             endpoint_id=r[4],
             url=r[5],
-            secrets=(r[6],) if r[7] is None else (r[6], r[7]),
+            secrets=tuple(x for x in (r[6], r[7]) if x is not None),
+            kind=ChannelKind(r[8]),
+            channel_config=r[9],
+            language=None if r[10] is None else Language(r[10]),
         )
         for r in rows
     ]
@@ -154,6 +165,7 @@ async def record(
     attempt: Attempt,
     status: DeliveryStatus,
     retry_in_s: float | None,
+    now: datetime,
 ) -> None:
     """Log the attempt and move the delivery on (done, failed, or due again after a delay)."""
     async with conn.transaction():
@@ -161,9 +173,14 @@ async def record(
             "UPDATE webhook_delivery SET status = %(status)s,"
             " finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE now() END,"
             " next_attempt_at = CASE WHEN %(status)s = 'pending'"
-            "   THEN now() + make_interval(secs => %(retry)s) ELSE next_attempt_at END"
+            "   THEN %(now)s + make_interval(secs => %(retry)s) ELSE next_attempt_at END"
             " WHERE delivery_id = %(id)s",
-            {"status": status.value, "retry": retry_in_s or 0.0, "id": claimed.delivery_id},
+            {
+                "status": status.value,
+                "retry": retry_in_s or 0.0,
+                "id": claimed.delivery_id,
+                "now": now,
+            },
         )
         if cur.rowcount == 0:
             return  # the endpoint was deleted meanwhile, and its deliveries with it
@@ -183,3 +200,43 @@ async def record(
                 retry_in_s,
             ),
         )
+
+
+async def take_send_slot(conn: AsyncConnection[Any], *, claimed: Claimed, now: datetime) -> float:
+    """Take a send slot of a rate-limited channel for this claimed delivery; 0 when taken (send
+    now), else the seconds until a slot frees up, and the delivery is put back until then
+    without counting an attempt (``ratelimit``: delay, never drop).
+
+    The endpoint row is locked while the slots are counted, so two dispatchers (or two
+    deliveries of one batch) never both take the last slot of a window."""
+    window_s = ratelimit.longest_window_s(claimed.kind)
+    if window_s == 0:
+        return 0.0
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT 1 FROM webhook_endpoint WHERE endpoint_id = %s FOR UPDATE",
+            (claimed.endpoint_id,),
+        )
+        since = now - timedelta(seconds=window_s)
+        cur = await conn.execute(
+            "SELECT sent_at FROM webhook_send_slot WHERE endpoint_id = %s AND sent_at > %s",
+            (claimed.endpoint_id, since),
+        )
+        sent = [row[0] for row in await cur.fetchall()]
+        delay = ratelimit.next_send_delay(claimed.kind, sent, now)
+        if delay > 0:
+            await conn.execute(
+                "UPDATE webhook_delivery SET attempts = attempts - 1,"
+                " next_attempt_at = %s + make_interval(secs => %s) WHERE delivery_id = %s",
+                (now, delay, claimed.delivery_id),
+            )
+            return delay
+        await conn.execute(
+            "DELETE FROM webhook_send_slot WHERE endpoint_id = %s AND sent_at <= %s",
+            (claimed.endpoint_id, since),
+        )
+        await conn.execute(
+            "INSERT INTO webhook_send_slot (endpoint_id, sent_at, delivery_id) VALUES (%s, %s, %s)",
+            (claimed.endpoint_id, now, claimed.delivery_id),
+        )
+    return 0.0

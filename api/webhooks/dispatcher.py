@@ -1,23 +1,27 @@
 """The webhook dispatcher: a background task of the API that delivers the outbox.
 
-It claims due deliveries (``deliveries.claim_due``), checks each target again (DNS can change),
-POSTs the signed body with httpx and records the attempt. A 2xx answer delivers; 410 Gone
-disables the endpoint (Standard Webhooks spec, "Delivery success and failure"); anything else
-is retried with exponential backoff and full jitter until ``webhook_max_attempts``, then the
-delivery is failed. Redirects are not followed (a 3xx is a failure, per the spec).
+It claims due deliveries (``deliveries.claim_due``), takes a send slot of a rate-limited
+channel (``deliveries.take_send_slot``: a full window puts the delivery back until a slot
+frees up, never drops it), hands it to the sender of its kind (``senders``: Standard Webhooks,
+WeCom, DingTalk, Feishu, e-mail), which checks the target again (DNS can change), and records
+the attempt. Every time it uses comes from one clock (``AppState.clock``).
+
+A 2xx answer delivers (a robot's also needs a zero error code); 410 Gone disables the
+endpoint (Standard Webhooks spec, "Delivery success and failure"); anything else is retried
+with exponential backoff and full jitter until ``webhook_max_attempts``, then the delivery is
+failed. Redirects are not followed (a 3xx is a failure, per the spec).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from datetime import UTC, datetime
+import ssl
 
 import httpx
 
 from api.state import AppState
-from api.webhooks import backoff, deliveries, service, signing, targets
+from api.webhooks import backoff, deliveries, senders, service
 from api.webhooks.deliveries import Attempt, Claimed
 from api.webhooks.enums import AttemptOutcome, DeliveryStatus
 
@@ -27,106 +31,15 @@ _BATCH = 16  # deliveries claimed and sent concurrently per round
 _IDLE_POLL_S = 0.5  # how soon a newly committed message goes out when the dispatcher is idle
 _ERROR_PAUSE_S = 5.0  # after a database error, before trying again
 _LEASE_MARGIN_S = 5.0  # beyond the attempt timeout (to record it), before a claim lapses
-_EXCERPT_CHARS = 500
 _ACTOR = "webhooks-dispatcher"
-_USER_AGENT = "parkcarbon-webhooks/1"
 
 
-async def _excerpt(response: httpx.Response) -> str:
-    """The start of the answer, read no further than needed (a receiver may answer a lot)."""
-    data = b""
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= _EXCERPT_CHARS * 4:
-            break
-    # PostgreSQL text holds no NUL characters.
-    return data.decode("utf-8", errors="replace")[:_EXCERPT_CHARS].replace("\x00", "\ufffd")
-
-
-async def _post(
-    client: httpx.AsyncClient, target: targets.Target, body: bytes, headers: dict[str, str]
-) -> tuple[httpx.Response, str]:
-    """POST to the first checked address that accepts a connection; the answer's excerpt."""
-    for i, url in enumerate(target.connect_urls):
-        request = client.build_request(
-            "POST", url, content=body, headers=headers, extensions=dict(target.extensions)
-        )
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.ConnectError:
-            if i + 1 == len(target.connect_urls):
-                raise
-            continue  # nothing was sent: the next address may listen
-        try:
-            return response, await _excerpt(response)
-        finally:
-            await response.aclose()
-    raise AssertionError("a target has at least one address")
-
-
-async def attempt(
-    client: httpx.AsyncClient, claimed: Claimed, *, allow_private: bool, timeout_s: float
-) -> Attempt:
-    """One attempt of one delivery; never raises for what the network or receiver does."""
-    attempted_at = datetime.now(UTC)
-    started = time.perf_counter()
-
-    def done(
-        outcome: AttemptOutcome,
-        *,
-        error: str = "",
-        status: int | None = None,
-        excerpt: str = "",
-        retry_after_s: float | None = None,
-    ) -> Attempt:
-        return Attempt(
-            attempted_at=attempted_at,
-            outcome=outcome,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            response_status=status,
-            error=error,
-            response_excerpt=excerpt,
-            retry_after_s=retry_after_s,
-        )
-
-    body = claimed.body.encode()
-    try:
-        # The whole attempt, name resolution included, stays within the timeout (and so within
-        # the claim's lease); httpx's own timeout bounds each phase as well.
-        async with asyncio.timeout(timeout_s):
-            target = await targets.resolve(claimed.url, allow_private=allow_private)
-            headers = {
-                "host": target.host_header,
-                "content-type": "application/json",
-                "user-agent": _USER_AGENT,
-                **signing.headers(
-                    claimed.secrets,
-                    message_id=claimed.message_id,
-                    timestamp=int(time.time()),
-                    body=body,
-                ),
-            }
-            response, excerpt = await _post(client, target, body, headers)
-    except targets.TargetRefused as exc:
-        return done(AttemptOutcome.TARGET_REFUSED, error=str(exc))
-    except targets.TargetUnresolvable as exc:
-        return done(AttemptOutcome.NETWORK_ERROR, error=str(exc))
-    except (httpx.HTTPError, OSError, TimeoutError) as exc:
-        why = str(exc) or f"no answer within {timeout_s} s"
-        return done(AttemptOutcome.NETWORK_ERROR, error=f"{type(exc).__name__}: {why}"[:1000])
-    status = response.status_code
-    if 200 <= status < 300:
-        outcome = AttemptOutcome.DELIVERED
-    elif status == 410:
-        outcome = AttemptOutcome.GONE
-    else:
-        outcome = AttemptOutcome.HTTP_ERROR
-    return done(
-        outcome,
-        status=status,
-        excerpt=excerpt,
-        retry_after_s=backoff.parse_retry_after(response.headers.get("retry-after")),
-    )
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Verifies SMTP servers: the system's roots, and the park's own CA when one is set."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def decide(
@@ -143,14 +56,15 @@ def decide(
     return DeliveryStatus.PENDING, delay
 
 
-async def _deliver(state: AppState, client: httpx.AsyncClient, claimed: Claimed) -> None:
+async def _deliver(state: AppState, ctx: senders.SendContext, claimed: Claimed) -> None:
     s = state.settings
-    result = await attempt(
-        client,
-        claimed,
-        allow_private=s.webhook_allow_private_targets,
-        timeout_s=s.webhook_timeout_s,
-    )
+    async with state.pool.connection() as conn:
+        wait_s = await deliveries.take_send_slot(conn, claimed=claimed, now=ctx.now())
+    if wait_s > 0:
+        # The channel's window is full: the delivery waits for its slot (no attempt counted).
+        state.metrics.webhook_deliveries.labels("rate_limited").inc()
+        return
+    result = await senders.SENDERS[claimed.kind](ctx, claimed)
     status, retry_in_s = decide(
         claimed,
         result,
@@ -162,7 +76,12 @@ async def _deliver(state: AppState, client: httpx.AsyncClient, claimed: Claimed)
     # One transaction: a 410's failed delivery and the disabled endpoint go together.
     async with state.pool.connection() as conn, conn.transaction():
         await deliveries.record(
-            conn, claimed=claimed, attempt=result, status=status, retry_in_s=retry_in_s
+            conn,
+            claimed=claimed,
+            attempt=result,
+            status=status,
+            retry_in_s=retry_in_s,
+            now=ctx.now(),
         )
         if result.outcome is AttemptOutcome.GONE:
             reason = (
@@ -174,13 +93,13 @@ async def _deliver(state: AppState, client: httpx.AsyncClient, claimed: Claimed)
             )
 
 
-async def dispatch_due(state: AppState, client: httpx.AsyncClient) -> int:
+async def dispatch_due(state: AppState, ctx: senders.SendContext) -> int:
     """Claim and attempt one batch of due deliveries; how many there were."""
     lease_s = state.settings.webhook_timeout_s + _LEASE_MARGIN_S
     async with state.pool.connection() as conn:
-        claimed = await deliveries.claim_due(conn, limit=_BATCH, lease_s=lease_s)
+        claimed = await deliveries.claim_due(conn, limit=_BATCH, lease_s=lease_s, now=ctx.now())
     results = await asyncio.gather(
-        *(_deliver(state, client, c) for c in claimed), return_exceptions=True
+        *(_deliver(state, ctx, c) for c in claimed), return_exceptions=True
     )
     for c, result in zip(claimed, results, strict=True):
         if isinstance(result, BaseException):
@@ -191,6 +110,8 @@ async def dispatch_due(state: AppState, client: httpx.AsyncClient) -> int:
 
 async def run(state: AppState) -> None:
     """Deliver webhook messages from the outbox for the app's lifetime."""
+    s = state.settings
+    tls = tls_context(s.webhook_smtp_ca_file)
     # trust_env=False: no proxy from the environment may carry a request past the target check.
     async with httpx.AsyncClient(
         trust_env=False,
@@ -198,8 +119,17 @@ async def run(state: AppState) -> None:
         timeout=state.settings.webhook_timeout_s,
     ) as client:
         while True:
+            ctx = senders.SendContext(
+                client=client,
+                allow_private=s.webhook_allow_private_targets,
+                timeout_s=s.webhook_timeout_s,
+                public_url=s.public_url,
+                tls=tls,
+                # Read at each round: a test moves the clock of a running API this way.
+                now=state.clock,
+            )
             try:
-                handled = await dispatch_due(state, client)
+                handled = await dispatch_due(state, ctx)
             except Exception:
                 log.exception("webhook dispatcher: cannot claim deliveries; retrying")
                 await asyncio.sleep(_ERROR_PAUSE_S)

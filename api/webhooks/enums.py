@@ -40,3 +40,20 @@ class AttemptOutcome(StrEnum):
     NETWORK_ERROR = "network_error"  # refused, reset, timed out, name did not resolve
     GONE = "gone"  # 410: the receiver wants no more; the endpoint is disabled
     TARGET_REFUSED = "target_refused"  # the host now resolves to a forbidden address
+
+
+class ChannelKind(StrEnum):
+    """How a subscription is delivered (api/webhooks/senders.py has one sender per kind)."""
+
+    STANDARD = "standard"  # Standard Webhooks 1.0.0: signed JSON to the subscriber's URL
+    WECOM = "wecom"  # WeCom (企业微信) group robot: markdown, the key in the URL
+    DINGTALK = "dingtalk"  # DingTalk (钉钉) custom robot, signed ("加签")
+    FEISHU = "feishu"  # Feishu / Lark (飞书) custom bot, signed ("签名校验")
+    EMAIL = "email"  # SMTP with STARTTLS or implicit TLS
+
+
+class Language(StrEnum):
+    """Languages of rendered notifications (api/webhooks/templates/)."""
+
+    ZH_CN = "zh-CN"
+    EN = "en"

@@ -39,6 +39,8 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _LOOPBACK_OR_UNSPECIFIED_V6 = frozenset({ipaddress.ip_address("::"), ipaddress.ip_address("::1")})
 _RESOLVE_TIMEOUT_S = 5.0
+# smtp: the submission port with STARTTLS (RFC 6409); smtps: implicit TLS (RFC 8314).
+_DEFAULT_PORTS = {"http": 80, "https": 443, "smtp": 587, "smtps": 465}
 
 
 class TargetError(ValueError):
@@ -62,6 +64,7 @@ class Target:
     host_header: str
     addresses: tuple[str, ...]
     extensions: dict[str, str] = field(default_factory=dict)
+    host: str = ""  # the name TLS verifies (an SMTP client connects to the addresses itself)
 
 
 def _judged(ip: IPAddress) -> list[IPAddress]:
@@ -112,14 +115,20 @@ def refusal(ip: IPAddress, *, allow_private: bool) -> str | None:
     return None
 
 
-def parse(url: str) -> httpx.URL:
-    """The URL if it is an absolute http(s) URL with a host and no credentials."""
+HTTP_SCHEMES = ("http", "https")
+# E-mail channels: smtp:// is SMTP with STARTTLS (required), smtps:// is implicit TLS; no
+# plain-text SMTP, since a password and the park's alerts would cross the network in clear.
+SMTP_SCHEMES = ("smtp", "smtps")
+
+
+def parse(url: str, *, schemes: tuple[str, ...] = HTTP_SCHEMES) -> httpx.URL:
+    """The URL if it is an absolute URL of one of ``schemes`` with a host and no credentials."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
         raise TargetRefused(f"not a valid URL: {exc}") from exc
-    if parsed.scheme not in ("http", "https"):
-        raise TargetRefused("a webhook URL must be http or https")
+    if parsed.scheme not in schemes:
+        raise TargetRefused(f"a URL of this channel must be {' or '.join(schemes)}")
     if not parsed.host:
         raise TargetRefused("a webhook URL needs a host")
     if parsed.userinfo:
@@ -143,13 +152,15 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-async def resolve(url: str, *, allow_private: bool) -> Target:
+async def resolve(
+    url: str, *, allow_private: bool, schemes: tuple[str, ...] = HTTP_SCHEMES
+) -> Target:
     """Check ``url`` and every address its host resolves to; where to connect if all pass."""
-    parsed = parse(url)
+    parsed = parse(url, schemes=schemes)
     host = parsed.raw_host.decode("ascii").rstrip(".").lower()
     if host in _METADATA_NAMES:
         raise TargetRefused(f"{host} is a cloud metadata host")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
     addresses = await _addresses(host, port)
     if not addresses:
         raise TargetUnresolvable(f"{host} resolves to no address")
@@ -167,4 +178,5 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
         host_header=parsed.netloc.decode("ascii"),
         addresses=checked,
         extensions=extensions,
+        host=host,
     )

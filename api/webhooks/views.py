@@ -1,5 +1,7 @@
 """``/v1/webhooks``: subscriptions of duty staff's systems to alert and ticket events, their
-secrets, the delivery log, manual redelivery and a test ping (issue 6; Standard Webhooks spec).
+secrets, the delivery log, manual redelivery and a test ping (Standard Webhooks spec). A
+subscription's ``kind`` is its channel: Standard Webhooks, a WeCom, DingTalk or Feishu group
+robot, or e-mail (api/webhooks/senders.py).
 
 Needs the ``webhooks:admin`` scope (admin and operator keys). A caller confined to an
 enterprise would see only its enterprise's endpoints; others are 404.
@@ -16,7 +18,7 @@ from api.deps import DbDep, StateDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
 from api.webhooks import deliveries, outbox, service, targets
-from api.webhooks.enums import DeliveryStatus, EventType
+from api.webhooks.enums import ChannelKind, DeliveryStatus, EventType
 from api.webhooks.models import (
     DeliveryOut,
     EndpointCreate,
@@ -101,6 +103,8 @@ async def update(
         )
     except targets.TargetError as exc:
         raise _target_problem(exc) from exc
+    except ValueError as exc:  # a change this kind of channel does not take
+        raise ApiError(422, str(exc)) from exc
     if updated is None:
         raise ApiError(404, f"no webhook endpoint {endpoint_id!r}")
     return updated
@@ -119,14 +123,19 @@ async def delete(endpoint_id: EndpointId, conn: DbDep, who: WebhookAdmin) -> End
 @router.post(
     "/{endpoint_id}/rotate-secret",
     response_model=EndpointWithSecret,
-    responses=problems(401, 403, 404, 422, 503),
+    responses=problems(401, 403, 404, 409, 422, 503),
 )
 async def rotate_secret(
     endpoint_id: EndpointId, conn: DbDep, who: WebhookAdmin, body: SecretRotate | None = None
 ) -> EndpointWithSecret:
     """A new secret (shown once). For ``grace_period_s`` (default a day) every message is signed
-    with both the new and the previous secret, so receivers can switch without losing one."""
-    await _visible(conn, who, endpoint_id)
+    with both the new and the previous secret, so receivers can switch without losing one.
+    409 for a robot or e-mail channel: its secret is the service's, changed with PATCH."""
+    found = await _visible(conn, who, endpoint_id)
+    if found.kind is not ChannelKind.STANDARD:
+        raise ApiError(
+            409, f"a {found.kind.value} channel's secret is set with PATCH, not generated here"
+        )
     grace = (body or SecretRotate()).grace_period_s
     rotated = await service.rotate_secret(
         conn, endpoint_id=endpoint_id, grace_period_s=grace, actor=who.actor

@@ -18,12 +18,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from psycopg import AsyncConnection
 
 from api import key_store
 from api.app import create_app
 from api.keys import Role
+from api.state import AppState
 from config.settings import ApiSettings
+from deploy import kafka_tls
 from stream.topics import create_topics
 from tests.conftest import RunningWorker
 
@@ -38,6 +41,13 @@ class ApiServer:
     url: str
     settings: ApiSettings
     database_url: str
+    app: FastAPI | None = None  # the served app: its state (``app.state.parkcarbon``) for tests
+
+    @property
+    def state(self) -> AppState:
+        assert self.app is not None
+        state: AppState = self.app.state.parkcarbon
+        return state
 
 
 def _free_port() -> int:
@@ -51,9 +61,10 @@ def _free_port() -> int:
 async def serve_api(settings: ApiSettings) -> AsyncIterator[ApiServer]:
     """An API (``create_app(settings)``) served by uvicorn on 127.0.0.1:``settings.api_port``
     in this event loop, until the block ends."""
+    app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            app,
             host="127.0.0.1",
             port=settings.api_port,
             log_level="warning",
@@ -69,7 +80,9 @@ async def serve_api(settings: ApiSettings) -> AsyncIterator[ApiServer]:
         await asyncio.sleep(0.05)
     assert server.started, "the API server did not start within 10 s"
     try:
-        yield ApiServer(f"http://127.0.0.1:{settings.api_port}", settings, settings.database_url)
+        yield ApiServer(
+            f"http://127.0.0.1:{settings.api_port}", settings, settings.database_url, app
+        )
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -94,9 +107,31 @@ async def api_park(database_url: str) -> str:
     return PARK
 
 
+@dataclass(frozen=True)
+class SmtpTls:
+    """A CA the test API trusts for SMTP (``webhook_smtp_ca_file``) and a certificate it
+    signed for 127.0.0.1, for the tests' local SMTP receivers."""
+
+    ca: kafka_tls.Issued
+    server: kafka_tls.Issued
+
+
+@pytest.fixture(scope="session")
+def smtp_tls(tmp_path_factory: pytest.TempPathFactory) -> SmtpTls:
+    folder = tmp_path_factory.mktemp("smtp-tls")
+    ca = kafka_tls.make_ca(folder)
+    return SmtpTls(
+        ca, kafka_tls.issue(ca, folder, "smtp", hosts=["127.0.0.1", "localhost"], server=True)
+    )
+
+
 @pytest.fixture(scope="session")
 async def api_server(
-    database_url: str, kafka_bootstrap: str, api_park: str, worker: RunningWorker
+    database_url: str,
+    kafka_bootstrap: str,
+    api_park: str,
+    worker: RunningWorker,
+    smtp_tls: SmtpTls,
 ) -> AsyncIterator[ApiServer]:
     """The API served by uvicorn on 127.0.0.1, on the same topics as the run's stream worker:
     pushed readings reach the worker and the worker's alerts reach the API, as in production."""
@@ -110,6 +145,7 @@ async def api_server(
         webhook_allow_private_targets=True,
         webhook_backoff_base_s=0.2,
         webhook_backoff_max_s=2.0,
+        webhook_smtp_ca_file=str(smtp_tls.ca.cert),
     )
     async with serve_api(settings) as server:
         yield server
