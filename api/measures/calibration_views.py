@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.deps import DbDep, StateDep, require
 from api.errors import problems
 from api.keys import Principal, Scope
-from api.live import LiveEvent
 from api.measures import calibrations as service
 from api.measures import sheets
 from api.measures.enums import CalibrationResult
@@ -124,15 +123,9 @@ async def export_calibrations(conn: DbDep, who: Reader) -> Response:
     openapi_extra=IMPORT_BODY,
     responses=problems(400, 401, 403, 404, 413, 415, 422, 503),
 )
-async def import_calibrations(request: Request, conn: DbDep, state: StateDep, who: Writer) -> Any:
+async def import_calibrations(request: Request, conn: DbDep, who: Writer) -> Any:
     """An XLSX sheet in the export's form: a row without ``record_id`` logs an event as
     ``POST /v1/meters/{meter_id}/calibrations`` does; the log is append-only, so a row with one
     must equal the stored event. Every row is stored or none: any bad row is 422 with each
-    row's result."""
-    opened: list[LiveEvent] = []
-    result = await import_file(
-        request, conn, CALIBRATIONS, who, write=sheets.calibration_writer(opened)
-    )
-    for event in opened:  # the import committed: its new tickets go to the live feed
-        state.hub.publish(event)
-    return result
+    row's result; the tickets a stored file's failures opened go to the live feed."""
+    return await import_file(request, conn, CALIBRATIONS, who, sheets.write_calibration)

@@ -129,7 +129,7 @@ async def import_measures(request: Request, conn: DbDep, who: Writer) -> Any:
     row with one changes what ``PATCH`` changes. Status, source category and meters are not
     changed by a sheet (status moves through the transitions). Every row is stored or none:
     any bad row is 422 with each row's result."""
-    return await import_file(request, conn, MEASURES, who, write=sheets.write_measure)
+    return await import_file(request, conn, MEASURES, who, sheets.write_measure)
 
 
 @router.get("/{measure_id}", response_model=MeasureOut, responses=_READ)

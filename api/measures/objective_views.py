@@ -96,7 +96,7 @@ async def import_objectives(request: Request, conn: DbDep, who: Writer) -> Any:
     """An XLSX sheet in the export's form: a row without ``record_id`` records an objective, a
     row with one changes it (not its target). Every row is stored or none: any bad row is 422
     with each row's result."""
-    return await import_file(request, conn, OBJECTIVES, who, write=sheets.write_objective)
+    return await import_file(request, conn, OBJECTIVES, who, sheets.write_objective)
 
 
 @router.get("/{record_id}", response_model=ObjectiveOut, responses=_READ)

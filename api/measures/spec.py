@@ -4,19 +4,22 @@ dates that remind (``api.registers.reminders``): an active objective's ``due_on`
 (``objective.due``), an open measure's ``planned_end`` (``measure.due``) and the next due date in
 force of a meter's calibration (``calibration.due``), each once.
 
-Each is written through its own service (``api.measures.sheets`` holds the import row
-writers): an objective keeps its target, a measure's status moves through its transitions only,
-a calibration event is append-only and moves its meter's calibration_due. The calibration log is
-read through the view ``meter_calibration_register`` (migration 0031): ``record_id`` is the
-event id, park and enterprise are the meter's, and ``status`` is derived - ``active`` for the
-event whose ``next_due`` is the meter's calibration_due in force, ``archived`` for the history.
+Objectives and measures hold their own states in the status column (``head``). Each is
+written through its own service (``api.measures.sheets`` holds the import row writers): an
+objective keeps its target, a measure's status moves through its transitions only, a
+calibration event is append-only, belongs to its meter's enterprise and moves its meter's
+calibration_due. The calibration log is read through the view ``meter_calibration_register``
+(migration 0031): ``record_id`` is the event id, park and enterprise are the meter's, and
+``status`` is derived - ``active`` for the event whose ``next_due`` is the meter's
+calibration_due in force, ``archived`` for the history.
 """
 
 from __future__ import annotations
 
-from api.measures.enums import OPEN_STATES
+from api.measures.enums import OPEN_STATES, MeasureState, ObjectiveStatus
 from api.measures.models import CalibrationContent, MeasureContent, ObjectiveContent
-from api.registers.spec import RegisterSpec, Reminder
+from api.measures.sheets import CalibrationRows
+from api.registers.spec import RegisterSpec, Reminder, SystemColumns
 from api.webhooks.enums import EventType
 
 OBJECTIVES = RegisterSpec(
@@ -35,6 +38,8 @@ OBJECTIVES = RegisterSpec(
     },
     title_column="title",
     reminders=(Reminder(column="due_on", date_kind="due", event=EventType.OBJECTIVE_DUE),),
+    head=SystemColumns[ObjectiveStatus],
+    record_name="objective",
 )
 
 MEASURES = RegisterSpec(
@@ -64,6 +69,8 @@ MEASURES = RegisterSpec(
             statuses=tuple(sorted(OPEN_STATES)),
         ),
     ),
+    head=SystemColumns[MeasureState],
+    record_name="measure",
 )
 
 CALIBRATIONS = RegisterSpec(
@@ -86,4 +93,6 @@ CALIBRATIONS = RegisterSpec(
     reminders=(
         Reminder(column="next_due", date_kind="calibration", event=EventType.CALIBRATION_DUE),
     ),
+    rules=CalibrationRows(),
+    record_name="calibration event",
 )

@@ -4,14 +4,18 @@ A register is a list of records a park's carbon office keeps: context issues (4.
 parties (4.2), obligations (6.6), risks (6.1)... Each lives in its own package
 (``api/context_issues/`` is the model) and leaves to this one what all registers do alike:
 
-- ``spec``: ``RegisterSpec`` - the table, the content model, the XLSX labels, the reminders;
+- ``spec``: ``RegisterSpec`` - the table, the content model, the XLSX labels, the reminders,
+  the ``WriteRules`` of its writes and the ``SystemColumns`` of an imported row;
   ``RecordStatus`` (records are archived, never deleted).
 - ``tenancy``: ``owner_of`` (whose record a write makes) and ``TENANT_FILTER`` (what a key
   reads). Park-level records (``enterprise_id`` NULL) are the park-wide keys'; an enterprise key
   sees and writes its own enterprise's records only, everything else reads as absent (404).
 - ``service``: create, replace (archive/restore is a status change), get, list, export rows and
   the all-or-nothing import; every write appends its audit record (``api.audit.record``, the
-  one audit writer) in the transaction of the change.
+  one audit writer) in the transaction of the change. The import validates each row's system
+  columns (``spec.head``) and content (``spec.content``), finds its owner
+  (``spec.rules.owner``) and the record it replaces, and hands the row to one
+  ``service.RowWriter`` (``write_record`` unless the register passes its own).
 - ``xlsx``: export and strict import of one sheet (typed cells, formula-safe text); exporting,
   importing that file and exporting again gives the same bytes.
 - ``reminders``: the periodic check in the API process that raises a register's webhook event
@@ -38,10 +42,14 @@ Adding a register (``/v1/risks`` as the example):
 5. Tests: a tenancy case per route in ``tests/api/test_tenancy_routes.py`` and the register's
    own tests (see ``tests/api/test_context_registers.py``).
 
-A register whose records move through a workflow (``api/measures/``: measures, objectives,
-the calibration log) gives its reminders the open states (``Reminder.statuses``) and writes
-imported rows through its own service (``service.RowWriter``, passed to ``views.import_file``).
-
+A register whose records move through a workflow (``api/measures/``: measures, objectives)
+names the states its status column holds (``RegisterSpec.head = SystemColumns[MeasureState]``;
+a blank status reaches its writer as None), gives its reminders the open states
+(``Reminder.statuses``), says how errors name a record (``RegisterSpec.record_name``) and
+writes imported rows through its own service: a ``service.RowWriter`` passed to
+``views.import_file`` (see ``api/measures/sheets.py``). A register whose records belong to what
+they hang off (a meter's calibration events) finds an imported row's owner in its
+``WriteRules.owner``.
 
 A register whose records live in tables of their own shape (documents with versions, training
 records, risks with actions, screenings) keeps them and presents a ``*_register`` view in the

@@ -14,14 +14,14 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg import errors as errors_
 from psycopg.rows import dict_row
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api import audit
 from api.errors import ApiError
 from api.keys import Principal
 from api.live import LiveEvent
-from api.registers.spec import RecordStatus, RegisterSpec
-from api.registers.tenancy import TENANT_FILTER, Owner, owner_of
+from api.registers.spec import RecordStatus, RegisterSpec, SystemColumns
+from api.registers.tenancy import TENANT_FILTER, Owner
 
 EXPORT_LIMIT = 10_000
 
@@ -214,18 +214,6 @@ async def replace(
     return updated, True
 
 
-class SystemColumns(BaseModel):
-    """The columns of an imported row that are not content: blank record_id creates a record,
-    a record_id replaces that record (its owner cannot change)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    record_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    park_id: str | None = Field(default=None, min_length=1, max_length=64)
-    enterprise_id: str | None = Field(default=None, min_length=1, max_length=64)
-    status: RecordStatus = RecordStatus.ACTIVE
-
-
 class RowResult(BaseModel):
     row: int = Field(description="The row's number in the sheet")
     outcome: str = Field(description="created, updated, unchanged, valid or rejected")
@@ -237,19 +225,13 @@ class _Rejected(Exception):  # noqa: N818 - rolls the import's transaction back
     pass
 
 
-# A register whose records move through a workflow or hang off another record (measures,
-# the calibration log) may instead write an imported row through its own service from the raw
-# values: it validates the row's values (system columns included), writes them and says how
-# ("created", "updated", "unchanged") with the record id; it raises ValidationError or ApiError
-# to refuse the row.
-RawRowWriter = Callable[
-    [AsyncConnection[Any], Principal, dict[str, Any]], Awaitable[tuple[str, int]]
-]
-# How an imported row is stored: (conn, spec, who, owner, system columns, content, the current
-# record or None for a new one, the live events to publish after the commit) -> (outcome,
-# record id). The outcome is "created", "updated" or
-# "unchanged"; an ``ApiError`` rejects the row. A register whose records change only through
-# their own workflow (document versions, decided screenings) passes its own writer; the others
+# How an imported row is stored: (conn, spec, who, owner, system columns (``spec.head``),
+# content (``spec.content``), the current record or None for a new one, the live events to
+# publish after the commit) -> (outcome, record id). Both models are validated and the owner
+# (``spec.rules.owner``) and the current record checked before the writer is called. The
+# outcome is "created", "updated" or "unchanged"; an ``ApiError`` rejects the row. A register
+# whose records change only through their own service (document versions, decided screenings,
+# a measure's transitions, the append-only calibration log) passes its own writer; the others
 # use ``write_record`` (create, or replace content and status).
 RowWriter = Callable[
     [
@@ -257,7 +239,7 @@ RowWriter = Callable[
         RegisterSpec,
         Principal,
         Owner,
-        "SystemColumns",
+        SystemColumns[Any],
         BaseModel,
         dict[str, Any] | None,
         list[LiveEvent],
@@ -277,13 +259,14 @@ async def write_record(
     spec: RegisterSpec,
     who: Principal,
     owner: Owner,
-    head: SystemColumns,
+    head: SystemColumns[RecordStatus],
     content: BaseModel,
     current: dict[str, Any] | None,
     events: list[LiveEvent],
 ) -> tuple[str, int]:
     """The plain register's row: create it, or replace the record's content and status (the
-    register's ``WriteRules`` applied either way)."""
+    register's ``WriteRules`` applied either way); a blank status is active."""
+    status = head.status_or(RecordStatus.ACTIVE)
     if current is None:
         row = await create(
             conn,
@@ -292,7 +275,7 @@ async def write_record(
             content=content,
             actor=who.actor,
             tenant=who.enterprise_id,
-            status=head.status,
+            status=status,
             events=events,
         )
         return "created", int(row["record_id"])
@@ -302,7 +285,7 @@ async def write_record(
         record_id=current["record_id"],
         tenant=who.enterprise_id,
         content=content,
-        status=head.status,
+        status=status,
         actor=who.actor,
         events=events,
     )
@@ -333,19 +316,20 @@ def fixed_records(make: RecordMaker, *, what: str, how: str) -> RowWriter:
         spec: RegisterSpec,
         who: Principal,
         owner: Owner,
-        head: SystemColumns,
+        head: SystemColumns[RecordStatus],
         content: BaseModel,
         current: dict[str, Any] | None,
         events: list[LiveEvent],
     ) -> tuple[str, int]:
+        status = head.status_or(RecordStatus.ACTIVE)
         if current is None:
-            if head.status is not RecordStatus.ACTIVE:
+            if status is not RecordStatus.ACTIVE:
                 raise ApiError(422, f"a new {what} is active: leave status blank or active")
             try:
                 return "created", await make(conn, who, owner, content)
             except ValidationError as exc:
                 raise ApiError(422, "; ".join(_messages(exc))) from None
-        if content_of(spec, current) != content or current["status"] != head.status.value:
+        if content_of(spec, current) != content or current["status"] != status.value:
             raise ApiError(422, f"{what} {current['record_id']} is not changed by an import: {how}")
         return "unchanged", int(current["record_id"])
 
@@ -358,30 +342,20 @@ async def import_rows(
     *,
     who: Principal,
     rows: Sequence[tuple[int, dict[str, Any]]],
-    writer: RowWriter | None = None,
-    write: RawRowWriter | None = None,
+    writer: RowWriter = write_record,
     events: list[LiveEvent] | None = None,
 ) -> tuple[bool, list[RowResult]]:
     """Store every row, or none: (stored, each row's result). Rows are checked and written in
     one transaction; on any rejected row it is rolled back and the other rows read ``valid``.
-    ``write``: the register's own row writer (default: create or replace through ``spec``)."""
+    ``writer``: the register's row writer (see ``RowWriter``)."""
     results: list[RowResult] = []
     pending: list[LiveEvent] = []  # published only if the whole file is stored
     try:
         async with conn.transaction():
             for number, values in rows:
-                if write is None:
-                    result = await _import_one(
-                        conn,
-                        spec,
-                        who=who,
-                        number=number,
-                        values=values,
-                        writer=writer or write_record,
-                        events=pending,
-                    )
-                else:
-                    result = await _import_with(write, conn, who=who, number=number, values=values)
+                result = await _import_one(
+                    conn, spec, who=who, number=number, values=values, writer=writer, events=pending
+                )
                 results.append(result)
             if any(r.outcome == "rejected" for r in results):
                 raise _Rejected
@@ -404,13 +378,13 @@ async def _import_one(
     writer: RowWriter,
     events: list[LiveEvent],
 ) -> RowResult:
-    system = {k: values.pop(k) for k in list(values) if k in SystemColumns.model_fields}
+    system = {k: values.pop(k) for k in list(values) if k in spec.head.model_fields}
     derived = {k: values.pop(k) for k in list(values) if k in spec.derived}
     errors: list[str] = []
-    head: SystemColumns | None = None
+    head: SystemColumns[Any] | None = None
     content: BaseModel | None = None
     try:
-        head = SystemColumns.model_validate(system)
+        head = spec.head.model_validate(system)
     except ValidationError as exc:
         errors += _messages(exc)
     try:
@@ -421,9 +395,7 @@ async def _import_one(
         return RowResult(row=number, outcome="rejected", errors=errors)
     try:
         async with conn.transaction():  # a savepoint: a refused row leaves the others intact
-            owner = await owner_of(
-                conn, who=who, park_id=head.park_id, enterprise_id=head.enterprise_id
-            )
+            owner = await spec.rules.owner(conn, who=who, head=head, content=content)
             current = None
             if head.record_id is None:
                 if derived:
@@ -431,7 +403,7 @@ async def _import_one(
             else:
                 current = await get(conn, spec, record_id=head.record_id, tenant=who.enterprise_id)
                 if current is None:
-                    raise ApiError(404, f"no record {head.record_id}")
+                    raise ApiError(404, f"no {spec.record_name} {head.record_id}")
                 for column, value in derived.items():
                     if current[column] != value:
                         raise ApiError(
@@ -453,26 +425,6 @@ async def _import_one(
     except (errors_.IntegrityError, errors_.DataError) as exc:
         # The models check what the table checks; this is the backstop, reported per row.
         return RowResult(row=number, outcome="rejected", errors=[str(exc.diag.message_primary)])
-
-
-async def _import_with(
-    write: RawRowWriter,
-    conn: AsyncConnection[Any],
-    *,
-    who: Principal,
-    number: int,
-    values: dict[str, Any],
-) -> RowResult:
-    try:
-        async with conn.transaction():  # a savepoint: a refused row leaves the others intact
-            outcome, record_id = await write(conn, who, values)
-    except ValidationError as exc:
-        return RowResult(row=number, outcome="rejected", errors=_messages(exc))
-    except ApiError as exc:
-        return RowResult(row=number, outcome="rejected", errors=[exc.detail])
-    except (errors_.IntegrityError, errors_.DataError) as exc:
-        return RowResult(row=number, outcome="rejected", errors=[str(exc.diag.message_primary)])
-    return RowResult(row=number, outcome=outcome, record_id=record_id)
 
 
 def _messages(exc: ValidationError) -> list[str]:

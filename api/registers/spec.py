@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from psycopg import AsyncConnection
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.keys import Principal
 from api.live import LiveEvent
-from api.registers.tenancy import Owner
+from api.registers.tenancy import Owner, owner_of
 from api.webhooks.enums import EventType
 
 
@@ -33,6 +34,26 @@ SYSTEM_LABELS: Mapping[str, str] = {
     "status": "状态 / Status",
 }
 
+# The states a register's status column holds: ``RecordStatus``, or a workflow's own.
+State = TypeVar("State", bound=StrEnum)
+
+
+class SystemColumns(BaseModel, Generic[State]):
+    """The columns of an imported row that are not content: blank record_id creates a record,
+    a record_id replaces that record (its owner cannot change). ``status`` is one of the
+    register's states; blank (None) means what its writer says (a plain record: active)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    park_id: str | None = Field(default=None, min_length=1, max_length=64)
+    enterprise_id: str | None = Field(default=None, min_length=1, max_length=64)
+    status: State | None = None
+
+    def status_or(self, blank: State) -> State:
+        """The row's status, ``blank`` where the row leaves it blank."""
+        return blank if self.status is None else self.status
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reminder:
@@ -52,7 +73,21 @@ class WriteRules:
     """What a register checks and does beyond storing its content, inside the transaction of the
     write (create, replace, each imported row), so a refusal stores nothing and a consequence
     (a ticket opened, a due date moved) is stored with the record or not at all. The default
-    checks nothing and does nothing; a register overrides either method."""
+    checks nothing and does nothing, and an imported row is owned as it names its owner; a
+    register overrides any of the methods."""
+
+    async def owner(
+        self,
+        conn: AsyncConnection[Any],
+        *,
+        who: Principal,
+        head: SystemColumns[Any],
+        content: BaseModel,
+    ) -> Owner:
+        """Whose record an imported row is, checked against the caller: by default the owner
+        its ``park_id`` and ``enterprise_id`` name (``tenancy.owner_of``). A register whose
+        records belong to what they hang off (a meter's calibration events) overrides it."""
+        return await owner_of(conn, who=who, park_id=head.park_id, enterprise_id=head.enterprise_id)
 
     async def check(
         self,
@@ -98,6 +133,11 @@ class RegisterSpec:
     # after the content, and on import either blank or what the record holds.
     derived: Mapping[str, str] = field(default_factory=dict)
     rules: WriteRules = field(default_factory=WriteRules)
+    # The system columns of an imported row: a register whose status column holds the states
+    # of its workflow names them, e.g. ``SystemColumns[MeasureState]``.
+    head: type[SystemColumns[Any]] = SystemColumns[RecordStatus]
+    # How an import's errors name one record ("no objective 12").
+    record_name: str = "record"
 
     def __post_init__(self) -> None:
         fields = set(self.content.model_fields)

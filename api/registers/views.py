@@ -89,13 +89,11 @@ async def import_file(
     spec: RegisterSpec,
     who: Principal,
     writer: service.RowWriter = service.write_record,
-    write: service.RawRowWriter | None = None,
 ) -> Any:
-    """The import route's work (each row stored by ``writer``, see ``service.RowWriter``, or
-    from its raw values by ``write``, see ``service.RawRowWriter``): the
-    body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
-    media type; the bytes must be a workbook either way), every row stored or none (422 with
-    every row's result). ``write``: the register's own row writer (``service.import_rows``)."""
+    """The import route's work: the body read (413 beyond ``xlsx.MAX_BYTES``, 415 for another
+    media type; the bytes must be a workbook either way), every row stored by ``writer`` (see
+    ``service.RowWriter``) or none (422 with every row's result), the live events of a stored
+    file published."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in (xlsx.MEDIA_TYPE, OCTET_STREAM):
         raise ApiError(415, f"send the file as {xlsx.MEDIA_TYPE}, not {kind!r}")
@@ -109,7 +107,7 @@ async def import_file(
         raise ApiError(422, "the sheet has no records under its header")
     events: list[LiveEvent] = []
     stored, results = await service.import_rows(
-        conn, spec, who=who, rows=rows, writer=writer, write=write, events=events
+        conn, spec, who=who, rows=rows, writer=writer, events=events
     )
     publish(get_state(request), events)
     if not stored:

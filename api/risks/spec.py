@@ -26,7 +26,7 @@ from api.errors import ApiError
 from api.keys import Principal
 from api.live import LiveEvent
 from api.registers import service as registers
-from api.registers.spec import RecordStatus, RegisterSpec, Reminder
+from api.registers.spec import RecordStatus, RegisterSpec, Reminder, SystemColumns
 from api.registers.tenancy import Owner
 from api.registers.xlsx import LongText, ShortText
 from api.risks import rules, service
@@ -143,14 +143,15 @@ async def _write_risk(
     spec: RegisterSpec,
     who: Principal,
     owner: Owner,
-    head: registers.SystemColumns,
+    head: SystemColumns[RecordStatus],
     content: BaseModel,
     current: dict[str, Any] | None,
     events: list[LiveEvent],
 ) -> tuple[str, int]:
     row = RiskRow.model_validate(content.model_dump())
+    status = head.status_or(RecordStatus.ACTIVE)
     if current is None:
-        if head.status is not RecordStatus.ACTIVE:
+        if status is not RecordStatus.ACTIVE:
             raise ApiError(422, "a new risk is open: leave status blank or active")
         body = RiskIn.model_validate(row.model_dump(exclude={"score"}) | registers.owned(owner))
         made = await service.create_risk(conn, who=who, body=body)
@@ -167,10 +168,8 @@ async def _write_risk(
     changes: dict[str, Any] = {
         f: getattr(row, f) for f in _RATINGS if getattr(row, f) != getattr(stored, f)
     }
-    if head.status.value != current["status"]:
-        changes["status"] = (
-            RiskStatus.OPEN if head.status is RecordStatus.ACTIVE else RiskStatus.CLOSED
-        )
+    if status.value != current["status"]:
+        changes["status"] = RiskStatus.OPEN if status is RecordStatus.ACTIVE else RiskStatus.CLOSED
     if not changes:
         return "unchanged", int(current["record_id"])
     await service.patch_risk(
@@ -227,7 +226,7 @@ async def _write_screening(
     spec: RegisterSpec,
     who: Principal,
     owner: Owner,
-    head: registers.SystemColumns,
+    head: SystemColumns[RecordStatus],
     content: BaseModel,
     current: dict[str, Any] | None,
     events: list[LiveEvent],

@@ -17,7 +17,7 @@ from api.keys import Role
 from api.measures.spec import CALIBRATIONS, MEASURES, OBJECTIVES
 from api.registers import reminders, xlsx
 from api.registers.spec import RegisterSpec
-from tests.api.conftest import ENTERPRISE_A, PARK, ApiServer, MakeKey, _client
+from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, PARK, ApiServer, MakeKey, _client
 
 pytestmark = pytest.mark.integration
 
@@ -251,6 +251,79 @@ async def test_a_sheet_changes_what_patch_changes_and_refuses_the_rest(
                 "/v1/objectives/import", content=sheet_of([header, *rows]), headers=XLSX
             )
             assert r.status_code == 422, r.text
+
+
+async def test_each_sheets_status_column_holds_its_own_registers_states(
+    api_server: ApiServer, admin: httpx.AsyncClient, make_key: MakeKey, unique: str
+) -> None:
+    """An objective's status is one of its own states (blank: active when new, as stored
+    otherwise); a measure's is one of the workflow's, never a plain register's 'archived'."""
+    ent = f"mst-{unique}"
+    await _enterprise(api_server, ent)
+    target = await _target(admin, ent)
+    token = await make_key(Role.ENTERPRISE, enterprise_id=ent)
+    async with _client(api_server, token) as own:
+        body = objective(ent, target, indicator="tCO2e per year")  # no formula-like text
+        header = ["status", *body]
+        achieved = ["achieved", *body.values()]
+        r = await own.post(
+            "/v1/objectives/import", content=sheet_of([header, achieved]), headers=XLSX
+        )
+        [row] = (await _ok(r))["rows"]
+        assert row["outcome"] == "created"
+        made = await _ok(await own.get(f"/v1/objectives/{row['record_id']}"))
+        assert made["status"] == "achieved"
+        blank = [row["record_id"], *body.values()]
+        r = await own.post(
+            "/v1/objectives/import",
+            content=sheet_of([["record_id", *header[1:]], blank]),
+            headers=XLSX,
+        )
+        assert [x["outcome"] for x in (await _ok(r))["rows"]] == ["unchanged"]
+        assert (await _ok(await own.get(f"/v1/objectives/{row['record_id']}")))["status"] == (
+            "achieved"
+        )
+        header = ["status", *measure(ent)]
+        r = await own.post(
+            "/v1/measures/import",
+            content=sheet_of([header, ["archived", *measure(ent).values()]]),
+            headers=XLSX,
+        )
+        assert r.status_code == 422, r.text
+        [refused] = r.json()["rows"]
+        assert refused["outcome"] == "rejected"
+        assert refused["errors"][0].startswith("status: Input should be 'proposed'")
+        assert (await _ok(await own.get("/v1/measures")))["items"] == []
+
+
+async def test_a_calibration_row_belongs_to_its_meters_enterprise(
+    admin: httpx.AsyncClient, unique: str
+) -> None:
+    """A logged event is its meter's: a row may leave park and enterprise blank, and one that
+    names another enterprise, or an event the log does not hold, is refused."""
+    meter = f"cown-{unique}"
+    await _meter(admin, meter, ENTERPRISE_A, calibration_due="2026-01-01")
+    header = ["enterprise_id", "meter_id", *calibration()]
+    elsewhere = [ENTERPRISE_B, meter, *calibration().values()]
+    r = await admin.post(
+        "/v1/calibrations/import", content=sheet_of([header, elsewhere]), headers=XLSX
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["rows"][0]["errors"] == [
+        f"enterprise_id: meter {meter!r} is {ENTERPRISE_A!r}'s"
+    ]
+    named = [ENTERPRISE_A, meter, *calibration().values()]
+    r = await admin.post("/v1/calibrations/import", content=sheet_of([header, named]), headers=XLSX)
+    [created] = (await _ok(r))["rows"]
+    assert created["outcome"] == "created"
+    missing = created["record_id"] + 10**9
+    r = await admin.post(
+        "/v1/calibrations/import",
+        content=sheet_of([["record_id", *header], [missing, *named]]),
+        headers=XLSX,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["rows"][0]["errors"] == [f"no calibration event {missing}"]
 
 
 async def test_a_logged_row_moves_calibration_due_and_a_changed_row_is_refused(
