@@ -138,8 +138,11 @@ def rank(opportunities: Iterable[Opportunity]) -> list[Ranked]:
     infinite or meaningless) by expected tCO2e/year, highest first. Ties: lower id first."""
     costed, uncosted = [], []
     for o in opportunities:
-        if o.capex_cny:
-            ratio = o.expected_tco2e_per_year / (o.capex_cny / CAPEX_UNIT_CNY)
+        units = (o.capex_cny or 0.0) / CAPEX_UNIT_CNY
+        # A capex too small to state in 10^4 CNY (it rounds to 0 there) gives no finite ratio:
+        # ranked with the uncosted measures rather than dividing by zero.
+        ratio = o.expected_tco2e_per_year / units if units > 0 else math.inf
+        if math.isfinite(ratio):
             costed.append((-ratio, o.measure_id, ratio))
         else:
             uncosted.append((-o.expected_tco2e_per_year, o.measure_id))

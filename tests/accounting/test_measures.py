@@ -103,3 +103,20 @@ def test_opportunities_rank_by_tco2e_per_year_per_10k_cny_then_uncosted_by_tco2e
 
 def test_nothing_to_rank_is_an_empty_list() -> None:
     assert rank([]) == []
+
+
+def test_a_capex_too_small_to_state_in_ten_thousand_cny_ranks_as_uncosted() -> None:
+    # 5e-324 CNY / 10^4 underflows to 0: no finite ratio, so it ranks with the uncosted ones
+    # (by tCO2e/year) instead of failing the whole ranking.
+    ranked = rank(
+        [
+            Opportunity(1, 10.0, 5e-324),
+            Opportunity(2, 20.0, 10_000.0),
+            Opportunity(3, 30.0, None),
+        ]
+    )
+    assert [(r.measure_id, r.tco2e_per_year_per_10k_cny) for r in ranked] == [
+        (2, 20.0),
+        (3, None),
+        (1, None),
+    ]
