@@ -5,10 +5,14 @@ import { ApiFailure, client } from "./api.js";
 import { $ } from "./dom.js";
 import { openFeed } from "./feed.js";
 import * as render from "./render.js";
+import { applyTexts } from "./texts.js";
+import * as views from "./views.js";
 
 const KEY = "parkcarbon.key";
 const PARK = "parkcarbon.park";
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 const app = { get: null, ctx: null, park: null, ticketId: null, stopFeed: null, runs: {} };
 
 function takeFragment() {
@@ -87,6 +91,27 @@ async function refreshToday() {
   render.quality(park, parkDay, quality);
 }
 
+// Today so far (closed hour windows) against the same hours a year and a month earlier; the
+// day's energy flow; the last seven local days hour by hour.
+async function refreshViews() {
+  const park = app.park;
+  const start = Date.parse(park.today_start);
+  const until = new Date(Math.max(Math.floor(Date.now() / HOUR) * HOUR, start + HOUR));
+  const sofar = { from: park.today_start, to: until.toISOString(), bucket: "1d", group_by: "park", park_id: park.park_id };
+  const first = new Date(start - 6 * DAY);
+  const [yoy, mom, flow, heat] = await Promise.all([
+    app.get("/v1/emissions", { ...sofar, compare: "yoy" }),
+    app.get("/v1/emissions", { ...sofar, compare: "mom" }),
+    app.get("/v1/energy-flows", { from: park.today_start, to: park.today_end, park_id: park.park_id }),
+    app.get("/v1/heatmap", { from: first.toISOString(), to: park.today_end, park_id: park.park_id }),
+  ]);
+  views.comparison("yoy", yoy, park, until);
+  views.comparison("mom", mom, park, until);
+  views.flow(flow);
+  const local = (ms) => new Date(ms).toLocaleDateString("en-CA", { timeZone: park.timezone });
+  views.heatmap(heat, Array.from({ length: 7 }, (_, i) => local(start + (i - 6) * DAY + 12 * HOUR)));
+}
+
 async function refreshWork() {
   const per = await Promise.all(enterpriseIds().map((id) => Promise.all([
     app.get("/v1/alerts", { state: "open", enterprise_id: id, limit: 100 }),
@@ -111,14 +136,17 @@ async function openTicket(id) {
   $("#h-history").focus();
 }
 
-const refreshAll = () => Promise.all([refreshHour(), refreshToday(), refreshWork()]);
+const refreshAll = () => Promise.all([refreshHour(), refreshToday(), refreshViews(), refreshWork()]);
 
 function onEvent(kind, data) {
   const mine = data.enterprise_id && enterpriseIds().includes(data.enterprise_id);
   if (kind === "window" && mine) {
     // Day figures come from hour windows, the live hour from 1-minute windows.
     if (data.width_s === 60) schedule("hour", refreshHour, 300);
-    if (data.width_s === 3600) schedule("today", refreshToday, 1000);
+    if (data.width_s === 3600) {
+      schedule("today", refreshToday, 1000);
+      schedule("views", refreshViews, 5000);
+    }
   } else if ((kind === "alert" || kind === "ticket") && (mine || data.ticket_id === app.ticketId)) {
     schedule("work", refreshWork, 100);
   }
@@ -179,5 +207,6 @@ $("#park-select").addEventListener("change", (e) => {
   start();
 });
 
+applyTexts();
 takeFragment();
 start();
