@@ -35,25 +35,32 @@ def _target(local: datetime, compare: Compare) -> tuple[int, int]:
     return local.year, local.month - 1
 
 
+class OutOfCalendarError(ValueError):
+    """The earlier period falls before the first year the calendar has (year 1)."""
+
+
 def earlier(instant: datetime, zone: ZoneInfo, compare: Compare) -> datetime | None:
     """The instant one local calendar year or month before ``instant``, at the same local day
-    and time; None when that day does not exist (31 March -> 31 February)."""
-    local = instant.astimezone(zone)
-    year, month = _target(local, compare)
+    and time; None when that day does not exist (31 March -> 31 February) or is before year 1."""
     try:
-        shifted = local.replace(year=year, month=month)
-    except ValueError:
+        local = instant.astimezone(zone)
+        year, month = _target(local, compare)
+        return local.replace(year=year, month=month).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return shifted.astimezone(UTC)
 
 
 def earlier_bound(instant: datetime, zone: ZoneInfo, compare: Compare) -> datetime:
     """As ``earlier``, for the ends of a range: a day past the month's end is clamped to it, so
-    the earlier range is never empty where the request's is not."""
-    local = instant.astimezone(zone)
-    year, month = _target(local, compare)
-    day = min(local.day, calendar.monthrange(year, month)[1])
-    return local.replace(year=year, month=month, day=day).astimezone(UTC)
+    the earlier range is never empty where the request's is not. ``OutOfCalendarError`` before
+    year 1."""
+    try:
+        local = instant.astimezone(zone)
+        year, month = _target(local, compare)
+        day = min(local.day, calendar.monthrange(year, month)[1])
+        return local.replace(year=year, month=month, day=day).astimezone(UTC)
+    except (ValueError, OverflowError) as e:
+        raise OutOfCalendarError(f"no period a {compare.name.lower()} before {instant}") from e
 
 
 @dataclass(frozen=True, slots=True)

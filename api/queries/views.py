@@ -24,7 +24,7 @@ from api.keys import Principal, Scope
 from api.params import IdQuery, IdsQuery
 from api.queries import emissions, energy, market, performance, present, quality, shapes
 from api.queries.common import dec, enterprises_for, next_link, page
-from api.queries.compare import Compare, change, earlier, earlier_bound
+from api.queries.compare import Compare, OutOfCalendarError, change, earlier, earlier_bound
 from api.queries.enums import BUCKETS, Bucket, GroupBy
 from api.queries.models import (
     Emissions,
@@ -56,9 +56,16 @@ CompareQuery = Annotated[
 ]
 
 
-def _range(start: datetime, end: datetime) -> None:
+def _range(start: datetime, end: datetime, compare: Compare | None = None) -> None:
     if end <= start:
         raise ApiError(422, "'to' must be after 'from'")
+    if compare is not None:
+        try:  # a park's zone is between UTC-12 and UTC+14: both ends shift in each
+            for instant in (start, end):
+                for zone in ("Etc/GMT-14", "Etc/GMT+12"):
+                    earlier_bound(instant, ZoneInfo(zone), compare)
+        except OutOfCalendarError as e:
+            raise ApiError(422, f"compare={compare.value}: {e}") from e
 
 
 Previous = Callable[[tuple[Any, ...]], dict[str, Any] | None]
@@ -180,7 +187,7 @@ async def get_emissions(
     [from, to). Buckets of a day or longer are the park's local days, months, years. ``tco2e``
     is location-based (a contractual instrument never nets into it); ``include_market=true``
     adds the market-based figure beside it (GHG Protocol Scope 2 Guidance, ch. 6)."""
-    _range(start, to)
+    _range(start, to, compare)
     if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
         raise ApiError(422, "1-minute buckets cover at most 31 days per query")
     groups = list(dict.fromkeys(group_by))  # each dimension once, in the order asked
@@ -290,7 +297,7 @@ async def get_energy(
     converted with the GB/T 2589 coefficient in force on its local day; electricity at the
     park's ``tce_electricity_convention`` (equal value 当量值 0.1229 kgce/kWh, or the
     equivalent value 等价值 published for the year). Water and outputs are not energy."""
-    _range(start, to)
+    _range(start, to, compare)
     if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
         raise ApiError(422, "1-minute buckets cover at most 31 days per query")
     groups = list(dict.fromkeys(group_by))

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from api.queries.compare import Change, Compare, change, earlier, earlier_bound
+import pytest
+
+from api.queries.compare import Change, Compare, OutOfCalendarError, change, earlier, earlier_bound
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -62,3 +64,10 @@ def test_no_percentage_of_zero_and_no_change_without_both_figures() -> None:
     assert change(Decimal("1.5"), Decimal("0")) == Change(Decimal("1.5"), None)
     assert change(Decimal("1.5"), None) == Change(None, None)
     assert change(None, Decimal("1")) == Change(None, None)
+
+
+def test_a_period_before_year_one_is_out_of_the_calendar() -> None:
+    first = datetime(1, 1, 1, 12, tzinfo=UTC)
+    assert earlier(first, SHANGHAI, Compare.YOY) is None
+    with pytest.raises(OutOfCalendarError):
+        earlier_bound(first, SHANGHAI, Compare.MOM)

@@ -242,6 +242,9 @@ async def test_compare_over_parks_in_several_time_zones_must_name_the_park(
     assert "filter on park_id" in r.json()["detail"]
     r = await admin.get("/v1/emissions", params={**DAY, "compare": "week"})
     assert r.status_code == 422, r.text
+    first = {"from": "0001-01-01T12:00:00+00:00", "to": "0001-02-01T00:00:00+00:00"}
+    r = await admin.get("/v1/energy", params={**first, "compare": "yoy"})
+    assert r.status_code == 422 and "compare=yoy" in r.json()["detail"], r.text
 
 
 async def test_the_energy_flow_runs_from_the_park_to_source_categories_as_counted(
