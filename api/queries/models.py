@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.queries.compare import Compare
 from api.queries.enums import Bucket, CalibrationStatus, GroupBy
+from api.queries.shapes import Metric, NodeKind
 
 DecimalStr = str  # a decimal number as a string, e.g. "12.345000"
 
@@ -22,6 +24,41 @@ class Page(BaseModel):
     limit: int
     offset: int
     next: str | None = Field(description="The next page's URL, or null on the last page")
+
+
+_CHANGE = "This row's figure less the earlier bucket's; null when either is missing"
+_CHANGE_PCT = (
+    "The change in per cent of the earlier figure's magnitude, to 2 places; null when the"
+    " earlier figure is zero or missing"
+)
+_PREVIOUS = (
+    "With compare=yoy|mom: the same bucket one local calendar year / month earlier (同比 /"
+    " 环比), or null when that bucket does not exist in the calendar (e.g. 31 March a month"
+    " earlier) or compare is not asked for"
+)
+
+
+class ComparedEmissions(BaseModel):
+    bucket_start: datetime
+    bucket_end: datetime
+    tco2e: DecimalStr | None = Field(
+        description="tCO2e of the earlier bucket; null when it has no stored window or when"
+        " grouped by gas"
+    )
+    mass_t: DecimalStr | None = Field(description="Tonnes of the gas; only when grouped by gas")
+    change: DecimalStr | None = Field(description=_CHANGE + " (tCO2e, or t of the gas)")
+    change_pct: DecimalStr | None = Field(description=_CHANGE_PCT)
+
+
+class ComparedEnergy(BaseModel):
+    bucket_start: datetime
+    bucket_end: datetime
+    tce: DecimalStr | None = Field(
+        description="tce of the earlier bucket; null when it has no energy window or a day"
+        " without a coefficient"
+    )
+    change: DecimalStr | None = Field(description=_CHANGE + " (tce)")
+    change_pct: DecimalStr | None = Field(description=_CHANGE_PCT)
 
 
 class EmissionRow(BaseModel):
@@ -39,6 +76,7 @@ class EmissionRow(BaseModel):
         " purchased electricity under a contractual instrument at its factor, other purchased"
         " kWh at the residual mix; null when not asked for or not available",
     )
+    previous: ComparedEmissions | None = Field(default=None, description=_PREVIOUS)
 
 
 class Emissions(Page):
@@ -51,6 +89,7 @@ class Emissions(Page):
         description="false: counted totals (docs/boundary.md); true: every meter as measured"
     )
     unit: str = "tCO2e"
+    compare: Compare | None = Field(default=None, description="The comparison asked for")
     items: list[EmissionRow]
 
 
@@ -73,6 +112,7 @@ class EnergyRow(BaseModel):
     tce: DecimalStr | None = Field(description="Sum over carriers; null if any carrier's is")
     carriers: list[CarrierEnergy]
     windows: int = Field(description="Stored windows of energy meters summed into this row")
+    previous: ComparedEnergy | None = Field(default=None, description=_PREVIOUS)
 
 
 class Energy(Page):
@@ -81,6 +121,7 @@ class Energy(Page):
     bucket: Bucket
     group_by: list[GroupBy]
     unit: str = "tce"
+    compare: Compare | None = Field(default=None, description="The comparison asked for")
     items: list[EnergyRow]
 
 
@@ -179,3 +220,46 @@ class QualityPage(Page):
         description="Rejects naming no registered meter (park-wide keys only; null otherwise)"
     )
     meters: list[MeterQuality] = Field(description="Paginated by limit/offset, by meter_id")
+
+
+class FlowNode(BaseModel):
+    id: str = Field(description="kind/key, e.g. enterprise/E-01 or carrier/electricity")
+    kind: NodeKind
+    key: str = Field(description="The park, enterprise, carrier or source category id")
+    name: str | None = Field(description="The registry's name of a park or enterprise")
+    tco2e: DecimalStr = Field(description="Counted tCO2e through the node (negative: removals)")
+    tce: DecimalStr | None = Field(
+        description="Energy in tce (GB/T 2589-2020); null without an energy carrier or where a"
+        " day has no coefficient"
+    )
+
+
+class FlowLink(BaseModel):
+    source: str = Field(description="A node id")
+    target: str = Field(description="A node id")
+    tco2e: DecimalStr
+    tce: DecimalStr | None
+
+
+class EnergyFlows(BaseModel):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    levels: list[NodeKind] = Field(description="The node kinds, from the source of the flow")
+    nodes: list[FlowNode] = Field(description="By level, then largest tCO2e first")
+    links: list[FlowLink] = Field(description="From one level to the next, largest first")
+
+
+class HeatmapCell(BaseModel):
+    park_id: str
+    day: date = Field(description="The park-local day")
+    hour: int = Field(ge=0, le=23, description="The park-local hour of the day, 0..23")
+    value: DecimalStr | None = Field(description="The metric summed over the hour")
+    windows: int = Field(description="Stored hour windows summed into the cell")
+
+
+class Heatmap(BaseModel):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    metric: Metric
+    unit: str
+    cells: list[HeatmapCell] = Field(description="By park, day, hour; hours without data left out")

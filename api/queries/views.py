@@ -7,11 +7,14 @@ over a total order (bucket, then group keys; enterprise; target; meter id), with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
+from psycopg import AsyncConnection
 from pydantic import AwareDatetime
 
 from accounting.intensity import OutputUnit
@@ -19,10 +22,20 @@ from api.deps import DbDep, require
 from api.errors import ApiError, problems
 from api.keys import Principal, Scope
 from api.params import CommaList, IdQuery, IdsQuery
-from api.queries import emissions, energy, market, performance, present, quality
+from api.queries import emissions, energy, market, performance, present, quality, shapes
 from api.queries.common import dec, enterprises_for, next_link, page
+from api.queries.compare import Compare, OutOfCalendarError, change, earlier, earlier_bound
 from api.queries.enums import BUCKETS, Bucket, GroupBy
-from api.queries.models import Emissions, Energy, IntensityPage, ProgressPage, QualityPage
+from api.queries.models import (
+    Emissions,
+    Energy,
+    EnergyFlows,
+    Heatmap,
+    IntensityPage,
+    ProgressPage,
+    QualityPage,
+)
+from api.queries.parts import MAX_ROWS
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 Reader = Annotated[Principal, Depends(require(Scope.EMISSIONS_READ))]
@@ -37,11 +50,113 @@ GroupByQuery = Annotated[
 ]
 _ERRORS = problems(401, 403, 404, 422, 503)
 _MAX_MINUTE_SPAN = timedelta(days=31)  # 1-minute buckets: at most a month per query
+CompareQuery = Annotated[
+    Compare | None,
+    Query(
+        description="yoy: each row gains the same bucket one year earlier (同比); mom: one"
+        " month earlier (环比), in the park's local calendar, with the change absolute and in"
+        " per cent (field previous). A query over parks in several time zones must name its"
+        " park_id"
+    ),
+]
 
 
-def _range(start: datetime, end: datetime) -> None:
+def _range(start: datetime, end: datetime, compare: Compare | None = None) -> None:
     if end <= start:
         raise ApiError(422, "'to' must be after 'from'")
+    if compare is not None:
+        try:  # a park's zone is between UTC-12 and UTC+14: both ends shift in each
+            for instant in (start, end):
+                for zone in ("Etc/GMT-14", "Etc/GMT+12"):
+                    earlier_bound(instant, ZoneInfo(zone), compare)
+        except OutOfCalendarError as e:
+            raise ApiError(422, f"compare={compare.value}: {e}") from e
+
+
+Previous = Callable[[tuple[Any, ...]], dict[str, Any] | None]
+
+
+async def _earlier_emissions(
+    conn: AsyncConnection[Any],
+    rows: list[tuple[Any, ...]],
+    compare: Compare,
+    *,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+    groups: list[GroupBy],
+    filters: emissions.Filters,
+    detail: bool,
+) -> Previous:
+    """The earlier figures of a page of emission rows, read with the same query over the
+    earlier span of the page's buckets (never past the earlier range's own ends, so a partial
+    first or last bucket is set beside an equally partial one)."""
+    zone = await shapes.zone_of(conn, filters)
+    lo = max(earlier_bound(start, zone, compare), earlier_bound(rows[0][0], zone, compare))
+    hi = min(earlier_bound(end, zone, compare), earlier_bound(rows[-1][1], zone, compare))
+    found = (
+        await emissions.query(
+            conn,
+            start=lo,
+            end=hi,
+            bucket=bucket,
+            group_by=groups,
+            filters=filters,
+            limit=MAX_ROWS + 1,
+            offset=0,
+            detail=detail,
+        )
+        if hi > lo
+        else []
+    )
+    if len(found) > MAX_ROWS:
+        raise ApiError(422, f"more than {MAX_ROWS} earlier rows to compare: narrow the query")
+    n = len(groups)
+    # tCO2e, or the gas's mass when grouped by gas; keyed by bucket start and group
+    by_key = {(r[0], tuple(r[2 : 2 + n])): r for r in found}
+    by_gas = GroupBy.GAS in groups
+
+    def previous(row: tuple[Any, ...]) -> dict[str, Any] | None:
+        at = earlier(row[0], zone, compare)
+        if at is None:
+            return None
+        old = by_key.get((at, tuple(row[2 : 2 + n])))
+        measure = 4 + n if by_gas else 3 + n  # row: start, end, keys, activity, tco2e, mass
+        moved = change(row[measure], None if old is None else old[measure])
+        return {
+            "bucket_start": at,
+            "bucket_end": old[1] if old else earlier_bound(row[1], zone, compare),
+            "tco2e": None if old is None else dec(old[3 + n]),
+            "mass_t": None if old is None else dec(old[4 + n]),
+            "change": dec(moved.absolute),
+            "change_pct": dec(moved.percent, 2),
+        }
+
+    return previous
+
+
+def _previous_energy(
+    row: energy.EnergyRow,
+    before: dict[tuple[Any, ...], energy.EnergyRow],
+    zone: ZoneInfo,
+    compare: Compare,
+) -> dict[str, Any] | None:
+    at = earlier(row.bucket_start, zone, compare)
+    if at is None:
+        return None
+    old = before.get((at, row.group))
+    now_tce, old_tce = row.total().tce, None if old is None else old.total().tce
+    moved = change(
+        None if now_tce is None else Decimal(repr(now_tce)),
+        None if old_tce is None else Decimal(repr(old_tce)),
+    )
+    return {
+        "bucket_start": at,
+        "bucket_end": old.bucket_end if old else earlier_bound(row.bucket_end, zone, compare),
+        "tce": dec(old_tce),
+        "change": dec(moved.absolute),
+        "change_pct": dec(moved.percent, 2),
+    }
 
 
 @router.get("/emissions", response_model=Emissions, responses=_ERRORS)
@@ -71,12 +186,13 @@ async def get_emissions(
     include_market: Annotated[
         bool, Query(description="Add market_tco2e beside tco2e (not with group_by=gas)")
     ] = False,
+    compare: CompareQuery = None,
 ) -> dict[str, Any]:
     """tCO2e and activity per bucket and group, summed from stored windows starting in
     [from, to). Buckets of a day or longer are the park's local days, months, years. ``tco2e``
     is location-based (a contractual instrument never nets into it); ``include_market=true``
     adds the market-based figure beside it (GHG Protocol Scope 2 Guidance, ch. 6)."""
-    _range(start, to)
+    _range(start, to, compare)
     if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
         raise ApiError(422, "1-minute buckets cover at most 31 days per query")
     groups = list(dict.fromkeys(group_by))  # each dimension once, in the order asked
@@ -111,6 +227,21 @@ async def get_emissions(
         if include_market and rows
         else {}
     )
+    before = (
+        await _earlier_emissions(
+            conn,
+            rows,
+            compare,
+            start=start,
+            end=to,
+            bucket=bucket,
+            groups=groups,
+            filters=filters,
+            detail=detail,
+        )
+        if compare and rows
+        else None
+    )
     items = []
     for row in rows:
         activity, tco2e, mass, completeness, windows = row[2 + n :]
@@ -129,6 +260,7 @@ async def get_emissions(
                 "completeness": dec(completeness, 4),
                 "windows": windows,
                 "market_tco2e": dec(market_t),
+                "previous": None if before is None else before(row),
             }
         )
     return {
@@ -138,6 +270,7 @@ async def get_emissions(
         "width_s": BUCKETS[bucket][0],
         "group_by": groups,
         "detail": detail,
+        "compare": compare,
         "items": items,
         "limit": limit,
         "offset": offset,
@@ -161,6 +294,7 @@ async def get_energy(
     source_category: Annotated[list[str] | None, Query()] = None,
     limit: Limit = 1000,
     offset: Offset = 0,
+    compare: CompareQuery = None,
 ) -> dict[str, Any]:
     """Energy consumption in tonnes of standard coal equivalent (tce, GB/T 2589-2020) per
     bucket and group, with each carrier's activity and tce: the windows, buckets, groups,
@@ -168,7 +302,7 @@ async def get_energy(
     converted with the GB/T 2589 coefficient in force on its local day; electricity at the
     park's ``tce_electricity_convention`` (equal value 当量值 0.1229 kgce/kWh, or the
     equivalent value 等价值 published for the year). Water and outputs are not energy."""
-    _range(start, to)
+    _range(start, to, compare)
     if bucket is Bucket.MINUTE and to - start > _MAX_MINUTE_SPAN:
         raise ApiError(422, "1-minute buckets cover at most 31 days per query")
     groups = list(dict.fromkeys(group_by))
@@ -183,9 +317,25 @@ async def get_energy(
         conn, start=start, end=to, bucket=bucket, group_by=groups, filters=filters
     )
     rows, more = page(found[offset : offset + limit + 1], limit)
+    before: dict[tuple[Any, ...], energy.EnergyRow] = {}
+    zone = None
+    if compare and rows:
+        zone = await shapes.zone_of(conn, filters)
+        for old in await energy.rows(
+            conn,
+            start=earlier_bound(start, zone, compare),
+            end=earlier_bound(to, zone, compare),
+            bucket=bucket,
+            group_by=groups,
+            filters=filters,
+        ):
+            before[(old.bucket_start, old.group)] = old
     items = []
     for row in rows:
         total = row.total()
+        previous = None
+        if compare and zone is not None:
+            previous = _previous_energy(row, before, zone, compare)
         items.append(
             {
                 "bucket_start": row.bucket_start,
@@ -203,6 +353,7 @@ async def get_energy(
                     for c in total.carriers
                 ],
                 "windows": row.windows,
+                "previous": previous,
             }
         )
     return {
@@ -210,6 +361,7 @@ async def get_energy(
         "to": to,
         "bucket": bucket,
         "group_by": groups,
+        "compare": compare,
         "items": items,
         "limit": limit,
         "offset": offset,
@@ -404,4 +556,122 @@ async def get_quality(
         "limit": limit,
         "offset": offset,
         "next": next_link(request, offset=offset, limit=limit, more=more),
+    }
+
+
+@router.get("/energy-flows", response_model=EnergyFlows, responses=_ERRORS)
+async def get_energy_flows(
+    conn: DbDep,
+    who: Reader,
+    start: From,
+    to: To,
+    park_id: IdsQuery = None,
+    enterprise_id: IdsQuery = None,
+) -> dict[str, Any]:
+    """The flow of [from, to) through park -> enterprise -> energy carrier -> source category
+    (the levels of a Sankey diagram), each node and link with its counted tCO2e (as
+    ``/v1/emissions`` counts it, docs/boundary.md) and its energy in tce (as ``/v1/energy``,
+    GB/T 2589-2020). Output and water meters are left out; removals are negative tCO2e.
+    Tenancy as ``/v1/emissions``: an enterprise key sees its own enterprise's flow."""
+    _range(start, to)
+    filters = emissions.Filters(
+        parks=park_id,
+        enterprises=enterprises_for(who, enterprise_id),
+        sites=None,
+        meters=None,
+        categories=None,
+    )
+    found = await shapes.flows(conn, start=start, end=to, filters=filters)
+    names = await _names(conn, found)
+    levels = list(shapes.NodeKind)
+
+    def node_id(key: tuple[shapes.NodeKind, str]) -> str:
+        return f"{key[0].value}/{key[1]}"
+
+    def order(key: tuple[shapes.NodeKind, str], flow: shapes.Flow) -> tuple[Any, ...]:
+        return (levels.index(key[0]), -flow.tco2e, key[1])
+
+    nodes = sorted(found.nodes.items(), key=lambda kv: order(kv[0], kv[1]))
+    links = sorted(found.links.items(), key=lambda kv: (*order(kv[0][0], kv[1]), kv[0][1][1]))
+    return {
+        "from": start,
+        "to": to,
+        "levels": levels,
+        "nodes": [
+            {
+                "id": node_id(key),
+                "kind": key[0],
+                "key": key[1],
+                "name": names.get(key),
+                "tco2e": dec(flow.tco2e),
+                "tce": dec(flow.tce()),
+            }
+            for key, flow in nodes
+        ],
+        "links": [
+            {
+                "source": node_id(a),
+                "target": node_id(b),
+                "tco2e": dec(flow.tco2e),
+                "tce": dec(flow.tce()),
+            }
+            for (a, b), flow in links
+        ],
+    }
+
+
+async def _names(
+    conn: AsyncConnection[Any], found: shapes.Flows
+) -> dict[tuple[shapes.NodeKind, str], str]:
+    parks = [k for kind, k in found.nodes if kind is shapes.NodeKind.PARK]
+    ents = [k for kind, k in found.nodes if kind is shapes.NodeKind.ENTERPRISE]
+    cur = await conn.execute(
+        "SELECT 'park', park_id, name FROM park WHERE park_id = ANY(%s)"
+        " UNION ALL SELECT 'enterprise', enterprise_id, name FROM enterprise"
+        " WHERE enterprise_id = ANY(%s)",
+        (parks, ents),
+    )
+    return {(shapes.NodeKind(k), str(i)): str(n) for k, i, n in await cur.fetchall()}
+
+
+@router.get("/heatmap", response_model=Heatmap, responses=_ERRORS)
+async def get_heatmap(
+    conn: DbDep,
+    who: Reader,
+    start: From,
+    to: To,
+    metric: shapes.Metric = shapes.Metric.TCO2E,
+    park_id: IdsQuery = None,
+    enterprise_id: IdsQuery = None,
+    site_id: IdsQuery = None,
+    meter_id: IdsQuery = None,
+    source_category: Annotated[list[str] | None, Query()] = None,
+) -> dict[str, Any]:
+    """An hour-of-day x day grid of [from, to) (at most 366 days): counted tCO2e (``tco2e``,
+    as ``/v1/emissions``) or energy in tce (``tce``, as ``/v1/energy``) per park-local day and
+    hour, one cell per hour with stored windows. Filters and tenancy as ``/v1/emissions``."""
+    _range(start, to)
+    filters = emissions.Filters(
+        parks=park_id,
+        enterprises=enterprises_for(who, enterprise_id),
+        sites=site_id,
+        meters=meter_id,
+        categories=source_category,
+    )
+    cells = await shapes.heatmap(conn, start=start, end=to, metric=metric, filters=filters)
+    return {
+        "from": start,
+        "to": to,
+        "metric": metric,
+        "unit": "tCO2e" if metric is shapes.Metric.TCO2E else "tce",
+        "cells": [
+            {
+                "park_id": c.park_id,
+                "day": c.day,
+                "hour": c.hour,
+                "value": dec(c.value),
+                "windows": c.windows,
+            }
+            for c in cells
+        ],
     }

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grafana_foundation_sdk.builders import bargauge, piechart, stat, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, heatmap, piechart, stat, table, timeseries
 from grafana_foundation_sdk.builders.dashboard import (
     Dashboard,
     QueryVariable,
@@ -25,14 +25,21 @@ from grafana_foundation_sdk.builders.dashboard import (
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard as model
-from grafana_foundation_sdk.models.common import BigValueGraphMode, GraphDrawStyle
+from grafana_foundation_sdk.models import heatmap as heatmap_model
+from grafana_foundation_sdk.models.common import (
+    BigValueGraphMode,
+    GraphDrawStyle,
+    HeatmapCellLayout,
+)
 
 from deploy.grafana import queries as q
 from deploy.grafana import sql as s
 
 REFRESH = "1m"
 TAGS = ["parkcarbon"]
-PanelBuilder = stat.Panel | timeseries.Panel | table.Panel | piechart.Panel | bargauge.Panel
+PanelBuilder = (
+    stat.Panel | timeseries.Panel | table.Panel | piechart.Panel | bargauge.Panel | heatmap.Panel
+)
 
 
 def _park_variable() -> QueryVariable:
@@ -406,6 +413,7 @@ ORDER BY 1, 2
         w=24,
         h=8,
     )
+    _comparison_and_load_shape(board)
     board.row("Deviations")
     board.add(
         _stat("Open alerts", "none").thresholds(_thresholds((None, "green"), (1, "red"))),
@@ -1050,6 +1058,138 @@ ORDER BY 1
         w=24,
     )
     return board
+
+
+# Hour-of-day columns of the load-shape heatmap: one numeric field per park-local hour.
+_HOURS = ",\n       ".join(
+    f"sum(w.tco2e) FILTER (WHERE extract(hour FROM w.window_start AT TIME ZONE c.tz) = {h})"
+    f' AS "{h:02d}"'
+    for h in range(24)
+)
+
+
+def _comparison_and_load_shape(board: Board) -> None:
+    """Year on year (同比) and month on month (环比) of today, this month and this year so far,
+    each against the same span of the park's calendar a year and a month earlier (as
+    ``/v1/emissions?compare=``); daily CO2e beside the same days a year earlier; and the
+    hour-of-day x day heatmap of the load shape (as ``/v1/heatmap``)."""
+    board.row("Compared and load shape")
+    board.add(
+        _table("Year on year and month on month").description(
+            "Gross counted tCO2e of today, this month and this year up to now, beside the same "
+            "span of the park's calendar one year (year on year) and one month (month on month) "
+            "earlier, with the change as a share of the earlier figure."
+        ),
+        q.table(
+            f"""
+WITH clock AS ({s.CLOCK}),
+spans AS (
+  SELECT k.period, k.ord, e.shift, c.tz,
+         date_trunc(k.kind, c.local_now) - e.back AS local_from, c.local_now - e.back AS local_to
+  FROM clock c,
+       (VALUES ('Today', 1, 'day'), ('This month', 2, 'month'), ('This year', 3, 'year'))
+         AS k(period, ord, kind),
+       (VALUES ('now', interval '0'), ('yoy', interval '1 year'), ('mom', interval '1 month'))
+         AS e(shift, back)),
+sums AS (
+  SELECT sp.period, sp.ord, sp.shift, coalesce(sum(w.tco2e), 0) AS tco2e
+  FROM spans sp
+  LEFT JOIN counted_window w
+    ON w.width_s = 3600 AND w.window_start >= sp.local_from AT TIME ZONE sp.tz
+   AND w.window_start < sp.local_to AT TIME ZONE sp.tz
+   AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
+  GROUP BY sp.period, sp.ord, sp.shift)
+SELECT period AS "Period",
+       sum(tco2e) FILTER (WHERE shift = 'now') AS "CO2e",
+       sum(tco2e) FILTER (WHERE shift = 'yoy') AS "A year earlier",
+       (sum(tco2e) FILTER (WHERE shift = 'now') - sum(tco2e) FILTER (WHERE shift = 'yoy'))
+         / nullif(abs(sum(tco2e) FILTER (WHERE shift = 'yoy')), 0) AS "Year on year",
+       sum(tco2e) FILTER (WHERE shift = 'mom') AS "A month earlier",
+       (sum(tco2e) FILTER (WHERE shift = 'now') - sum(tco2e) FILTER (WHERE shift = 'mom'))
+         / nullif(abs(sum(tco2e) FILTER (WHERE shift = 'mom')), 0) AS "Month on month"
+FROM sums
+GROUP BY period, ord
+ORDER BY ord
+""",
+            "Period",
+            "CO2e",
+            "A year earlier",
+            "Year on year",
+            "A month earlier",
+            "Month on month",
+        ),
+        w=24,
+        h=6,
+    )
+    board.add(
+        _series_panel("CO2e per day and a year earlier", TCO2E, interval=None)
+        .draw_style(GraphDrawStyle.BARS)
+        .description(
+            "Gross counted tCO2e per park-local day over the dashboard's range, and the same "
+            "days one year earlier drawn at this year's dates."
+        ),
+        q.series(
+            f"""
+WITH clock AS ({s.CLOCK}),
+days AS (
+  SELECT date_trunc('day', w.window_start AT TIME ZONE c.tz) AS local_day,
+         'This period' AS metric, w.tco2e
+  FROM clock c
+  JOIN counted_window w
+    ON w.width_s = 3600 AND $__timeFilter(w.window_start)
+   AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
+  UNION ALL
+  SELECT date_trunc('day', w.window_start AT TIME ZONE c.tz) + interval '1 year',
+         'A year earlier', w.tco2e
+  FROM clock c
+  JOIN counted_window w
+    ON w.width_s = 3600
+   AND w.window_start >= (($__timeFrom())::timestamptz AT TIME ZONE c.tz - interval '1 year')
+                         AT TIME ZONE c.tz
+   AND w.window_start <= (($__timeTo())::timestamptz AT TIME ZONE c.tz - interval '1 year')
+                         AT TIME ZONE c.tz
+   AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS})
+SELECT d.local_day AT TIME ZONE c.tz AS time, d.metric, sum(d.tco2e) AS "tCO2e"
+FROM days d, clock c
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+        ),
+        w=12,
+    )
+    board.add(
+        heatmap.Panel()
+        .title("Hour of day by day")
+        .description(
+            "Gross counted tCO2e of each park-local hour (rows 00-23) of each local day over "
+            "the dashboard's range: the load shape. Empty cells have no stored window."
+        )
+        .calculate(False)
+        .rows_frame(heatmap.RowsHeatmapOptions().layout(HeatmapCellLayout.GE).value("tCO2e"))
+        .color(
+            heatmap.HeatmapColorOptions()
+            .mode(heatmap_model.HeatmapColorMode.SCHEME)
+            .scheme("Greens")
+            .scale(heatmap_model.HeatmapColorScale.LINEAR)
+            .steps(64)
+        )
+        .cell_values(heatmap.CellValues().unit(TCO2E))
+        .y_axis(heatmap.YAxisConfig().reverse(True)),
+        q.series(
+            f"""
+WITH clock AS ({s.CLOCK})
+SELECT date_trunc('day', w.window_start AT TIME ZONE c.tz) AT TIME ZONE c.tz AS time,
+       {_HOURS}
+FROM clock c
+JOIN counted_window w
+  ON w.width_s = 3600 AND $__timeFilter(w.window_start)
+ AND w.enterprise_id IN ({s.PARK_ENTERPRISES}) AND {s.GROSS}
+GROUP BY 1
+ORDER BY 1
+"""
+        ),
+        w=12,
+    )
 
 
 BOARDS: tuple[Callable[[], Board], ...] = (

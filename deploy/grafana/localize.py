@@ -92,6 +92,8 @@ def _panel(panel: dict[str, Any], lang: Lang) -> None:
     defaults = field_config.setdefault("defaults", {})
     overrides = field_config.setdefault("overrides", [])
     for alias in dict.fromkeys(_ALIAS.findall(sql)):
+        if not any(c.isalpha() for c in alias):
+            continue  # a number (an hour "07") reads the same in every language
         shown = text(alias, lang)
         if shown != alias:
             overrides.append(

@@ -156,6 +156,31 @@ async def energy_of_b_hidden(w: World, c: Clients) -> None:
     assert r.status_code == 200 and r.json()["items"] == [], r.text
 
 
+async def energy_flows_of_b_hidden(w: World, c: Clients) -> None:
+    """Naming B is 404; A's flow has no node of B (the admin's has B and its window)."""
+    await named_other_tenant("/v1/energy-flows", "enterprise_id", **_DAY)(w, c)
+    seen = await c.admin.get("/v1/energy-flows", params=_DAY)
+    assert seen.status_code == 200, seen.text
+    theirs = [n for n in seen.json()["nodes"] if n["id"] == f"enterprise/{ENTERPRISE_B}"]
+    assert [float(n["tco2e"]) for n in theirs] == [B_WINDOW_TCO2E]
+    r = await c.a.get("/v1/energy-flows", params=_DAY)
+    assert r.status_code == 200, r.text
+    ids = {n["id"] for n in r.json()["nodes"]}
+    assert f"enterprise/{ENTERPRISE_B}" not in ids
+    assert all(link["source"] != f"enterprise/{ENTERPRISE_B}" for link in r.json()["links"])
+
+
+async def heatmap_of_b_hidden(w: World, c: Clients) -> None:
+    """Naming B is 404; B's meter filtered gives A no cell (the admin gets B's hour)."""
+    await named_other_tenant("/v1/heatmap", "enterprise_id", **_DAY)(w, c)
+    by_meter = _DAY | {"meter_id": w.meter_b}
+    seen = await c.admin.get("/v1/heatmap", params=by_meter)
+    assert seen.status_code == 200, seen.text
+    assert [float(x["value"]) for x in seen.json()["cells"]] == [B_WINDOW_TCO2E]
+    r = await c.a.get("/v1/heatmap", params=by_meter)
+    assert r.status_code == 200 and r.json()["cells"] == [], r.text
+
+
 async def quality_of_b_hidden(w: World, c: Clients) -> None:
     await named_other_tenant("/v1/quality", "enterprise_id", **_DAY)(w, c)
     mine = (await c.a.get("/v1/quality", params=_DAY | {"meter_id": w.meter_b})).json()
@@ -756,6 +781,8 @@ CASES: dict[tuple[str, str], Check] = {
     ("POST", "/v1/readings"): push_to_b_rejected,
     ("GET", "/v1/emissions"): emissions_of_b_hidden,
     ("GET", "/v1/energy"): energy_of_b_hidden,
+    ("GET", "/v1/energy-flows"): energy_flows_of_b_hidden,
+    ("GET", "/v1/heatmap"): heatmap_of_b_hidden,
     ("GET", "/v1/intensity"): intensity_of_b_hidden,
     ("GET", "/v1/progress"): progress_of_b_hidden,
     ("GET", "/v1/quality"): quality_of_b_hidden,

@@ -7,10 +7,13 @@ import { openFeed } from "./feed.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import * as render from "./render.js";
+import * as views from "./views.js";
 
 const KEY = "parkcarbon.key";
 const PARK = "parkcarbon.park";
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 const app = { get: null, ctx: null, park: null, ticketId: null, stopFeed: null, runs: {}, status: null };
 
 function takeFragment() {
@@ -98,6 +101,27 @@ async function refreshToday() {
   render.quality(park, parkDay, quality);
 }
 
+// Today so far (closed hour windows) against the same hours a year and a month earlier; the
+// day's energy flow; the last seven local days hour by hour.
+async function refreshViews() {
+  const park = app.park;
+  const start = Date.parse(park.today_start);
+  const until = new Date(Math.max(Math.floor(Date.now() / HOUR) * HOUR, start + HOUR));
+  const sofar = { from: park.today_start, to: until.toISOString(), bucket: "1d", group_by: "park", park_id: park.park_id };
+  const first = new Date(start - 6 * DAY);
+  const [yoy, mom, flow, heat] = await Promise.all([
+    app.get("/v1/emissions", { ...sofar, compare: "yoy" }),
+    app.get("/v1/emissions", { ...sofar, compare: "mom" }),
+    app.get("/v1/energy-flows", { from: park.today_start, to: park.today_end, park_id: park.park_id }),
+    app.get("/v1/heatmap", { from: first.toISOString(), to: park.today_end, park_id: park.park_id }),
+  ]);
+  views.comparison("yoy", yoy, park, until);
+  views.comparison("mom", mom, park, until);
+  views.flow(flow);
+  const local = (ms) => new Date(ms).toLocaleDateString("en-CA", { timeZone: park.timezone }); // YYYY-MM-DD
+  views.heatmap(heat, Array.from({ length: 7 }, (_, i) => local(start + (i - 6) * DAY + 12 * HOUR)));
+}
+
 async function refreshWork() {
   // By park, not per enterprise: a park-wide alert (an unknown meter has no enterprise) is the
   // park's too. An enterprise key still gets its own enterprise's only (tenancy).
@@ -123,7 +147,7 @@ async function openTicket(id) {
   $("#h-history").focus();
 }
 
-const refreshAll = () => Promise.all([refreshHour(), refreshToday(), refreshWork()]);
+const refreshAll = () => Promise.all([refreshHour(), refreshToday(), refreshViews(), refreshWork()]);
 
 function onEvent(kind, data) {
   const mine = data.enterprise_id && enterpriseIds().includes(data.enterprise_id);
@@ -133,7 +157,10 @@ function onEvent(kind, data) {
     // The live hour comes from 1-minute windows; the day from hour windows and, for the hour
     // in progress, from its 1-minute windows too (read again at most every few seconds).
     if (data.width_s === 60) { schedule("hour", refreshHour, 300); schedule("today", refreshToday, 5000); }
-    if (data.width_s === 3600) schedule("today", refreshToday, 1000);
+    if (data.width_s === 3600) {
+      schedule("today", refreshToday, 1000);
+      schedule("views", refreshViews, 5000);
+    }
   } else if ((kind === "alert" || kind === "ticket") && (mine || parkWide || data.ticket_id === app.ticketId)) {
     schedule("work", refreshWork, 100);
   }
