@@ -83,6 +83,10 @@ def summary(event_type: str, data: Mapping[str, Any], lang: Lang, zone: tzinfo |
             "ticket": data.get("ticket_id", "–"),
         }
         key = "notify.alert_opened" if event_type == "alert.opened" else "notify.alert_resolved"
+        incident = data.get("incident")
+        if event_type == "alert.opened" and isinstance(incident, Mapping):
+            gateway = _subject(incident, lang)
+            return translate("notify.incident_opened", lang, gateway=gateway, **params)
         return translate(key, lang, **params)
     if event_type == "ticket.opened":
         return translate(

@@ -32,10 +32,12 @@ _TENANT = "(%(tenant)s::text IS NULL OR a.enterprise_id = %(tenant)s)"
 
 def in_park(alias: Literal["a", "t"]) -> str:
     """SQL: the row ``alias`` (an alert or a ticket) belongs to park ``%(park)s`` (any if NULL)."""
+    # An incident's ticket (subject a gateway) names its park; an alert never has a gateway.
+    gateway = f" OR {alias}.park_id = %(park)s" if alias == "t" else ""
     return f"""(%(park)s::text IS NULL
        OR {alias}.enterprise_id IN (SELECT e.enterprise_id FROM enterprise e
-                                    WHERE e.park_id = %(park)s)
-       OR ({alias}.enterprise_id IS NULL
+                                    WHERE e.park_id = %(park)s){gateway}
+       OR ({alias}.enterprise_id IS NULL AND {alias}.subject_kind <> 'gateway'
            AND ({alias}.subject_kind <> 'park' OR {alias}.subject_id = %(park)s)))"""  # noqa: S608 - an alias from a Literal; the park is a parameter
 
 

@@ -130,7 +130,7 @@ async function refreshWork() {
     app.get("/v1/alerts", { ...park, state: "open" }),
     app.get("/v1/tickets", park),
   ]);
-  render.alerts(alerts.items);
+  render.alerts(alerts.items, tickets.items);
   render.tickets(tickets.items, openTicket);
   if (app.ticketId !== null) await showTicket(app.ticketId);
 }

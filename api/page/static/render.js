@@ -96,12 +96,28 @@ export function quality(park, parkDay, q) {
   fill($("#quality tbody"), rows, t("page.no_meters"), 6);
 }
 
-export function alerts(items) {
-  const rows = items.map((a) => el("tr", { data: { alertId: a.alert_id } },
+// tickets: the page's tickets, to find incidents. The alerts of one incident (the meters behind
+// one gateway, one ticket) are one line with their count, not one line per meter.
+export function alerts(items, tickets = []) {
+  const incidents = new Map(tickets.filter((k) => k.subject_kind === "gateway").map((k) => [k.ticket_id, k]));
+  const lines = [];
+  const grouped = new Map();
+  for (const a of items) {
+    const incident = incidents.get(a.ticket_id);
+    if (!incident) { lines.push({ a, members: 1 }); continue; }
+    const line = grouped.get(a.ticket_id);
+    if (line) { line.members += 1; continue; }
+    const fresh = { a, members: 1, incident };
+    grouped.set(a.ticket_id, fresh);
+    lines.push(fresh);
+  }
+  const rows = lines.map(({ a, members, incident }) => el("tr", { data: { alertId: a.alert_id, members: String(members) } },
     td(stamp(a.first_raised_at)),
     td(term("rule", a.rule), { cls: "rule" }),
-    td(`${term("subject", a.subject_kind)} ${a.subject_id}`),
-    td(t("page.measured_expected", { measured: qty(String(a.measured), a.unit), expected: qty(String(a.expected), a.unit) }), { cls: "measured" }),
+    td(incident
+      ? t("page.incident_members", { count: members, gateway: `${term("subject", incident.subject_kind)} ${incident.subject_id}` })
+      : `${term("subject", a.subject_kind)} ${a.subject_id}`),
+    td(incident && members > 1 ? "–" : t("page.measured_expected", { measured: qty(String(a.measured), a.unit), expected: qty(String(a.expected), a.unit) }), { cls: "measured" }),
     el("td", {}, el("span", { class: `state ${a.state}`, data: { state: a.state } }, term("alert_state", a.state))),
     td(a.ticket_id ? `#${a.ticket_id}` : "–")));
   fill($("#alerts tbody"), rows, t("page.no_alert"), 6);
