@@ -53,7 +53,7 @@ class ChannelKind(StrEnum):
 
 
 class Language(StrEnum):
-    """Languages of rendered notifications (api/webhooks/templates/)."""
+    """Languages of rendered notifications (the catalogue's zh-CN and en)."""
 
     ZH_CN = "zh-CN"
     EN = "en"

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from psycopg import AsyncConnection
 
+from accounting.i18n import Lang, catalogue
 from api.webhooks import outbox
 from tests.api.channel_receivers import RobotReceiver, SmtpReceiver
 from tests.api.conftest import PARK, ApiServer, SmtpTls
@@ -147,7 +148,7 @@ async def test_each_robot_gets_a_signed_message_in_chinese_with_the_ticket_link(
         (got,) = await robot.wait_for(1)
         assert got.verified, got.why
         text = _text(kind, got.body)
-        assert "数据完整率过低" in text and "数据缺失" in text
+        assert catalogue()["rule.COMPLETENESS_LOW"][Lang.ZH_CN] in text and "数据缺失" in text
         assert f"{api_server.settings.public_url}/v1/tickets/{TICKET_BASE + 4242}" in text
         (delivery,) = await _until(lambda: _delivered(admin, endpoint["endpoint_id"], 1))
         assert [a["outcome"] for a in delivery["attempt_log"]] == ["delivered"]
@@ -177,7 +178,8 @@ async def test_a_feishu_robot_in_english_gets_english_text(
         assert got.verified, got.why
         assert "en_us" in got.body["content"]["post"]
         text = _text("feishu", got.body)
-        assert "Data completeness low" in text and f"/v1/tickets/{TICKET_BASE + 77}" in text
+        assert "Alert: Completeness below minimum" in text
+        assert f"/v1/tickets/{TICKET_BASE + 77}" in text
     finally:
         await robot.stop()
 
@@ -282,12 +284,11 @@ async def test_email_goes_over_tls_with_auth_to_the_recipients_in_chinese(
         assert mail.tls and mail.user == "duty-bot"
         assert mail.sender == "alerts@park.example.cn"
         assert mail.recipients == ["duty@park.example.cn", "energy@park.example.cn"]
-        assert mail.message["Subject"] == "【告警】数据完整率过低"
-        content = mail.message.get_body().get_content()  # type: ignore[union-attr]
         assert (
-            "可能原因（9.1 b）：数据缺失" in content
-            and f"/v1/tickets/{TICKET_BASE + 31}" in content
+            mail.message["Subject"] == "【告警】" + catalogue()["rule.COMPLETENESS_LOW"][Lang.ZH_CN]
         )
+        content = mail.message.get_body().get_content()  # type: ignore[union-attr]
+        assert "可能原因：数据缺失" in content and f"/v1/tickets/{TICKET_BASE + 31}" in content
         await _until(lambda: _delivered(admin, endpoint["endpoint_id"], 1))
     finally:
         smtp.stop()
