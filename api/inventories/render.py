@@ -14,26 +14,12 @@ from datetime import date, datetime
 
 from jinja2 import Environment
 
+from accounting.i18n import DEFAULT_LANG, Lang, catalogue, translate
 from api.inventories.enums import Boundary
 from api.inventories.models import InventoryOut
 from api.reports import charts
 from api.reports.render import xlsx
 from api.reports.tables import Cell, Table
-
-SECTION_TITLES = {
-    "entity": "1 Reporting entity and boundary",
-    "period": "2 Reporting period",
-    "sources": "3 Emission sources",
-    "activity": "4 Activity data and their sources",
-    "factors": "5 Emission factors and their sources",
-    "emissions": "6 Emissions by source category and gas",
-    "by_gas": "6 Emissions by gas",
-    "removals": "7 Removals (apart, never netted)",
-    "quality": "8 Data quality",
-    "enterprises": "9 Roll-up by enterprise",
-    "energy": "10 Energy consumption in tce (GB/T 2589-2020)",
-    "energy_by_enterprise": "10 Energy consumption by enterprise, and energy intensity",
-}
 
 
 def sections(inv: InventoryOut) -> list[Table]:
@@ -52,21 +38,21 @@ def sections(inv: InventoryOut) -> list[Table]:
         ("boundary", c.entity.boundary.value),
         ("enterprise", c.entity.enterprise_id),
         *(
-            ("enterprise in boundary", f"{e.name} ({e.enterprise_id})")
+            ("enterprise_in_boundary", f"{e.name} ({e.enterprise_id})")
             for e in c.entity.enterprises
         ),
         ("gwp_set", c.gwp_set),
-        ("gross location-based tCO2e", c.totals.location_tco2e),
-        ("gross market-based tCO2e", c.totals.market_tco2e),
-        ("removals tCO2 (not netted)", c.totals.removals_tco2),
+        ("gross_location_tco2e", c.totals.location_tco2e),
+        ("gross_market_tco2e", c.totals.market_tco2e),
+        ("removals_tco2", c.totals.removals_tco2),
         *(("method", m) for m in c.method),
         *(("note", n) for n in c.notes),
     ]
     period: list[tuple[Cell, ...]] = [
         ("label", c.period.label),
-        ("first local day", c.period.start),
-        ("last local day", c.period.end),
-        ("time zone", c.period.timezone),
+        ("first_local_day", c.period.start),
+        ("last_local_day", c.period.end),
+        ("timezone", c.period.timezone),
     ]
     out = [
         Table("entity", ("item", "value"), tuple(entity)),
@@ -326,8 +312,9 @@ def workbook(inv: InventoryOut) -> bytes:
 
 
 _TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>GHG inventory - {{ c.entity.park_name }} - {{ c.period.label }} v{{ inv.version }}</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{{ tr("inventory.title", park=c.entity.park_name, label=c.period.label,
+version=inv.version) }}</title>
 <style>
 body { font: 13px/1.4 "DejaVu Sans", Arial, sans-serif; color: #222; margin: 2em; }
 h1 { font-size: 20px; margin: 0 0 .2em; } h2 { font-size: 15px; margin: 1.4em 0 .4em; }
@@ -341,22 +328,21 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background:
   table { font-size: 8px; } thead { display: table-header-group; } tr { break-inside: avoid; }
 }
 </style></head><body>
-<header><h1>Greenhouse gas inventory: {{ c.entity.park_name }}{% if c.entity.enterprise_id
-%}, {{ c.entity.enterprise_name or c.entity.enterprise_id }}{% endif %}</h1>
-<p class="meta">{{ c.standard }} &middot; period {{ c.period.label }} ({{ c.period.start }} to
-{{ c.period.end }}, local days of {{ c.period.timezone }}) &middot; version {{ inv.version
-}}{% if inv.supersedes %} (supersedes inventory {{ inv.supersedes }}){% endif %} &middot; {{
-inv.state.value }} &middot; stored {{ inv.created_at.strftime("%Y-%m-%d %H:%M UTC") }} by {{
-inv.created_by }} &middot; sha256 {{ inv.content_sha256 }}</p></header>
-{% if chart %}<section><h2>Gross emissions by source category (location-based)</h2>{{
-chart|safe }}</section>{% endif %}
-{% for t in tables %}<section><h2>{{ titles.get(t.name, t.name.replace("_", " ")) }}</h2>
-{% if t.rows %}<table><thead><tr>{% for col in t.columns %}<th>{{ col.replace("_", " ") }}</th>{%
+<header><h1>{{ tr("inventory.heading", entity=entity) }}</h1>
+<p class="meta">{{ tr("inventory.meta", standard=c.standard, label=c.period.label,
+start=c.period.start, end=c.period.end, timezone=c.period.timezone, version=inv.version,
+state=tr("inventory.state." ~ inv.state.value),
+stored=inv.created_at.strftime("%Y-%m-%d %H:%M UTC"), by=inv.created_by) }}{% if inv.supersedes
+%} &middot; {{ tr("inventory.supersedes", inventory=inv.supersedes) }}{% endif %}
+&middot; sha256 {{ inv.content_sha256 }}</p></header>
+{% if chart %}<section><h2>{{ tr("inventory.chart") }}</h2>{{ chart|safe }}</section>{% endif %}
+{% for t in tables %}<section><h2>{{ tr("inventory.section." ~ t.name) }}</h2>
+{% if t.rows %}<table><thead><tr>{% for col in t.columns %}<th>{{ tr("report.col." ~ col) }}</th>{%
 endfor %}</tr></thead><tbody>
-{% for row in t.rows %}<tr>{% for v in row %}{% set k, exact, text = cell(v)
+{% for row in t.rows %}<tr>{% for v in row %}{% set k, exact, text = cell(v, t.name, loop.index0)
 %}<td{% if k %} class="{{ k }}"{% endif %}{% if exact %} data-v="{{ exact }}"{% endif %}>{{ text
 }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table>{% else %}<p class="meta">none</p>{% endif %}
+{% endfor %}</tbody></table>{% else %}<p class="meta">{{ tr("inventory.none") }}</p>{% endif %}
 </section>
 {% endfor %}</body></html>
 """
@@ -385,18 +371,44 @@ def _cell(value: Cell) -> tuple[str, str, str]:
     return "", "", str(value)
 
 
-def page(inv: InventoryOut) -> str:
-    """The printable page: every section of ``sections`` under its GB/T 32150 heading."""
+# The first column of these sections names an item (a key in the XLSX, words on the page).
+_ITEM_SECTIONS = frozenset({"entity", "period", "quality"})
+
+
+def page(inv: InventoryOut, lang: Lang = DEFAULT_LANG) -> str:
+    """The printable page in ``lang``: every section of ``sections`` under its GB/T 32150
+    heading, headings, column names and item names from the catalogue."""
     chart = charts.hbars(
         "by source category",
         [(b.key, b.location_tco2e) for b in inv.content.by_source_category],
         "tCO2e",
     )
+
+    def tr(key: str, **params: object) -> str:
+        return translate(key, lang, **params)
+
+    def cell(value: Cell, table: str, column: int) -> tuple[str, str, str]:
+        if value is None:
+            return "na", "", tr("common.not_available")
+        if isinstance(value, bool):
+            return "", "", tr("common.yes" if value else "common.no")
+        if table in _ITEM_SECTIONS and column == 0 and isinstance(value, str):
+            key = f"inventory.item.{value}"
+            # a fixed item's name; a per-reason or per-meter line keeps its code and id
+            return "", "", tr(key) if key in catalogue() else value
+        return _cell(value)
+
+    c = inv.content
+    entity = c.entity.park_name
+    if c.entity.enterprise_id:
+        entity += f", {c.entity.enterprise_name or c.entity.enterprise_id}"
     return _template.render(
         inv=inv,
-        c=inv.content,
+        c=c,
         chart=chart,
         tables=sections(inv),
-        titles=SECTION_TITLES,
-        cell=_cell,
+        cell=cell,
+        tr=tr,
+        lang=lang.value,
+        entity=entity,
     )

@@ -28,6 +28,7 @@ from api.inventories.enums import Boundary, InventoryFormat
 from api.inventories.models import InventoryIn, InventoryOut, InventoryPage
 from api.keys import Principal, Scope
 from api.params import IdQuery
+from api.reports.views import AcceptLanguage, LangQ, read_lang
 from store import inventories as store
 from store.reports import ParkInfo, park_info
 
@@ -134,6 +135,8 @@ async def get_inventory(
     conn: DbDep,
     who: Reader,
     fmt: Annotated[InventoryFormat, Query(alias="format")] = InventoryFormat.JSON,
+    lang: LangQ = None,
+    accept_language: AcceptLanguage = None,
 ) -> Response:
     """The inventory as stored: its content is the text ``content_sha256`` was computed over
     (read back as JSON: canonical JSON of ``content`` gives the same hash)."""
@@ -143,15 +146,18 @@ async def get_inventory(
     inv = service.detail(*found)
     if fmt is InventoryFormat.JSON:
         return Response(inv.model_dump_json(), media_type=MEDIA_TYPES[fmt])
+    headers: dict[str, str] = {}
     if fmt is InventoryFormat.XLSX:
         body = await asyncio.to_thread(render.workbook, inv)  # a year's workbook takes a while
     else:
-        body = render.page(inv).encode()
+        page_lang = await read_lang(conn, inv.park_id, lang, accept_language)
+        headers["Content-Language"] = page_lang.value
+        body = render.page(inv, page_lang).encode()
     who_for = inv.enterprise_id or inv.park_id
     name = f"inventory-{who_for}-{inv.period_label}-v{inv.version}.{fmt.value}".replace("/", "_")
     disposition = "inline" if fmt is InventoryFormat.HTML else "attachment"
     return Response(
         body,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'{disposition}; filename="{name}"'},
+        headers={**headers, "Content-Disposition": f'{disposition}; filename="{name}"'},
     )

@@ -346,8 +346,11 @@ async def test_the_xlsx_opens_and_holds_the_lines_and_the_html_has_every_section
     sf6 = [row for row in rows if row["gas"] == "SF6"]
     assert [row["tco2e"] for row in sf6] == [pytest.approx(47.0)]
 
-    r = await admin.get(f"/v1/inventories/{inv['inventory_id']}", params={"format": "html"})
+    r = await admin.get(
+        f"/v1/inventories/{inv['inventory_id']}", params={"format": "html", "lang": "en"}
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-language"] == "en"
     for heading in (
         "1 Reporting entity and boundary",
         "2 Reporting period",
@@ -361,6 +364,19 @@ async def test_the_xlsx_opens_and_holds_the_lines_and_the_html_has_every_section
     ):
         assert heading in r.text, heading
     assert inv["content_sha256"] in r.text and "<script" not in r.text
+
+    # The same page for the carbon office in Chinese: sections, columns and items in the
+    # standard's terms, from the one catalogue.
+    zh = await admin.get(
+        f"/v1/inventories/{inv['inventory_id']}",
+        params={"format": "html"},
+        headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
+    assert zh.status_code == 200 and zh.headers["content-language"] == "zh-CN"
+    for heading in ("1 报告主体与边界", "3 排放源", "5 排放因子及其来源", "8 数据质量"):
+        assert heading in zh.text, heading
+    assert "基于位置的排放总量" in zh.text and "排放源类别" in zh.text
+    assert "Reporting entity" not in zh.text and "gross_location_tco2e" not in zh.text
 
 
 async def test_bad_periods_and_unknown_enterprises_are_problems_and_store_nothing(
