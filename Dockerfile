@@ -26,6 +26,7 @@ COPY accounting ./accounting
 COPY api ./api
 COPY cli ./cli
 COPY config ./config
+COPY contracts ./contracts
 COPY deploy ./deploy
 COPY ingest ./ingest
 COPY simulators ./simulators

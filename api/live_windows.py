@@ -26,8 +26,8 @@ from aiokafka.errors import KafkaError
 from api.live import LiveEvent
 from api.state import AppState
 from config.kafka_security import client_kwargs
-from stream.topics import Topic, topic_name
-from stream.window_sink import decode_windows
+from contracts.topics import Topic, topic_name
+from contracts.windows import decode_windows
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,12 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BeforeValidator, StringConstraints
 
+from contracts.patterns import ID_PATTERN
+
 # pydantic validates ``pattern`` with the Rust regex engine, where ``$`` is the end of the text:
 # "E-0001\n" does not match (Python's ``re`` would let that newline through; see
 # tests/api/test_id_query_params.py, which checks the engine's behaviour).
-ID_ALPHABET = r"^[A-Za-z0-9_.:/-]{1,64}$"
+ID_ALPHABET = ID_PATTERN
 
 IdText = Annotated[str, StringConstraints(pattern=ID_ALPHABET)]
 IdQuery = Annotated[IdText | None, Query(description="An id: 1-64 of A-Z a-z 0-9 _ . : / -")]

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from config.kafka_security import KafkaSecurity, client_kwargs, connect_failure, unreachable
-from stream.split import DEFAULT_MAX_MESSAGE_BYTES
+from contracts.split import DEFAULT_MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class KafkaUnavailable(Exception):  # noqa: N818 - reads as the condition it rep
 
 
 class RawProducer:
-    """``max_message_bytes``: the bound the caller splits messages below (``stream.split``);
+    """``max_message_bytes``: the bound the caller splits messages below (``contracts.split``);
     the producer's own request limit sits just above it, so an unsplit message fails here."""
 
     def __init__(

@@ -22,11 +22,11 @@ import socket
 import sys
 import time
 
+from contracts.records import ReadingBatch
 from ingest.metrics import GatewayMetrics
 from ingest.opcua import OpcUaCollector
 from ingest.opcua_config import OpcUaServerConfig
 from simulators.park_meters import Park
-from stream.records import ReadingBatch
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -83,10 +83,10 @@ from bench.workers import (
     wait_ready,
 )
 from config.settings import StackSettings
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
 from deploy import stack
 from store.migrate import migrate
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
 from stream.topics import Topic, create_topics, topic_name
 
 MINUTE_MS = 60_000
@@ -504,7 +504,7 @@ def has_alerts_agent() -> bool:
 
 async def collect_alerts(bootstrap: str, topic: str, until: float) -> list[tuple[str, int, int]]:
     """(subject id, window end ms, Kafka timestamp ms) of every alert on the topic."""
-    from stream.alerts import decode_alert
+    from contracts.alerts import decode_alert
 
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
@@ -621,7 +621,7 @@ def _bucket(frames: list[Frame], main: bool) -> str | None:
     if leaf_func == "EpollSelector.select":
         return "idle: event loop awaiting DB, Kafka or the window thread"
     if _on(frames, "stream/columns.py", "decode_columns") or _on(
-        frames, "stream/records.py", "decode_batch"
+        frames, "contracts/records.py", "decode_batch"
     ):
         return "JSON decode into columns (columns.py)"
     if _on(frames, "accounting/"):

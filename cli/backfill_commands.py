@@ -72,6 +72,7 @@ def backfill(
 
     from accounting.instants import TimeBounds
     from config.kafka_security import client_kwargs, connect_failure, unreachable
+    from contracts.topics import Topic, topic_name
     from ingest.backfill import (
         BackfillError,
         CountingLines,
@@ -81,7 +82,6 @@ def backfill(
         read_rows,
         write_rejects,
     )
-    from stream.topics import Topic, topic_name
 
     settings = load(CommonSettings)
     bounds = TimeBounds.around(int(time.time() * 1000), settings.timestamp_bound_years)

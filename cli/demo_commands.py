@@ -165,8 +165,8 @@ def demo_unknown_meter(
     from aiokafka import AIOKafkaProducer
 
     from config.kafka_security import client_kwargs
-    from stream.records import RawReading, ReadingBatch, Source, encode_batch
-    from stream.topics import Topic, topic_name
+    from contracts.records import RawReading, ReadingBatch, Source, encode_batch
+    from contracts.topics import Topic, topic_name
 
     settings = load(CommonSettings)
     now_ms = int(time.time() * 1000)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from accounting.instants import REPRESENTABLE, TimeBounds, TimestampOutOfRangeError
 from accounting.spreadsheet import formula_safe_cell
-from stream.records import (
+from contracts.records import (
     MAX_READINGS_PER_BATCH,
     DecodeReason,
     RawReading,
@@ -36,7 +36,7 @@ from stream.records import (
     encode_batch,
     ts_to_ms,
 )
-from stream.split import split_message
+from contracts.split import split_message
 
 HEADER = ("meter_id", "ts", "value", "unit")
 

@@ -46,9 +46,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from contracts.records import WIRE_VERSION, ReadingBatch, ms_to_iso
 from ingest.config import BufferConfig, FullPolicy
 from ingest.metrics import GatewayMetrics
-from stream.records import WIRE_VERSION, ReadingBatch, ms_to_iso
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS seq_high_water (
 
 
 def encode_payload(batch: ReadingBatch) -> bytes:
-    """``stream.records.encode_batch``, byte for byte (tests/ingest/test_buffer.py checks it),
+    """``contracts.records.encode_batch``, byte for byte (tests/ingest/test_buffer.py checks it),
     formatting each distinct timestamp once: a poll cycle's readings share one."""
     iso: dict[int, str] = {}
     readings = []

@@ -7,7 +7,6 @@ file, the key path, its line and what is wrong, so a gateway never starts half-c
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,14 +18,15 @@ from pydantic import model_validator as _model_validator
 from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from config.settings import ConfigError
+from contracts.patterns import NAME_RE, UNIT_RE
 from ingest import dlt645_codec
 from ingest.iec104_config import Iec104Server
 from ingest.mqtt_config import MqttBrokerConfig
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.registers import MAX_READ_REGISTERS, DataType, Function, Order, Span
 
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # no "/": it separates gateway and device keys
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")  # as stream.records accepts
+_ID = NAME_RE  # no "/": it separates gateway and device keys
+_UNIT = UNIT_RE  # as contracts.records accepts
 
 
 class RegisterKind(StrEnum):

@@ -36,11 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from contracts.records import Quality, RawReading, ReadingBatch, Source
 from ingest import dlt645_codec as codec
 from ingest.config import Dlt645Line, Dlt645Meter
 from ingest.metrics import GatewayMetrics, MetricKey
 from ingest.sink import ReadingSink, SourceSink
-from stream.records import Quality, RawReading, ReadingBatch, Source
 
 log = logging.getLogger(__name__)
 

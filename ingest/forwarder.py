@@ -38,10 +38,10 @@ from aiokafka.errors import (
 )
 
 from config.kafka_security import client_kwargs, connect_failure
+from contracts.split import split_message
 from ingest.buffer import ReadingBuffer, StoredBatch
 from ingest.config import KafkaConfig
 from ingest.metrics import GatewayMetrics
-from stream.split import split_message
 
 log = logging.getLogger(__name__)
 # Refusals of the message itself: sending it again can only fail again.

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from contracts.records import Quality, RawReading, ReadingBatch, Source
 from ingest.iec104_codec import (
     SEQ_MODULO,
     Asdu,
@@ -46,7 +47,6 @@ from ingest.iec104_codec import (
 from ingest.iec104_config import Iec104Server
 from ingest.metrics import GatewayMetrics
 from ingest.sink import ReadingSink, SourceSink
-from stream.records import Quality, RawReading, ReadingBatch, Source
 
 log = logging.getLogger(__name__)
 

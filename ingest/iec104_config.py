@@ -8,15 +8,16 @@ The timing parameters are clause 5.2's (table 3 gives the defaults used here).
 
 from __future__ import annotations
 
-import re
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")  # no "/": the source key is "<gateway>/<name>"
-_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
+from contracts.patterns import ID_RE, NAME_RE, UNIT_RE
+
+_NAME = NAME_RE  # no "/": the source key is "<gateway>/<name>"
+_METER_ID = ID_RE
+_UNIT = UNIT_RE
 
 
 class _Strict(BaseModel):

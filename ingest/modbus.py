@@ -26,11 +26,11 @@ from collections.abc import Callable, Sequence
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from contracts.records import Quality, RawReading, ReadingBatch, Source
 from ingest.config import ModbusDevice, ModbusPoint
 from ingest.metrics import GatewayMetrics, MetricKey
 from ingest.registers import Block, Function, block_decoder, plan_blocks, split_block
 from ingest.sink import ReadingSink, SourceSink
-from stream.records import Quality, RawReading, ReadingBatch, Source
 
 log = logging.getLogger(__name__)
 

@@ -34,12 +34,12 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer import FramerType
 
+from contracts.records import RawReading, ReadingBatch, Source
 from ingest.config import LineDevice, LineTransport, ModbusLine
 from ingest.metrics import GatewayMetrics, MetricKey
 from ingest.modbus import ILLEGAL_DATA_ADDRESS, BlockPlan, block_plan, observe_latency, to_readings
 from ingest.registers import Block, Function, plan_blocks, split_block
 from ingest.sink import ReadingSink, SourceSink
-from stream.records import RawReading, ReadingBatch, Source
 
 log = logging.getLogger(__name__)
 

@@ -41,11 +41,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from contracts.records import MAX_READINGS_PER_BATCH, Quality, RawReading, ReadingBatch, Source
 from ingest.metrics import GatewayMetrics
 from ingest.mqtt_config import MqttBrokerConfig
 from ingest.mqtt_formats import Decoded, MalformedPayloadError, PointIndex, PointValue, matching
 from ingest.sink import ReadingSink, SourceSink
-from stream.records import MAX_READINGS_PER_BATCH, Quality, RawReading, ReadingBatch, Source
 
 _log = logging.getLogger(__name__)
 _HEALTHY_S = 30.0  # a connection that lasted this long resets the backoff

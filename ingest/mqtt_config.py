@@ -20,12 +20,14 @@ from typing import Annotated, Literal, Self
 from paho.mqtt.client import topic_matches_sub
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from contracts.patterns import ID_RE, UNIT_RE
+
 FilePath = Annotated[Path, Field(strict=False)]
-# Same alphabets as the wire contract (stream/records.py); no "/" in a broker name because the
+# Same alphabets as the wire contract (contracts/records.py); no "/" in a broker name because the
 # source key is "<gateway_id>/<broker name>".
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}\Z")
-_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
+_METER_ID = ID_RE
+_UNIT = UNIT_RE
 # MQTT 3.1.1 3.1.3.1 lets a broker refuse ids beyond 23 characters of [0-9a-zA-Z]; brokers in
 # use (Mosquitto, EMQX) take up to 65535 bytes of UTF-8. Printable ASCII keeps logs readable.
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}\Z")

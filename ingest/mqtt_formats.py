@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 from paho.mqtt.client import topic_matches_sub
 
+from contracts.records import MAX_READINGS_PER_BATCH, Quality
 from ingest.mqtt_config import MqttPoint, MqttSubscription, PayloadFormat
-from stream.records import MAX_READINGS_PER_BATCH, Quality
 
 _INT64 = 2**63
 

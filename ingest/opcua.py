@@ -34,12 +34,12 @@ from asyncua.crypto.validator import CertificateValidator, CertificateValidatorO
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from contracts.records import MAX_READINGS_PER_BATCH, RawReading, ReadingBatch, Source
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaServerConfig
 from ingest.opcua_readings import ReadingMaker
 from ingest.opcua_session import OpcUaSession
 from ingest.sink import ReadingSink, SourceSink
-from stream.records import MAX_READINGS_PER_BATCH, RawReading, ReadingBatch, Source
 
 _log = logging.getLogger(__name__)
 _HEALTHY_S = 30.0  # a connection that lasted this long resets the backoff

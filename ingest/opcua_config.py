@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from accounting.instants import DEFAULT_BOUND_YEARS
+from contracts.patterns import ID_RE, UNIT_RE
 
 SecurityPolicy = Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss"]
 SecurityMode = Literal["None", "Sign", "SignAndEncrypt"]
@@ -36,11 +37,11 @@ _NODE_ID = re.compile(
     r"|g=[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\Z",
     re.DOTALL,
 )
-# Same alphabets as the wire contract in ``stream/records.py``; no "/" in a server name because
+# Same alphabets as the wire contract in ``contracts/records.py``; no "/" in a server name because
 # the source key is "<gateway_id>/<server name>".
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,63}\Z")
-_METER_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
+_METER_ID = ID_RE
+_UNIT = UNIT_RE
 
 # Paths come from YAML as strings; strict mode would otherwise refuse str for Path.
 FilePath = Annotated[Path, Field(strict=False)]

@@ -27,9 +27,9 @@ from typing import Any
 from asyncua import ua
 
 from accounting.instants import DEFAULT_BOUND_YEARS, TimeBounds
+from contracts.records import Quality, RawReading, ms_to_iso
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaPoint
-from stream.records import Quality, RawReading, ms_to_iso
 
 _log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

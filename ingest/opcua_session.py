@@ -23,10 +23,10 @@ from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
+from contracts.records import RawReading
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaPoint, OpcUaServerConfig
 from ingest.opcua_readings import ReadingMaker
-from stream.records import RawReading
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from contracts.records import ReadingBatch
 from ingest.metrics import GatewayMetrics
-from stream.records import ReadingBatch
 
 log = logging.getLogger(__name__)
 

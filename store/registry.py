@@ -7,17 +7,22 @@ recorded) and 9.1 c (meters with accuracy class and calibration due date).
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.rows import dict_row
 
+from accounting.carriers import Carrier
+from accounting.meter import MeterProfile, RegisterKind
+from accounting.metering import MeteringLevel
 from accounting.regions import RegionLevel, load_regions
+from store import audit
 
 
 class RegistryError(Exception):
@@ -67,32 +72,6 @@ def _explain(exc: psycopg.Error, what: str) -> RegistryError:
     if isinstance(exc, errors.UniqueViolation):
         return RegistryError(f"{what}: already exists")
     return RegistryError(f"{what}: {diag.message_primary or exc}")
-
-
-def _audit(
-    conn: psycopg.Connection[Any],
-    *,
-    actor: str,
-    action: str,
-    entity: str,
-    entity_id: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    reason: str = "",
-) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (actor, action, entity, entity_id, before, after, reason)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (
-            actor,
-            action,
-            entity,
-            entity_id,
-            json.dumps(before, default=str) if before is not None else None,
-            json.dumps(after, default=str) if after is not None else None,
-            reason,
-        ),
-    )
 
 
 def add_park(
@@ -168,7 +147,7 @@ def _insert(
     try:
         with conn.transaction():
             conn.execute(query, [row[c] for c in cols])
-            _audit(
+            audit.record(
                 conn,
                 actor=actor,
                 action="create",
@@ -197,7 +176,7 @@ def _insert_returning_id(
         with conn.transaction():
             found = conn.execute(query, [row[c] for c in cols]).fetchone()
             assert found is not None  # RETURNING of an INSERT that did not fail
-            _audit(
+            audit.record(
                 conn,
                 actor=actor,
                 action="create",
@@ -317,7 +296,7 @@ def set_park_inventory_start(
             conn.execute(
                 "UPDATE park SET inventory_start = %s WHERE park_id = %s", (start, park_id)
             )
-            _audit(
+            audit.record(
                 conn,
                 actor=actor,
                 action="update",
@@ -400,7 +379,7 @@ def set_park_factor_settings(
                 ),
                 [*changes.values(), park_id],
             )
-            _audit(
+            audit.record(
                 conn,
                 actor=actor,
                 action="update",
@@ -435,3 +414,41 @@ def get_meter(conn: psycopg.Connection[Any], meter_id: str) -> Meter | None:
         )
         row = cur.fetchone()
     return Meter(**row) if row else None
+
+
+# The validation profile of a registry row: the one translation the worker and the API share.
+_LEVELS = {
+    "unit": MeteringLevel.UNIT,
+    "secondary_unit": MeteringLevel.SECONDARY_UNIT,
+    "equipment": MeteringLevel.MAJOR_EQUIPMENT,
+}
+
+
+def _day_end_ms(day: date) -> int:
+    # A calibration due on a day is still valid through that day (UTC).
+    return int(datetime.combine(day, clock_time.max, tzinfo=UTC).timestamp() * 1000)
+
+
+def to_profile(
+    meter: Meter, *, installed_at_ms: int | None = None, inventory_start_ms: int | None = None
+) -> MeterProfile:
+    """The validation profile of a registry row (clause 9.1 c, GB 17167); ``installed_at_ms``
+    and its park's ``inventory_start_ms`` bound the history it accepts."""
+    return MeterProfile(
+        meter_id=meter.meter_id,
+        carrier=Carrier(meter.carrier),
+        unit=meter.unit,
+        register=RegisterKind(meter.register_kind),
+        expected_interval_ms=meter.expected_interval_s * 1000,
+        accuracy_class=meter.accuracy_class,
+        metering_level=_LEVELS[meter.metering_level],
+        calibration_due_ms=_day_end_ms(meter.calibration_due) if meter.calibration_due else None,
+        accuracy_category=meter.accuracy_category,
+        multiplier=meter.multiplier,
+        rollover=meter.rollover,
+        range_min=meter.range_min if meter.range_min is not None else -math.inf,
+        range_max=meter.range_max if meter.range_max is not None else math.inf,
+        max_rate_per_h=meter.max_rate_per_h,
+        installed_ms=installed_at_ms,
+        inventory_start_ms=inventory_start_ms,
+    )

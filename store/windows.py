@@ -99,14 +99,14 @@ class WindowResult:
     interpolated: bool
 
 
-_COLUMNS = (
+WINDOW_COLUMNS = (
     "meter_id, width_s, window_start, window_end, enterprise_id, source_category, iso_category, "
     "activity, activity_unit, gases, tco2e, gwp_set, factor_versions, readings_present, "
     "readings_expected, completeness, flags, interpolated"
 )
-_UPSERT = f"""
-INSERT INTO emission_window ({_COLUMNS}, computed_at)
-SELECT {_COLUMNS}, now() FROM emission_window_stage
+WINDOW_UPSERT = f"""
+INSERT INTO emission_window ({WINDOW_COLUMNS}, computed_at)
+SELECT {WINDOW_COLUMNS}, now() FROM emission_window_stage
 ON CONFLICT (meter_id, width_s, window_start) DO UPDATE SET
     window_end = EXCLUDED.window_end, enterprise_id = EXCLUDED.enterprise_id,
     source_category = EXCLUDED.source_category, iso_category = EXCLUDED.iso_category,
@@ -136,7 +136,7 @@ def upsert_windows(conn: psycopg.Connection[Any], results: Sequence[WindowResult
             "(LIKE emission_window INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         with conn.cursor() as cur:
-            with cur.copy(f"COPY emission_window_stage ({_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY emission_window_stage ({WINDOW_COLUMNS}) FROM STDIN") as copy:
                 for r in results:
                     copy.write_row(
                         (
@@ -160,4 +160,4 @@ def upsert_windows(conn: psycopg.Connection[Any], results: Sequence[WindowResult
                             r.interpolated,
                         )
                     )
-            cur.execute(_UPSERT)
+            cur.execute(WINDOW_UPSERT)

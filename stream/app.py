@@ -21,14 +21,14 @@ import faust
 from accounting.gwp import GwpSet
 from config.kafka_security import KafkaSecurity, ssl_context
 from config.settings import WorkerSettings
-from stream.alerts import alert_key, encode_alert
+from contracts.alerts import alert_key, encode_alert
+from contracts.records import rejected_messages
+from contracts.split import split_message
+from contracts.topics import Topic, topic_name
 from stream.deviations import DeviationStage
 from stream.intake import decode_messages, intake
-from stream.records import rejected_messages
 from stream.registry import RegistryCache
 from stream.sink import Database
-from stream.split import split_message
-from stream.topics import Topic, topic_name
 from stream.validate import StreamReason
 from stream.window_sink import WindowSink
 from stream.windows import plan_of

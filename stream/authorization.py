@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from contracts.records import Source
 from store.gateways import GatewayGrant
-from stream.records import Source
 
 # Sources a gateway collects; ``ems`` comes through the API (or an operator's backfill).
 GATEWAY_SOURCES = frozenset(

@@ -1,7 +1,7 @@
-"""The stream worker's columnar view of the batch records (``stream.records``).
+"""The stream worker's columnar view of the batch records (``contracts.records``).
 
 A batch's readings as numpy columns, decoded without a Python object per reading, and the
-accepted readings of an intake batch as columns. Kept apart from ``stream.records``, which the
+accepted readings of an intake batch as columns. Kept apart from ``contracts.records``, which the
 edge gateway shares and which must not import numpy (the gateway installs without it).
 """
 
@@ -16,10 +16,10 @@ import orjson
 from numpy.typing import NDArray
 
 from accounting.instants import REPRESENTABLE, TimeBounds, parse_ms
-from stream.records import (
-    _ID,
-    _UNIT,
+from contracts.patterns import ID_RE, UNIT_RE
+from contracts.records import (
     WIRE_VERSION,
+    BatchHeader,
     Quality,
     RawReading,
     ReadingBatch,
@@ -27,9 +27,8 @@ from stream.records import (
     Source,
     ValidBatch,
     ValidReading,
-    _Header,
-    _header,
-    _readings,
+    batch_header,
+    batch_readings,
 )
 
 
@@ -113,7 +112,7 @@ def _all_match(values: list[Any], known: set[str], pattern: re.Pattern[str]) -> 
     return True
 
 
-def _columns(header: _Header, bounds: TimeBounds) -> ReadingColumns | None:
+def _columns(header: BatchHeader, bounds: TimeBounds) -> ReadingColumns | None:
     """Every reading of the batch as columns when every one of them is good, else None.
 
     Checks the same rules as :func:`_reading`, over columns: each distinct meter id, unit and
@@ -139,7 +138,9 @@ def _columns(header: _Header, bounds: TimeBounds) -> ReadingColumns | None:
                 return None
             if Quality.BAD.value in kinds:
                 bad = np.fromiter((q == Quality.BAD.value for q in qualities), np.bool_, n)
-        if not (_all_match(meter_ids, _GOOD_IDS, _ID) and _all_match(units, _GOOD_UNITS, _UNIT)):
+        if not (
+            _all_match(meter_ids, _GOOD_IDS, ID_RE) and _all_match(units, _GOOD_UNITS, UNIT_RE)
+        ):
             return None
         new_stamps = set(stamps) - _TS_MS.keys()
         if new_stamps:
@@ -185,13 +186,13 @@ def decode_columns(raw: bytes, *, bounds: TimeBounds = REPRESENTABLE) -> Decoded
     Same outcome as ``decode_batch`` with the same ``bounds`` (the tests hold them equal): a
     message whose readings are all good is decoded column-wise, any other reading by reading.
     """
-    header = _header(raw)
+    header = batch_header(raw)
     if isinstance(header, Rejection):
         return DecodedColumns(None, [header])
     columns = _columns(header, bounds)
     if columns is not None:
         return DecodedColumns(columns, [])
-    good, bad = _readings(header, bounds)
+    good, bad = batch_readings(header, bounds)
     if not good:
         return DecodedColumns(None, bad)
     batch = ReadingBatch(

@@ -21,9 +21,9 @@ import psycopg
 from accounting.instants import DEFAULT_BOUND_YEARS, TimeBounds
 from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import Reason
+from contracts.records import Rejection, encode_rejections
 from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns, ValidColumns, decode_columns
-from stream.records import Rejection, encode_rejections
 from stream.replacements import pending_replacements, store_swaps
 from stream.sink import store_rejections, store_valid
 from stream.validate import MovedInterval, Neighbours, behind_state, validate_batch

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from datetime import time as clock_time
 
 import psycopg
 
-from accounting.carriers import Carrier
-from accounting.meter import MeterProfile, RegisterKind
-from accounting.metering import MeteringLevel
+from accounting.meter import MeterProfile
 from store.gateways import all_gateways, enterprise_parks, gateways_version
 from store.registry import (
     FactorContext,
@@ -30,47 +25,12 @@ from store.registry import (
     installed_ms,
     inventory_starts_ms,
     registry_version,
+    to_profile,
 )
 from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns
 
 log = logging.getLogger(__name__)
-
-_LEVELS = {
-    "unit": MeteringLevel.UNIT,
-    "secondary_unit": MeteringLevel.SECONDARY_UNIT,
-    "equipment": MeteringLevel.MAJOR_EQUIPMENT,
-}
-
-
-def _day_end_ms(day: date) -> int:
-    # A calibration due on a day is still valid through that day (UTC).
-    return int(datetime.combine(day, clock_time.max, tzinfo=UTC).timestamp() * 1000)
-
-
-def to_profile(
-    meter: Meter, *, installed_at_ms: int | None = None, inventory_start_ms: int | None = None
-) -> MeterProfile:
-    """The validation profile of a registry row (clause 9.1 c, GB 17167); ``installed_at_ms``
-    and its park's ``inventory_start_ms`` bound the history it accepts."""
-    return MeterProfile(
-        meter_id=meter.meter_id,
-        carrier=Carrier(meter.carrier),
-        unit=meter.unit,
-        register=RegisterKind(meter.register_kind),
-        expected_interval_ms=meter.expected_interval_s * 1000,
-        accuracy_class=meter.accuracy_class,
-        metering_level=_LEVELS[meter.metering_level],
-        calibration_due_ms=_day_end_ms(meter.calibration_due) if meter.calibration_due else None,
-        accuracy_category=meter.accuracy_category,
-        multiplier=meter.multiplier,
-        rollover=meter.rollover,
-        range_min=meter.range_min if meter.range_min is not None else -math.inf,
-        range_max=meter.range_max if meter.range_max is not None else math.inf,
-        max_rate_per_h=meter.max_rate_per_h,
-        installed_ms=installed_at_ms,
-        inventory_start_ms=inventory_start_ms,
-    )
 
 
 def to_profiles(

@@ -21,8 +21,8 @@ import numpy as np
 import orjson
 import psycopg
 
+from contracts.records import ValidBatch, ms_to_iso
 from stream.columns import ValidColumns
-from stream.records import ValidBatch, ms_to_iso
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

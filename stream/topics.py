@@ -1,23 +1,17 @@
-"""The Kafka topics of parkcarbon (ARCHITECTURE.md) and their idempotent creation."""
+"""The idempotent creation of the Kafka topics (their names: ``contracts.topics``)."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from enum import StrEnum
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from config.kafka_security import KafkaSecurity, client_kwargs
+from contracts.topics import RETENTION_MS, Topic, topic_name
 
-
-class Topic(StrEnum):
-    READINGS_RAW = "readings.raw"
-    READINGS_VALID = "readings.valid"
-    READINGS_REJECTED = "readings.rejected"
-    EMISSIONS_WINDOWS = "emissions.windows"
-    ALERTS = "alerts"
+__all__ = ["Topic", "TopicState", "create_topics", "topic_name"]
 
 
 @dataclass(frozen=True)
@@ -25,16 +19,6 @@ class TopicState:
     name: str
     partitions: int
     created: bool
-
-
-# Rejected readings are the evidence of data quality problems (clause 8.4): keep them longer.
-_RETENTION_MS = {
-    Topic.READINGS_REJECTED: str(30 * 24 * 3600 * 1000),
-}
-
-
-def topic_name(topic: Topic, prefix: str = "") -> str:
-    return f"{prefix}{topic.value}"
 
 
 async def create_topics(
@@ -59,7 +43,7 @@ async def create_topics(
                 name=topic_name(t, prefix),
                 num_partitions=partitions,
                 replication_factor=replication,
-                topic_configs={"retention.ms": _RETENTION_MS[t]} if t in _RETENTION_MS else {},
+                topic_configs={"retention.ms": RETENTION_MS[t]} if t in RETENTION_MS else {},
             )
             for t in Topic
             if topic_name(t, prefix) not in existing

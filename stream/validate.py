@@ -1,6 +1,6 @@
 """Decoded ``readings.raw`` messages in, accepted readings and quarantined ones out (clause 8.4).
 
-Pure wiring: decoding is ``stream.records``, every rule is ``accounting.validation``. The
+Pure wiring: decoding is ``contracts.records``, every rule is ``accounting.validation``. The
 caller passes the meter profiles, each meter's carried state, and for each message ``now_ms`` —
 the Kafka timestamp of the message, so a replay judges FUTURE/TOO_OLD exactly as the first pass
 did.
@@ -29,9 +29,9 @@ from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import QUARANTINE_MASK, Reason, reason_names
 from accounting.replacement import Replacement, Swap, apply_swap, pending
 from accounting.validation import validate
+from contracts.records import Rejection, ms_to_iso
 from stream.authorization import GATEWAY_SOURCES, SourceAuthorization
 from stream.columns import DecodedColumns, ReadingColumns, ValidColumns
-from stream.records import Rejection, ms_to_iso
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,24 +3,7 @@
 Runs the synchronous store queries in a worker thread on its own connection; while the
 database is down it retries and keeps the due windows, so nothing is skipped.
 
-The ``emissions.windows`` contract (wire version 2): one message carries the window results
-of one enterprise from one flush, keyed by the enterprise id (its subject; a meter belongs to
-one enterprise, so each meter's results stay in order in one partition)::
-
-    {"v": 2, "enterprise_id": "ent-01",
-     "windows": [{"meter_id": "E-001", "enterprise_id": "ent-01",
-                  "source_category": "purchased_electricity", "iso_category": "2",
-                  "width_s": 60, "window_start": "2026-11-25T08:00:00.000Z",
-                  "window_end": "2026-11-25T08:01:00.000Z", "activity": 12.5,
-                  "activity_unit": "kWh", "gases_t": {"CO2": 0.0071}, "tco2e": 0.0071,
-                  "gwp_set": "AR5", "factor_versions": ["..."], "completeness": 1.0,
-                  "flags": 0, "interpolated": false}, ...]}
-
-At most ``MAX_WINDOWS_PER_MESSAGE`` windows per message (an enterprise with more in one flush
-gets several messages). A recomputed window is sent again with its new figures; a consumer
-keeps the latest per (meter_id, width_s, window_start). Version 1 (one message per window,
-keyed by meter id) sent 186,000 messages for a 600,000-reading backlog: a tenth of the
-worker's time went to per-message encoding and Kafka sends.
+The ``emissions.windows`` messages it sends follow ``contracts.windows``.
 """
 
 from __future__ import annotations
@@ -42,11 +25,12 @@ from accounting.gwp import GwpSet
 from accounting.intervals import keyed_window_sums
 from accounting.overrides import FactorSet, factor_sets, packaged_factors
 from accounting.window_plan import WindowPlan
+from contracts.records import ms_to_iso
+from contracts.windows import MAX_WINDOWS_PER_MESSAGE, windows_message
 from store.factors import load_overrides, overrides_version
 from store.registry import FactorContext, Meter
-from store.windows import _COLUMNS, _UPSERT, WindowKey, WindowResult, WindowSums
+from store.windows import WINDOW_COLUMNS, WINDOW_UPSERT, WindowKey, WindowResult, WindowSums
 from stream.emissions import EmissionCalculator
-from stream.records import ms_to_iso
 from stream.registry import RegistryCache
 from stream.windows import WindowTracker
 
@@ -468,7 +452,7 @@ def upsert_windows(
             with (
                 conn.transaction(),
                 conn.cursor() as cur,
-                cur.copy(f"COPY emission_window ({_COLUMNS}) FROM STDIN") as copy,
+                cur.copy(f"COPY emission_window ({WINDOW_COLUMNS}) FROM STDIN") as copy,
             ):
                 copy.write(data)
             return True
@@ -480,14 +464,10 @@ def upsert_windows(
             "(LIKE emission_window INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         with conn.cursor() as cur:
-            with cur.copy(f"COPY emission_window_stage ({_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY emission_window_stage ({WINDOW_COLUMNS}) FROM STDIN") as copy:
                 copy.write(data)
-            cur.execute(_UPSERT)
+            cur.execute(WINDOW_UPSERT)
     return False
-
-
-MAX_WINDOWS_PER_MESSAGE = 500
-WINDOWS_WIRE_VERSION = 2
 
 
 def _window_item(r: WindowResult) -> dict[str, Any]:
@@ -520,25 +500,5 @@ def encode_windows(
         by_enterprise.setdefault(r.enterprise_id, []).append(r)
     for enterprise_id, mine in by_enterprise.items():
         for i in range(0, len(mine), max_per_message):
-            yield (
-                enterprise_id.encode(),
-                orjson.dumps(
-                    {
-                        "v": WINDOWS_WIRE_VERSION,
-                        "enterprise_id": enterprise_id,
-                        "windows": [_window_item(r) for r in mine[i : i + max_per_message]],
-                    }
-                ),
-            )
-
-
-def decode_windows(raw: bytes) -> list[dict[str, Any]]:
-    """The window results of one ``emissions.windows`` message (see the module docstring)."""
-    obj = orjson.loads(raw)
-    if (
-        not isinstance(obj, dict)
-        or obj.get("v") != WINDOWS_WIRE_VERSION
-        or not isinstance(obj.get("windows"), list)
-    ):
-        raise ValueError(f"not an emissions.windows v{WINDOWS_WIRE_VERSION} message")
-    return list(obj["windows"])
+            items = [_window_item(r) for r in mine[i : i + max_per_message]]
+            yield enterprise_id.encode(), windows_message(enterprise_id, items)

@@ -29,8 +29,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.workers import Worker, start_worker, stop_workers, wait_ready
 from config.settings import StackSettings
+from contracts.records import decode_batch
 from deploy import stack as local_stack
-from stream.records import decode_batch
 from stream.topics import Topic, create_topics, topic_name
 
 ROOT = Path(__file__).resolve().parent.parent

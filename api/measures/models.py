@@ -17,8 +17,9 @@ from api.measures.enums import (
     ObjectiveStatus,
 )
 from api.registers.xlsx import LongText, ShortText
+from contracts.patterns import ID_PATTERN
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/-]{1,64}$", max_length=64)]
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
 Tonnes = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 Cny = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]

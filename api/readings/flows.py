@@ -22,8 +22,8 @@ from api.producer import KafkaUnavailable, RawProducer
 from api.readings import service
 from api.readings.enums import Outcome, RejectReason
 from api.readings.parse import Item, Parsed
-from stream.records import MAX_READINGS_PER_BATCH, WIRE_VERSION, Quality, Source, ms_to_iso
-from stream.split import split_message
+from contracts.records import MAX_READINGS_PER_BATCH, WIRE_VERSION, Quality, Source, ms_to_iso
+from contracts.split import split_message
 
 # The worker's own limits (accounting.meter.MeterProfile defaults): refused here already, so the
 # pusher hears about it now rather than finding it in the quarantine later.
@@ -56,7 +56,7 @@ def encode(
     seq_base: int,
     history: bool = False,
 ) -> bytes:
-    """``stream.records.encode_batch`` of EMS readings (always of good quality, seq =
+    """``contracts.records.encode_batch`` of EMS readings (always of good quality, seq =
     ``seq_base`` + position in the message), built straight from the pushed items: the same
     wire format (the tests decode it with ``decode_batch``), with the history marker when
     ``history``."""

@@ -11,9 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.readings.enums import Outcome, RejectReason
-
-ID_PATTERN = r"^[A-Za-z0-9_.:/-]{1,64}$"
-UNIT_PATTERN = r"^[A-Za-z0-9^/ %.\-]{1,16}$"
+from contracts.patterns import ID_PATTERN, UNIT_PATTERN
 
 
 class PushReading(BaseModel):

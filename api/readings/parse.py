@@ -28,10 +28,10 @@ from accounting.instants import (
     TimestampOutOfRangeError,
 )
 from api.errors import ApiError
-from api.readings.models import ID_PATTERN, UNIT_PATTERN
+from contracts.patterns import ID_RE, UNIT_RE
 
-_ID = re.compile(ID_PATTERN)
-_UNIT = re.compile(UNIT_PATTERN)
+_ID = ID_RE
+_UNIT = UNIT_RE
 _NUMBER = re.compile(r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _FIELDS = ("meter_id", "ts", "value", "unit")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -29,7 +29,7 @@ from api.readings.enums import PushMode
 from api.readings.models import PushResult, request_body_schema
 from api.readings.parse import media_type, parse_body
 from config.settings import ApiSettings
-from stream.topics import Topic, topic_name
+from contracts.topics import Topic, topic_name
 
 router = APIRouter(prefix="/v1/readings", tags=["readings"])
 Pusher = Annotated[Principal, Depends(require(Scope.READINGS_WRITE))]

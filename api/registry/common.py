@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.errors import ApiError
 from api.keys import Principal
+from contracts import patterns
+from contracts.patterns import NAME_PATTERN
 
 T = TypeVar("T")
 
 # Ids as the registry tables' CHECK constraints allow them (migration 0001).
-ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-METER_ID_PATTERN = r"^[A-Za-z0-9_.:/-]{1,64}$"
+ID_PATTERN = NAME_PATTERN  # enterprises and sites: no "/"
+METER_ID_PATTERN = patterns.ID_PATTERN
 MAX_LIMIT = 500
 
 

@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field, field_validator
 from api.registry.common import ID_PATTERN, METER_ID_PATTERN, PatchBody
 from api.registry.enums import GatewayStatus
 from api.registry.models import Strict
+from contracts import patterns
 
-# The gateway_id of a readings.raw batch (stream/records.py), which is what the worker checks.
-GATEWAY_ID_PATTERN = r"^[A-Za-z0-9_.:/-]{1,64}$"
+# The gateway_id of a readings.raw batch (contracts/records.py), which is what the worker checks.
+GATEWAY_ID_PATTERN = patterns.ID_PATTERN
 MAX_GRANTS = 10_000
 
 EnterpriseIds = list[Annotated[str, Field(pattern=ID_PATTERN)]]

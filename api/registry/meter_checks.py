@@ -1,7 +1,7 @@
 """Checks a meter's registry row must pass before it is stored (clause 9.1 c, GB 17167).
 
 The row is checked whole (after a PATCH, the merged row), with the same function the stream
-worker uses to load it (``stream.registry.to_profile``), so the API never stores a meter the
+worker uses to load it (``store.registry.to_profile``), so the API never stores a meter the
 worker cannot validate readings of.
 """
 
@@ -24,8 +24,7 @@ from accounting.units import UnitError, resolve_conversion
 from api.errors import ApiError
 from api.registry.enums import MeterSourceCategory
 from store.factors import load_overrides_for
-from store.registry import Meter
-from stream.registry import to_profile
+from store.registry import Meter, to_profile
 
 _FIELDS = frozenset(Meter.__dataclass_fields__)
 

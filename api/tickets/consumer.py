@@ -26,8 +26,8 @@ from api.live import LiveEvent
 from api.state import AppState
 from api.tickets import intake, overdue
 from config.kafka_security import client_kwargs
-from stream.alerts import AlertDecodeError, decode_alert
-from stream.topics import Topic, topic_name
+from contracts.alerts import AlertDecodeError, decode_alert
+from contracts.topics import Topic, topic_name
 
 log = logging.getLogger(__name__)
 

@@ -24,16 +24,14 @@ from psycopg.rows import dict_row
 
 from accounting.alerting import AlertState
 from accounting.incidents import CommonCause, common_cause, may_share_cause
-from api import audit
 from api.live import LiveEvent
 from api.tickets.enums import CONSUMER_ACTOR, HistoryEvent, WebhookEvent
 from api.tickets.history import append as history
 from api.webhooks import outbox
+from contracts.alerts import Alert
 
-# The worker's own upsert (store.targets): one definition of "a later step supersedes".
-from store.targets import _UPSERT as ALERT_UPSERT
-from store.targets import _params as alert_params
-from stream.alerts import Alert
+# The one alert writer, the worker's too: one definition of "a later step supersedes".
+from store.alerts import alert_params, upsert_alert
 
 _STEP_SEEN = """
 SELECT 1 FROM ticket_occurrence
@@ -82,7 +80,6 @@ WHERE alert_id = %s
 def alert_json(alert: Alert) -> dict[str, Any]:
     """The alert as webhook and live-feed payloads carry it."""
     p = alert_params(alert)
-    del p["order"]
     p["first_raised_at"] = p.pop("raised_at")
     return p
 
@@ -91,7 +88,7 @@ async def ingest(conn: AsyncConnection[Any], *, alert: Alert) -> list[LiveEvent]
     """Store one alert step in the caller's transaction; the live events to publish after it
     commits (none when the step was seen before)."""
     params = alert_params(alert)
-    await _upsert_alert(conn, alert=alert, params=params)
+    await upsert_alert(conn, alert=alert, actor=CONSUMER_ACTOR)
     if await (await conn.execute(_STEP_SEEN, params)).fetchone() is not None:
         return []
     counts = await (await conn.execute(_HAS, (alert.alert_id,))).fetchone()
@@ -182,27 +179,6 @@ async def ingest(conn: AsyncConnection[Any], *, alert: Alert) -> list[LiveEvent]
             )
     events.append(LiveEvent("alert", alert.enterprise_id, {**body["alert"], "ticket_id": tid}))
     return events
-
-
-async def _upsert_alert(
-    conn: AsyncConnection[Any], *, alert: Alert, params: dict[str, Any]
-) -> None:
-    # The worker usually stored the step already (then this changes nothing); when it did not,
-    # the change of state is audited as the worker would (7.3).
-    row = await (await conn.execute(ALERT_UPSERT, params)).fetchone()
-    if row is None:
-        return
-    before, after = row
-    if before != after and (before is None or after == AlertState.RESOLVED):
-        await audit.record(
-            conn,
-            actor=CONSUMER_ACTOR,
-            action="raise" if before is None else "resolve",
-            entity="alert",
-            entity_id=alert.alert_id,
-            before=None if before is None else {"state": before},
-            after={"state": after, "message": alert.message},
-        )
 
 
 async def _one(

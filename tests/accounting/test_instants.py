@@ -20,7 +20,7 @@ from accounting.instants import (
     parse_ms,
 )
 from accounting.reasons import Reason
-from stream.records import DecodeReason, ms_to_iso, ts_to_ms
+from contracts.records import DecodeReason, ms_to_iso, ts_to_ms
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 REPRESENTABLE_MS = st.integers(min_value=MIN_MS, max_value=MAX_MS)

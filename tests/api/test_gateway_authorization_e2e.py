@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import AsyncConnection
 
-from stream.topics import Topic
+from contracts.topics import Topic
 from tests.api.conftest import ApiServer
 from tests.conftest import RunningWorker
 from tests.stream.test_gateway_authorization import (

@@ -28,9 +28,9 @@ from psycopg import AsyncConnection
 
 from accounting.i18n import Lang, catalogue, translate
 from api.keys import Role
+from contracts.alerts import alert_key, encode_alert
+from contracts.topics import Topic, topic_name
 from store.windows import WindowKey, WindowResult
-from stream.alerts import alert_key, encode_alert
-from stream.topics import Topic, topic_name
 from stream.window_sink import encode_windows
 from tests.api.conftest import ApiServer, MakeKey
 from tests.api.test_tickets import make_alert, produce, wait_ticket

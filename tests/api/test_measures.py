@@ -15,8 +15,7 @@ from psycopg import AsyncConnection
 from accounting.meter import MeterState
 from accounting.reasons import Reason
 from accounting.validation import validate
-from store.registry import get_meter
-from stream.registry import to_profile
+from store.registry import get_meter, to_profile
 from tests.api.conftest import ENTERPRISE_A, PARK, ApiServer
 
 pytestmark = pytest.mark.integration

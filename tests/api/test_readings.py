@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import AsyncConnection
 
-from stream.records import Source, decode_batch
-from stream.topics import Topic, topic_name
+from contracts.records import Source, decode_batch
+from contracts.topics import Topic, topic_name
 from tests.api.conftest import ENTERPRISE_A, ENTERPRISE_B, ApiServer
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,8 @@ from psycopg import AsyncConnection
 from accounting.alerting import AlertState
 from accounting.deviation import CauseCategory, Rule
 from accounting.window_figures import SubjectKind
-from stream.alerts import Alert, alert_id, alert_key, encode_alert
-from stream.topics import Topic, topic_name
+from contracts.alerts import Alert, alert_id, alert_key, encode_alert
+from contracts.topics import Topic, topic_name
 from tests.api.conftest import ENTERPRISE_A, ApiServer
 
 pytestmark = pytest.mark.integration

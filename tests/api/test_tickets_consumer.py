@@ -22,7 +22,7 @@ from api.producer import RawProducer
 from api.state import AppState
 from api.tickets import consumer
 from config.settings import ApiSettings
-from stream.alerts import encode_alert
+from contracts.alerts import encode_alert
 from stream.topics import Topic, create_topics, topic_name
 from tests.api.test_tickets import make_alert
 

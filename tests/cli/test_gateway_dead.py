@@ -13,10 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from contracts.records import RawReading, ReadingBatch, Source
 from ingest.buffer import ReadingBuffer
 from ingest.config import BufferConfig
 from ingest.metrics import GatewayMetrics
-from stream.records import RawReading, ReadingBatch, Source
 
 GATEWAY = Path(sys.executable).with_name("parkcarbon-gateway")
 REASON = "MessageSizeTooLargeError: 2100000 bytes in one reading's message\nbroker said no"

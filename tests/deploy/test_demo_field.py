@@ -15,13 +15,13 @@ import psycopg
 import pytest
 import yaml
 
+from contracts.topics import Topic
 from deploy import demo
 from deploy.demo_field import field_park
 from deploy.mosquitto import free_port, mosquitto_binary
 from deploy.process import port_open, terminate
 from ingest.config import LineTransport, load_gateway_config
 from store.registry import get_meter
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 
 pytestmark = [

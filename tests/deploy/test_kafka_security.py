@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from config.kafka_security import KafkaSecurity, client_kwargs, connect_failure
 from config.settings import StackSettings
+from contracts.records import RawReading, ReadingBatch, Source
 from deploy import kafka_broker, kafka_tls
 from deploy.kafka_broker import GATEWAY_USER, SERVICE_USER, SaslSslListener
 from deploy.process import port_open
@@ -32,7 +33,6 @@ from ingest.config import GatewayConfig, load_gateway_config
 from ingest.forwarder import Forwarder
 from ingest.metrics import GatewayMetrics
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import RawReading, ReadingBatch, Source
 from stream.topics import Topic, create_topics, topic_name
 from tests.conftest import spawn_worker, stop_worker
 

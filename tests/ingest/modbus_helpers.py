@@ -9,10 +9,10 @@ from typing import Any, cast
 
 from pymodbus.server import ModbusTcpServer
 
+from contracts.records import ReadingBatch
 from ingest.config import ModbusDevice
 from ingest.metrics import GatewayMetrics
 from ingest.modbus import ModbusCollector
-from stream.records import ReadingBatch
 
 
 class ListSink:

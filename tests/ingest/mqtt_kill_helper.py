@@ -12,11 +12,11 @@ import asyncio
 import sys
 from pathlib import Path
 
+from contracts.records import ReadingBatch
 from ingest.buffer import ReadingBuffer
 from ingest.config import load_gateway_config
 from ingest.metrics import GatewayMetrics
 from ingest.mqtt import MqttCollector
-from stream.records import ReadingBatch
 
 
 async def main(config_path: Path, moment: str) -> None:

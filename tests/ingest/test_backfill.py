@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from accounting.instants import TimeBounds
+from contracts.records import decode_batch, encode_batch
 from ingest.backfill import BackfillError, Tally, batches, messages, read_rows
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import decode_batch, encode_batch
 from tests.conftest import ROOT, RunningWorker
 
 QUARTER_MS = 15 * 60 * 1000
@@ -209,8 +209,8 @@ def test_a_live_message_with_an_old_reading_is_still_quarantined_too_old(
 
     from aiokafka import AIOKafkaProducer
 
-    from stream.records import RawReading, ReadingBatch, Source, encode_batch, ts_to_ms
-    from stream.topics import Topic
+    from contracts.records import RawReading, ReadingBatch, Source, encode_batch, ts_to_ms
+    from contracts.topics import Topic
 
     meter_id = f"LIVE-{unique}"
     _history_meter(db, unique, meter_id)

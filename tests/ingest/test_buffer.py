@@ -16,11 +16,7 @@ from typing import Any
 
 import pytest
 
-from ingest.buffer import BufferWriteError, ReadingBuffer, encode_payload
-from ingest.config import BufferConfig, FullPolicy
-from ingest.metrics import GatewayMetrics
-from ingest.sink import SourceSink
-from stream.records import (
+from contracts.records import (
     Quality,
     RawReading,
     ReadingBatch,
@@ -28,6 +24,10 @@ from stream.records import (
     decode_batch,
     encode_batch,
 )
+from ingest.buffer import BufferWriteError, ReadingBuffer, encode_payload
+from ingest.config import BufferConfig, FullPolicy
+from ingest.metrics import GatewayMetrics
+from ingest.sink import SourceSink
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,7 +116,7 @@ WRITER = textwrap.dedent(
     from ingest.buffer import ReadingBuffer
     from ingest.config import BufferConfig
     from ingest.metrics import GatewayMetrics
-    from stream.records import RawReading, ReadingBatch, Source
+    from contracts.records import RawReading, ReadingBatch, Source
 
     async def main() -> None:
         config = BufferConfig.model_validate({"path": Path(sys.argv[1])})

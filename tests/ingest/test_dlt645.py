@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from accounting.intervals import counter_deltas
+from contracts.records import Source, decode_batch
 from ingest.buffer import ReadingBuffer
 from ingest.config import BufferConfig, Dlt645Line
 from ingest.dlt645 import Dlt645Collector
 from ingest.metrics import GatewayMetrics
 from simulators.dlt645_meter import Line, SimulatedMeter, serve_serial, serve_tcp
-from stream.records import Source, decode_batch
 from tests.ingest.modbus_helpers import ListSink
 
 A1, A2, A3 = "000000000001", "000000000002", "000012345678"

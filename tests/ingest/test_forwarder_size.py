@@ -15,11 +15,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from contracts.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
 from ingest.buffer import ReadingBuffer
 from ingest.config import BufferConfig, KafkaConfig
 from ingest.forwarder import Forwarder
 from ingest.metrics import GatewayMetrics
-from stream.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
 
 pytestmark = pytest.mark.integration
 BROKER_MESSAGE_MAX_BYTES = 1_048_588  # Kafka's default message.max.bytes, the local broker's

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from config.settings import ConfigError
+from contracts.topics import Topic
 from deploy.mosquitto import free_port
 from ingest.config import GatewayConfig, load_gateway_config
 from ingest.gateway import run_gateway
@@ -36,7 +37,6 @@ from ingest.iec104_codec import (
     interrogation,
 )
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 
 CST = timezone(timedelta(hours=8))

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from contracts.records import RawReading
 from ingest.config import GatewayConfig, ModbusDevice
 from ingest.metrics import GatewayMetrics
 from ingest.modbus import ModbusCollector
@@ -28,7 +29,6 @@ from ingest.registers import Block, DataType, Function, Order
 from simulators.meters import Fault
 from simulators.modbus_farm import ModbusFarm, make_park
 from simulators.profiles import Carrier
-from stream.records import RawReading
 from tests.ingest.modbus_helpers import ListSink, device
 
 SOURCE = Path(__file__).with_name("libmodbus_server.c")

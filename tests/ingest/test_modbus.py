@@ -15,12 +15,12 @@ from pymodbus.datastore import ModbusServerContext, ModbusSimulatorContext
 from pymodbus.simulator import DataType as SimType
 from pymodbus.simulator import SimData, SimDevice
 
+from contracts.records import decode_batch
 from ingest.config import GatewayConfig
 from ingest.gateway import run_gateway
 from simulators.meters import Fault
 from simulators.modbus_farm import ModbusFarm, make_park
 from simulators.profiles import Carrier
-from stream.records import decode_batch
 from tests.ingest.modbus_helpers import ListSink, device, pymodbus_server, run_collectors
 from tests.ingest.test_registers import CASES
 

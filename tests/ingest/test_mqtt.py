@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 import pytest
 
+from contracts.records import Quality, RawReading, ReadingBatch, Source
 from ingest.metrics import GatewayMetrics
 from ingest.mqtt import MqttCollector
 from ingest.mqtt_config import MqttBrokerConfig
-from stream.records import Quality, RawReading, ReadingBatch, Source
 from tests.ingest.mosquitto import Mosquitto, mosquitto_binary, publish
 
 pytestmark = [

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
+from contracts.records import Quality
 from ingest.mqtt_config import MqttSubscription
 from ingest.mqtt_formats import MalformedPayloadError, PointIndex
-from stream.records import Quality
 
 NEURON = PointIndex(
     MqttSubscription.model_validate(

@@ -24,10 +24,10 @@ import psycopg
 import pytest
 import yaml
 
+from contracts.topics import Topic
 from ingest.config import load_gateway_config
 from ingest.gateway import run_gateway
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 from tests.ingest.mosquitto import Mosquitto, free_port, mosquitto_binary, publish
 from tests.ingest.test_mqtt import RecordingSink, collecting

@@ -23,6 +23,7 @@ from asyncua.crypto.permission_rules import User, UserRole
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from contracts.records import Quality, RawReading, ReadingBatch, Source
 from ingest.metrics import GatewayMetrics
 from ingest.opcua import OpcUaCollector
 from ingest.opcua_config import OpcUaServerConfig
@@ -30,7 +31,6 @@ from simulators.certs import CertPair, make_self_signed
 from simulators.opcua_limits import OperationLimits
 from simulators.opcua_server import ParkOpcUaServer
 from simulators.park_meters import Park
-from stream.records import Quality, RawReading, ReadingBatch, Source
 
 NODE_DIR = Path(__file__).parent / "node_opcua"
 

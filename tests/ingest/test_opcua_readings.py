@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from asyncua import ua
 
+from contracts.records import Quality, ms_to_iso
 from ingest.metrics import GatewayMetrics
 from ingest.opcua_config import OpcUaPoint
 from ingest.opcua_readings import ReadingMaker
-from stream.records import Quality, ms_to_iso
 
 
 def _maker(first_seq: int = 0) -> ReadingMaker:

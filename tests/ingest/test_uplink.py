@@ -23,12 +23,12 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from config.settings import StackSettings
+from contracts.records import decode_batch
 from deploy import kafka_broker
 from ingest.config import GatewayConfig
 from ingest.gateway import run_gateway
 from simulators.modbus_farm import ModbusFarm, make_park
 from simulators.profiles import Carrier
-from stream.records import decode_batch
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,9 @@ import pytest
 from accounting.alerting import AlertState
 from accounting.deviation import CauseCategory, Rule
 from accounting.window_figures import SubjectKind
-from store.targets import read_baselines, read_targets, upsert_alerts
-from stream.alerts import Alert, alert_id
+from contracts.alerts import Alert, alert_id
+from store.alerts import upsert_alerts
+from store.targets import read_baselines, read_targets
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 from accounting.alerting import AlertState, AlertTracker
 from accounting.deviation import CauseCategory, Rule, evaluate
 from accounting.window_figures import Expectation, SubjectKind, WindowFigures
-from stream.alerts import (
+from contracts.alerts import (
     Alert,
     AlertDecodeError,
     alert_from_event,

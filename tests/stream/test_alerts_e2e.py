@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from contracts.alerts import decode_alert
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
+from contracts.topics import Topic
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.alerts import decode_alert
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 from tests.stream.test_kafka_contracts import _end_offsets
 from tests.stream.test_worker import _produce, _wait_rows

@@ -7,10 +7,10 @@ from accounting.carriers import Carrier
 from accounting.meter import MeterProfile, MeterState, RegisterKind
 from accounting.metering import MeteringLevel
 from accounting.reasons import Reason
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
 from store.gateways import GatewayGrant
 from stream.authorization import SourceAuthorization
 from stream.columns import decode_columns
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
 from stream.validate import StreamReason, validate_batch
 
 METERS = {"a1": "ent-a", "a2": "ent-a", "b1": "ent-b", "c1": "ent-c"}

@@ -24,8 +24,7 @@ from accounting.meter import MeterProfile, MeterState, RegisterKind
 from accounting.metering import MeteringLevel
 from accounting.reasons import QUARANTINE_MASK, reason_names
 from accounting.validation import validate
-from stream.columns import ValidColumns, decode_columns
-from stream.records import (
+from contracts.records import (
     RawReading,
     ReadingBatch,
     Rejection,
@@ -36,6 +35,7 @@ from stream.records import (
     encode_batch,
     encode_valid,
 )
+from stream.columns import ValidColumns, decode_columns
 from stream.sink import store_readings, store_valid
 from stream.validate import StreamReason, validate_batch
 
@@ -370,7 +370,7 @@ def test_a_batch_validates_exactly_as_its_messages_one_by_one() -> None:
 
 
 def _iso(ms: int) -> str:
-    from stream.records import ms_to_iso
+    from contracts.records import ms_to_iso
 
     return ms_to_iso(ms)
 

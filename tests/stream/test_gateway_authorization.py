@@ -11,9 +11,9 @@ import time
 import psycopg
 import pytest
 
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
+from contracts.topics import Topic
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 from tests.stream.test_worker import _produce, _wait_rows
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
+from contracts.topics import Topic
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 from tests.stream.test_alerts_e2e import _alerts_for
 from tests.stream.test_kafka_contracts import _end_offsets

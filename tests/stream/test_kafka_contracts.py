@@ -7,8 +7,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stream.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
-from stream.topics import Topic
+from contracts.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
+from contracts.topics import Topic
 
 pytestmark = pytest.mark.integration
 

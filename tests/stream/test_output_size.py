@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from config.settings import WorkerSettings
-from stream.records import (
+from contracts.records import (
     REJECTION_PAYLOAD_LIMIT,
     WIRE_VERSION,
     DecodeReason,
@@ -24,7 +24,7 @@ from stream.records import (
     encode_rejections,
     rejected_messages,
 )
-from stream.topics import Topic
+from contracts.topics import Topic
 from tests.conftest import RunningWorker
 from tests.stream.test_kafka_contracts import _end_offsets
 

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounting.instants import TimeBounds
-from stream.columns import decode_columns
-from stream.records import (
+from contracts.records import (
     MAX_READINGS_PER_BATCH,
     DecodeReason,
     Quality,
@@ -24,6 +23,7 @@ from stream.records import (
     ms_to_iso,
     ts_to_ms,
 )
+from stream.columns import decode_columns
 
 
 def _reading(**changes: object) -> dict[str, object]:
@@ -182,8 +182,8 @@ def test_timestamps_convert_both_ways_at_millisecond_precision() -> None:
 
 
 def test_the_history_marker_travels_on_the_wire_and_a_message_without_it_is_live() -> None:
+    from contracts.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
     from stream.columns import decode_columns
-    from stream.records import RawReading, ReadingBatch, Source, decode_batch, encode_batch
 
     reading = RawReading("E-1", 1_700_000_000_000, 1.5, "kWh", 7)
     history = ReadingBatch(Source.EMS, "g", "backfill:E-1", (reading,), history=True)
@@ -198,7 +198,7 @@ def test_the_history_marker_travels_on_the_wire_and_a_message_without_it_is_live
 
 
 def test_a_history_marker_that_is_not_a_boolean_makes_the_message_malformed() -> None:
-    from stream.records import decode_batch
+    from contracts.records import decode_batch
 
     raw = (
         b'{"v": 1, "source": "ems", "gateway_id": "g", "source_key": "k", "history": "yes",'

@@ -21,10 +21,10 @@ from accounting.meter import MeterProfile, MeterState, RegisterKind
 from accounting.metering import MeteringLevel
 from accounting.reasons import Reason
 from accounting.replacement import Replacement, apply_swap, pending
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
+from contracts.topics import Topic
 from store.registry import Meter, add_enterprise, add_meter, add_park
 from stream.columns import DecodedColumns, ReadingColumns
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
-from stream.topics import Topic
 from stream.validate import validate_batch
 from tests.conftest import RunningWorker
 from tests.stream.test_worker import _produce

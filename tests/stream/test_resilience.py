@@ -16,10 +16,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from config.settings import StackSettings
+from contracts.records import RawReading, ReadingBatch, Source, encode_batch
 from deploy import postgres
 from store.migrate import migrate
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import RawReading, ReadingBatch, Source, encode_batch
 from stream.topics import Topic, create_topics, topic_name
 from tests.conftest import TEST_DB, RunningWorker, spawn_worker, stop_worker
 from tests.stream.test_worker import _produce, _wait_rows

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from stream.records import Quality, RawReading, ReadingBatch, Source, decode_batch, encode_batch
-from stream.split import MessageTooLargeError, split_message
+from contracts.records import Quality, RawReading, ReadingBatch, Source, decode_batch, encode_batch
+from contracts.split import MessageTooLargeError, split_message
 
 
 def _batch(n: int) -> ReadingBatch:

@@ -9,9 +9,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from contracts.windows import decode_windows
 from store.windows import WindowKey, WindowResult
 from store.windows import upsert_windows as upsert_by_row
-from stream.window_sink import decode_windows, encode_windows, upsert_windows
+from stream.window_sink import encode_windows, upsert_windows
 
 START = datetime(2026, 3, 1, 8, tzinfo=UTC)
 

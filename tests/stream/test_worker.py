@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from contracts.records import RawReading, ReadingBatch, Source, decode_rejections, encode_batch
+from contracts.topics import Topic
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from stream.records import RawReading, ReadingBatch, Source, decode_rejections, encode_batch
-from stream.topics import Topic
 from tests.conftest import RunningWorker
 from tests.stream.test_kafka_contracts import _end_offsets
 

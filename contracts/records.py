@@ -30,13 +30,14 @@ from accounting.instants import (
     iso_utc,
     parse_ms,
 )
-from stream.split import split_message
+from contracts.patterns import ID_RE, SOURCE_KEY_RE, UNIT_RE
+from contracts.split import split_message
 
 WIRE_VERSION = 1
 MAX_READINGS_PER_BATCH = 10_000
-_ID = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}\Z")
-_SOURCE_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}\Z")
-_UNIT = re.compile(r"^[A-Za-z0-9^/ %.\-]{1,16}\Z")
+_ID = ID_RE
+_SOURCE_KEY = SOURCE_KEY_RE
+_UNIT = UNIT_RE
 _INT64_MAX = 2**63 - 1
 
 
@@ -168,7 +169,10 @@ def _payload(raw: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Header:
+class BatchHeader:
+    """A batch's envelope, its readings still raw JSON items: the worker's columnar decoder
+    (``stream.columns``) and ``decode_batch`` both start from it."""
+
     source: Source
     gateway_id: str
     source_key: str
@@ -176,7 +180,7 @@ class _Header:
     history: bool = False
 
 
-def _header(raw: bytes) -> _Header | Rejection:
+def batch_header(raw: bytes) -> BatchHeader | Rejection:
     """The batch envelope, or the MALFORMED_MESSAGE rejection of a message that is no batch."""
     try:
         try:
@@ -204,11 +208,11 @@ def _header(raw: bytes) -> _Header | Rejection:
             )
     except (_BadInputError, ValueError) as exc:
         return Rejection(DecodeReason.MALFORMED_MESSAGE, str(exc), payload=_payload(raw))
-    return _Header(source, gateway_id, source_key, items, history)
+    return BatchHeader(source, gateway_id, source_key, items, history)
 
 
-def _readings(
-    header: _Header, bounds: TimeBounds = REPRESENTABLE
+def batch_readings(
+    header: BatchHeader, bounds: TimeBounds = REPRESENTABLE
 ) -> tuple[list[RawReading], list[Rejection]]:
     """Each item checked on its own: the reference semantics of decoding."""
     good: list[RawReading] = []
@@ -237,10 +241,10 @@ def _readings(
 def decode_batch(raw: bytes, *, bounds: TimeBounds = REPRESENTABLE) -> Decoded:
     """Decode one ``readings.raw`` message; never raises on bad input. A reading's time must
     lie within ``bounds`` (the worker's: ± the configured years around the message's time)."""
-    header = _header(raw)
+    header = batch_header(raw)
     if isinstance(header, Rejection):
         return Decoded(None, [header])
-    good, bad = _readings(header, bounds)
+    good, bad = batch_readings(header, bounds)
     batch = (
         ReadingBatch(
             header.source, header.gateway_id, header.source_key, tuple(good), header.history
@@ -345,7 +349,7 @@ def rejected_messages(
     source message: one message when it fits (the usual case, encoded once). Otherwise large
     payloads travel as their digest (``REJECTION_PAYLOAD_LIMIT``; a rejection of a whole
     message carries its original bytes) and the rejections are split over several messages
-    in order (``stream.split``). What the worker stores in the quarantine table is unchanged."""
+    in order (``contracts.split``). What the worker stores in the quarantine table is unchanged."""
     whole = encode_rejections(rejections, rejected_at_ms=rejected_at_ms)
     if len(whole) <= max_bytes:
         return [whole]

@@ -15,7 +15,7 @@ acknowledgement and the buffer's delete) is recognised reading by reading as a r
 
 The worker bounds its own outputs the same way (``field``): a ``readings.valid`` message
 (``readings``), a ``readings.rejected`` message (``rejections``, see
-``stream.records.rejected_messages``) and an ``emissions.windows`` message (``windows``) are
+``contracts.records.rejected_messages``) and an ``emissions.windows`` message (``windows``) are
 split below the same limit, keeping their envelope.
 """
 

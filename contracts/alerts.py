@@ -20,7 +20,7 @@ import orjson
 from accounting.alerting import AlertEvent, AlertState
 from accounting.deviation import CauseCategory, Rule
 from accounting.window_figures import SubjectKind
-from stream.records import ms_to_iso, ts_to_ms
+from contracts.records import ms_to_iso, ts_to_ms
 
 WIRE_VERSION = 1
 # Fixed forever: changing it changes every alert id and breaks idempotence across versions.
