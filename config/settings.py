@@ -8,11 +8,14 @@ working directory, if present), then the defaults below, which point at the loca
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import psycopg
 import yaml
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -131,6 +134,38 @@ class CommonSettings(BaseSettings):
             username=self.kafka_sasl_username,
             password=self.kafka_sasl_password,
         )
+
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production (what docker-compose sets) refuses to start without the "
+        "secrets the process needs: a database password (in database_url or PGPASSWORD), the "
+        "Kafka SASL password with SASL_SSL, and for `grafana push` a Grafana token or password "
+        "and the reader role's password.",
+    )
+
+    def missing_secrets(self) -> list[str]:
+        """The variables a production start needs set and finds empty (none in development)."""
+        missing = []
+        url = self.database_url
+        has_password = bool(os.environ.get("PGPASSWORD"))
+        # A malformed URL is refused where it is used, naming it.
+        with contextlib.suppress(psycopg.ProgrammingError):
+            has_password = has_password or bool(conninfo_to_dict(url).get("password"))
+        if not has_password:
+            missing.append("PARKCARBON_DATABASE_URL password (or PGPASSWORD)")
+        sasl = self.kafka_security_protocol == "SASL_SSL"
+        if sasl and not self.kafka_sasl_password.get_secret_value():
+            missing.append("PARKCARBON_KAFKA_SASL_PASSWORD")
+        return missing
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> CommonSettings:
+        if self.env == "production" and (missing := self.missing_secrets()):
+            raise ValueError(
+                "PARKCARBON_ENV=production refuses to start with an empty secret: "
+                + ", ".join(missing)
+            )
+        return self
 
     timestamp_bound_years: int = Field(
         default=DEFAULT_BOUND_YEARS,
@@ -361,6 +396,16 @@ class GrafanaSettings(CommonSettings):
         description="Password of the read-only role parkcarbon_reader, given to Grafana's "
         "datasource.",
     )
+
+    def missing_secrets(self) -> list[str]:
+        missing = super().missing_secrets()
+        token, password = self.grafana_token, self.grafana_password
+        if not (token.get_secret_value() or password.get_secret_value()):
+            missing.append("PARKCARBON_GRAFANA_TOKEN or PARKCARBON_GRAFANA_PASSWORD")
+        if not self.grafana_db_password.get_secret_value():
+            missing.append("PARKCARBON_GRAFANA_DB_PASSWORD")
+        return missing
+
     grafana_prometheus_url: str = Field(
         default="",
         description="A Prometheus scraping the gateways' metrics; empty pushes no Prometheus "

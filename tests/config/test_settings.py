@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import CommonSettings, ConfigError, StackSettings, WorkerSettings, load
+from config.settings import (
+    ApiSettings,
+    CommonSettings,
+    ConfigError,
+    GrafanaSettings,
+    StackSettings,
+    WorkerSettings,
+    load,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +79,53 @@ def test_a_yaml_file_that_is_not_a_mapping_is_refused(
     monkeypatch.setenv("PARKCARBON_CONFIG_FILE", str(config))
     with pytest.raises(ConfigError, match="must be a mapping"):
         load(CommonSettings)
+
+
+# -- production refuses empty secrets ---------------------------------------------------------
+
+
+def test_production_refuses_a_database_without_a_password_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PARKCARBON_ENV", "production")
+    with pytest.raises(ConfigError, match=r"PARKCARBON_DATABASE_URL password \(or PGPASSWORD\)"):
+        load(WorkerSettings)
+
+
+def test_production_starts_with_the_password_in_pgpassword_or_in_the_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PARKCARBON_ENV", "production")
+    monkeypatch.setenv("PGPASSWORD", "s3cret")
+    assert load(ApiSettings).env == "production"
+    monkeypatch.delenv("PGPASSWORD")
+    monkeypatch.setenv("PARKCARBON_DATABASE_URL", "postgresql://app:s3cret@db:5432/park")
+    assert load(WorkerSettings).missing_secrets() == []
+
+
+def test_development_starts_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    settings = load(GrafanaSettings)
+    assert settings.env == "development"
+    assert len(settings.missing_secrets()) == 3  # listed, not enforced
+
+
+def test_production_grafana_push_needs_a_token_or_password_and_the_readers_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PARKCARBON_ENV", "production")
+    monkeypatch.setenv("PGPASSWORD", "s3cret")
+    with pytest.raises(ConfigError) as refused:
+        load(GrafanaSettings)
+    assert "PARKCARBON_GRAFANA_TOKEN or PARKCARBON_GRAFANA_PASSWORD" in str(refused.value)
+    assert "PARKCARBON_GRAFANA_DB_PASSWORD" in str(refused.value)
+    monkeypatch.setenv("PARKCARBON_GRAFANA_TOKEN", "glsa_x")
+    monkeypatch.setenv("PARKCARBON_GRAFANA_DB_PASSWORD", "reader")
+    assert load(GrafanaSettings).missing_secrets() == []

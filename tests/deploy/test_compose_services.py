@@ -44,6 +44,9 @@ def service_env(name: str, **local: str) -> dict[str, str]:
     for key, value in declared.items():
         if value is not None and "${" not in str(value):
             env[key] = str(value)
+    # The services run as production (PARKCARBON_ENV) and so refuse an empty database
+    # password; the local PostgreSQL trusts loopback and ignores the one given here.
+    env.setdefault("PGPASSWORD", "unused-by-trust-auth")
     env.update(local)
     return env
 
