@@ -78,6 +78,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# compose-check: the Compose specification's own Go loader (compose-go), built once into
+# .parkcarbon/ (modules from the Go module proxy), so tests/deploy/test_compose.py validates
+# docker-compose.yml as `docker compose config` would without Docker on the machine.
+if command -v go >/dev/null; then
+  src=$(cat deploy/compose-check/go.mod deploy/compose-check/go.sum deploy/compose-check/main.go \
+    | sha256sum | cut -d' ' -f1)
+  if [ ! -x .parkcarbon/compose-check ] || [ "$(cat .parkcarbon/compose-check.sha256 2>/dev/null)" != "$src" ]; then
+    mkdir -p .parkcarbon
+    if (cd deploy/compose-check && go build -o ../../.parkcarbon/compose-check .) \
+        > .parkcarbon/compose-check-build.log 2>&1; then
+      echo "$src" > .parkcarbon/compose-check.sha256
+    else
+      echo "bootstrap: building deploy/compose-check failed (.parkcarbon/compose-check-build.log)" >&2
+    fi
+  fi
+fi
+
 # node-opcua: a second, independent OPC UA implementation the gateway tests run against.
 if command -v npm >/dev/null && [ ! -d tests/ingest/node_opcua/node_modules/node-opcua ]; then
   (cd tests/ingest/node_opcua && npm ci --silent --no-audit --no-fund >/dev/null 2>&1) \
