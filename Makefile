@@ -15,8 +15,23 @@ stack-start: bootstrap
 	$(PC) db migrate
 	$(PC) topics create
 
-test: stack-start
+# The storage, rollup, query and Grafana-SQL tests and an end-to-end push run a second time in
+# TimescaleDB mode when its source archive is beside the project (`stack start` builds it once
+# into .parkcarbon/ and preloads it). The development database stays plain PostgreSQL.
+TIMESCALEDB_SOURCE ?= $(firstword $(wildcard ../shared/vendor/timescaledb-*.tar.gz))
+TSDB_ENV := $(if $(TIMESCALEDB_SOURCE),PARKCARBON_TIMESCALEDB_SOURCE=$(abspath $(TIMESCALEDB_SOURCE)))
+TIMESCALEDB_TESTS := tests/store tests/deploy/test_grafana_sql.py tests/api/test_query_views.py \
+	tests/api/test_history_import.py
+
+test:
+	@$(TSDB_ENV) bash deploy/bootstrap.sh
+	$(TSDB_ENV) $(PC) stack start
+	PARKCARBON_STORAGE_MODE=postgresql $(PC) db migrate
+	$(PC) topics create
 	.venv/bin/pytest
+ifneq ($(TIMESCALEDB_SOURCE),)
+	.venv/bin/pytest --storage-mode=timescaledb -m "not disruptive" $(TIMESCALEDB_TESTS)
+endif
 
 lint: bootstrap
 	.venv/bin/ruff check .

@@ -86,12 +86,15 @@ def db_migrate() -> None:
     from store.migrate import MigrationError, migrate
 
     settings = load(CommonSettings)
+    notes: list[str] = []
     try:
-        mode, applied = migrate(settings.database_url)
+        mode, applied = migrate(settings.database_url, mode=settings.storage_mode, notes=notes)
     except MigrationError as exc:
         _fail(str(exc))
         return
     typer.echo(f"storage mode: {mode}")
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     typer.echo("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
 
 

@@ -167,6 +167,14 @@ class CommonSettings(BaseSettings):
             )
         return self
 
+    storage_mode: Literal["auto", "postgresql", "timescaledb"] = Field(
+        default="auto",
+        description="Storage mode a new database is migrated in: auto takes TimescaleDB when "
+        "the server has the extension installed and preloaded, else plain PostgreSQL (and "
+        "says what to change); postgresql or timescaledb insist. A database keeps the mode "
+        "it was first migrated in.",
+    )
+
     timestamp_bound_years: int = Field(
         default=DEFAULT_BOUND_YEARS,
         ge=1,
@@ -208,12 +216,27 @@ class StackSettings(CommonSettings):
         "listener and no authorizer.",
     )
     start_timeout_s: float = Field(default=90.0, gt=0, description="Bounded readiness wait.")
+    timescaledb_source: Path | None = Field(
+        default=None,
+        description="A TimescaleDB release source archive (e.g. timescaledb-2.28.3.tar.gz): "
+        "`stack start` builds it once (cached under state_dir/timescaledb, nothing "
+        "downloaded; needs cmake and postgresql-server-dev), installs it into the local "
+        "PostgreSQL and starts the server with it preloaded. Unset: plain PostgreSQL.",
+    )
 
 
 class WorkerSettings(CommonSettings):
     """A stream worker of the Faust app."""
 
     app_id: str = Field(default="parkcarbon", description="Faust app id (consumer group).")
+    registry_refresh_s: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=3600,
+        description="How often the worker checks the meter registry's fingerprint and reloads "
+        "it when it changed (a meter's new installation date, a grant); an unknown meter in a "
+        "batch triggers a check at once.",
+    )
     gwp_set: Literal["AR4", "AR5", "AR6"] = Field(
         default="AR5", description="IPCC GWP set (100-year) that CO2e results use."
     )

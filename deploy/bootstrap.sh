@@ -78,6 +78,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# TimescaleDB from a source archive (PARKCARBON_TIMESCALEDB_SOURCE, as `make test` sets it when
+# the archive is beside the project): the server's development files and cmake to build it.
+if [ -n "${PARKCARBON_TIMESCALEDB_SOURCE:-}" ]; then
+  pgmajor=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  [ -d "/usr/lib/postgresql/$pgmajor/lib/pgxs" ] || apt_install "postgresql-server-dev-$pgmajor"
+  command -v cmake >/dev/null || apt_install cmake
+fi
+
 # compose-check: the Compose specification's own Go loader (compose-go), built once into
 # .parkcarbon/ (modules from the Go module proxy), so tests/deploy/test_compose.py validates
 # docker-compose.yml as `docker compose config` would without Docker on the machine.

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from config.settings import StackSettings
+from deploy import timescaledb
 from deploy.process import StackError, pid_alive, port_open, tail, wait_until
 
 SERVER_USER_WHEN_ROOT = "postgres"
@@ -176,8 +177,34 @@ def healthy(settings: StackSettings) -> tuple[bool, str]:
     return True, f"pid {server_pid}, {target.host}:{target.port}"
 
 
+_PRELOAD = "shared_preload_libraries = 'timescaledb'"
+
+
+def _preload(settings: StackSettings) -> bool:
+    """With ``timescaledb_source``: build and install the extension (once) and write the
+    preload line into the cluster's configuration; whether the configuration changed."""
+    if settings.timescaledb_source is None:
+        return False
+    timescaledb.ensure_installed(settings.timescaledb_source, settings.state_dir, bin_dir())
+    data, _ = _paths(settings)
+    conf = data / "postgresql.conf"
+    if _PRELOAD in conf.read_text(encoding="utf-8"):
+        return False
+    with open(conf, "a", encoding="utf-8") as f:
+        f.write(f"\n# TimescaleDB (timescaledb_source)\n{_PRELOAD}\n")
+    return True
+
+
 def start(settings: StackSettings) -> str:
     if pid(settings) is not None:
+        if _preload(settings):  # asked for TimescaleDB while running without it: restart
+            data, log = _paths(settings)
+            _ctl("pg_ctl", "-D", str(data), "-l", str(log), "-m", "fast", "-w", "restart")
+            wait_until(
+                lambda: _connect_ok(settings, "postgres"),
+                timeout=settings.start_timeout_s,
+                what="PostgreSQL",
+            )
         ensure_database(settings)
         return "already running"
     target = Target.from_url(settings.database_url)
@@ -186,6 +213,7 @@ def start(settings: StackSettings) -> str:
             f"{target.host}:{target.port} is taken by a server this stack did not start"
         )
     init(settings)
+    _preload(settings)
     data, log = _paths(settings)
     _ctl(
         "pg_ctl",

@@ -1,8 +1,11 @@
 """Versioned schema migrations, applied in order, each once, each in its own transaction.
 
 A migration is ``migrations/NNNN_name.sql``; an optional ``NNNN_name.timescale.sql`` beside it
-runs right after it when the TimescaleDB extension is available. The storage mode chosen the
-first time (``timescaledb`` or ``postgresql``) is recorded in ``parkcarbon_meta`` and kept.
+runs right after it in TimescaleDB mode. The storage mode chosen the first time (``timescaledb``
+or ``postgresql``) is recorded in ``parkcarbon_meta`` and kept. ``auto`` takes TimescaleDB when
+the server has it installed *and preloaded* (``shared_preload_libraries``): an extension that is
+installed but not preloaded cannot be created (PostgreSQL ends the session), so then the
+database is plain PostgreSQL and ``notes`` say what to change.
 After the migrations, reference tables copied from packaged data files are refreshed from them
 (``energy_coefficient``, ``store.energy_coefficients``), so SQL never holds its own copy.
 """
@@ -18,6 +21,12 @@ from typing import Literal
 import psycopg
 
 StorageMode = Literal["timescaledb", "postgresql"]
+RequestedMode = Literal["auto", "timescaledb", "postgresql"]
+NOT_PRELOADED = (
+    "TimescaleDB is installed but not preloaded: storage mode postgresql. To use it, add "
+    "shared_preload_libraries = 'timescaledb' to postgresql.conf, restart PostgreSQL and "
+    "migrate a new database"
+)
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql\Z")
 
 
@@ -75,22 +84,38 @@ def _bookkeeping(conn: psycopg.Connection) -> None:
     )
 
 
-def _choose_mode(conn: psycopg.Connection) -> StorageMode:
+def _preloaded(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    names = str(row[0] if row else "").replace(" ", "").split(",")
+    return "timescaledb" in names
+
+
+def _choose_mode(
+    conn: psycopg.Connection, requested: RequestedMode, notes: list[str]
+) -> StorageMode:
     row = conn.execute("SELECT value FROM parkcarbon_meta WHERE key = 'storage_mode'").fetchone()
     if row is not None:
-        return "timescaledb" if row[0] == "timescaledb" else "postgresql"
-    available_ext = conn.execute(
+        kept: StorageMode = "timescaledb" if row[0] == "timescaledb" else "postgresql"
+        if requested not in ("auto", kept):
+            raise MigrationError(
+                f"this database is in storage mode {kept}; {requested} needs a new database"
+            )
+        return kept
+    available = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
     ).fetchone()
+    usable = available is not None and _preloaded(conn)
+    if requested == "timescaledb" and not usable:
+        raise MigrationError(
+            "storage mode timescaledb: "
+            + (NOT_PRELOADED if available else "the TimescaleDB extension is not installed")
+        )
     mode: StorageMode = "postgresql"
-    if available_ext is not None:
-        try:
-            with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-            mode = "timescaledb"
-        except psycopg.Error:
-            # Listed but not loadable (e.g. not in shared_preload_libraries): plain PostgreSQL.
-            mode = "postgresql"
+    if requested != "postgresql" and usable:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        mode = "timescaledb"
+    elif requested == "auto" and available is not None:
+        notes.append(NOT_PRELOADED)
     conn.execute("INSERT INTO parkcarbon_meta (key, value) VALUES ('storage_mode', %s)", (mode,))
     return mode
 
@@ -102,14 +127,19 @@ def storage_mode(conn: psycopg.Connection) -> StorageMode | None:
     return "timescaledb" if row[0] == "timescaledb" else "postgresql"
 
 
-def migrate(conninfo: str) -> tuple[StorageMode, list[str]]:
-    """Apply every pending migration; returns the storage mode and the names applied now."""
+def migrate(
+    conninfo: str, *, mode: RequestedMode = "auto", notes: list[str] | None = None
+) -> tuple[StorageMode, list[str]]:
+    """Apply every pending migration; returns the storage mode and the names applied now.
+    ``notes`` (if given) receives what an operator should know (e.g. an extension installed
+    but not preloaded)."""
+    requested = mode
     with psycopg.connect(conninfo, autocommit=True) as conn:
         # One migrator at a time: two processes starting together must not race.
         conn.execute("SELECT pg_advisory_lock(hashtext('parkcarbon.migrate'))")
         with conn.transaction():
             _bookkeeping(conn)
-            mode = _choose_mode(conn)
+            mode = _choose_mode(conn, requested, notes if notes is not None else [])
         done = {
             int(v): c for v, c in conn.execute("SELECT version, checksum FROM schema_migration")
         }

@@ -136,7 +136,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         # Windows a previous worker left pending when it died are queued again.
         await window_sink.reconcile(int(time.time() * 1000))
 
-    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    @app.timer(interval=settings.registry_refresh_s)  # type: ignore[untyped-decorator]
     async def refresh_registry() -> None:
         await registry.refresh()
 

@@ -98,9 +98,11 @@ class RegistryCache:
                 list(self.meters.values()), self.installed, self.inventory_starts
             )
             log.info(
-                "meter registry loaded: %d meters; gateway grants enforced in %d park(s)",
+                "meter registry loaded: %d meters; gateway grants enforced in %d park(s);"
+                " fingerprint %s",
                 len(self.profiles),
                 len(self.authorization.enforcing_parks),
+                self._version[0][1] if self._version else "",
             )
         self._loaded.set()
 

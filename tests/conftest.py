@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,16 @@ from stream.topics import Topic, create_topics, topic_name
 ROOT = Path(__file__).resolve().parent.parent
 # One database per test run, so runs in parallel (two checkouts, two developers) never collide.
 TEST_DB = f"parkcarbon_test_{os.getpid()}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--storage-mode",
+        choices=("postgresql", "timescaledb"),
+        default="postgresql",
+        help="Storage mode of the run's test database (timescaledb: the server must have the"
+        " extension preloaded, as `make test` starts it when the source archive is there)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -137,7 +148,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(running_stack: StackSettings) -> Iterator[str]:
+def storage_mode(pytestconfig: pytest.Config) -> str:
+    """The storage mode the run's test database is migrated in (``--storage-mode``)."""
+    return str(pytestconfig.getoption("storage_mode"))
+
+
+@pytest.fixture(scope="session")
+def database_url(running_stack: StackSettings, storage_mode: str) -> Iterator[str]:
     """A freshly created and migrated test database, shared by the whole run."""
     from store.migrate import migrate
 
@@ -146,7 +163,7 @@ def database_url(running_stack: StackSettings) -> Iterator[str]:
         conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {TEST_DB}")
     url = f"{base}/{TEST_DB}"
-    migrate(url)
+    migrate(url, mode="timescaledb" if storage_mode == "timescaledb" else "postgresql")
     yield url
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
@@ -229,6 +246,18 @@ class RunningWorker:
     def topic(self, topic: Topic) -> str:
         return topic_name(topic, self.prefix)
 
+    def wait_for_registry(self, db: psycopg.Connection[Any], timeout_s: float = 30.0) -> None:
+        """Wait until the worker has loaded the registry as it is now in ``db`` (a change is
+        picked up at the worker's next check, every PARKCARBON_REGISTRY_REFRESH_S)."""
+        from store.registry import registry_version
+
+        wanted = f"fingerprint {registry_version(db)[1]}".encode()
+        deadline = time.monotonic() + timeout_s
+        while wanted not in self.log.read_bytes():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not load the registry in {timeout_s} s")
+            time.sleep(0.05)
+
 
 @pytest.fixture(scope="session")
 def worker(
@@ -245,6 +274,7 @@ def worker(
         app_id=f"parkcarbon-test-{prefix}",
         state=tmp_path_factory.mktemp("worker"),
         PARKCARBON_TOPIC_PREFIX=prefix,
+        PARKCARBON_REGISTRY_REFRESH_S="0.5",  # registry changes reach tests' worker at once
     )
     yield RunningWorker(log_path, prefix)
     stop_worker(proc)

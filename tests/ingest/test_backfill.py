@@ -88,7 +88,7 @@ def test_backfill_stores_history_through_the_worker_and_a_second_import_is_recog
     )
     # History is accepted from the meter's installation on (registered today, it is now).
     db.execute("UPDATE meter SET installed_at = %s WHERE meter_id = %s", ("2024-01-01Z", meter_id))
-    time.sleep(6)  # the worker refreshes its registry every 5 s
+    worker.wait_for_registry(db)
     rows = [f"{meter_id},{_iso(T0 + i * QUARTER_MS)},{1000 + 10 * i},kWh" for i in range(96)]
     csv_file = tmp_path / "history.csv"
     csv_file.write_text("meter_id,ts,value,unit\n" + "\n".join(rows) + "\nnot,a,row\n")
@@ -156,7 +156,7 @@ def test_history_older_than_a_year_fills_a_gap_between_stored_readings_exactly(
 ) -> None:
     meter_id = f"OLD-{unique}"
     _history_meter(db, unique, meter_id)
-    time.sleep(6)  # the worker refreshes its registry every 5 s
+    worker.wait_for_registry(db)
     hour = "2025-02-03T{:02d}:00:00+00:00"  # nearly two years ago
     first = _run_backfill(
         database_url,
@@ -214,7 +214,7 @@ def test_a_live_message_with_an_old_reading_is_still_quarantined_too_old(
 
     meter_id = f"LIVE-{unique}"
     _history_meter(db, unique, meter_id)
-    time.sleep(6)
+    worker.wait_for_registry(db)
     ts = ts_to_ms("2025-02-03T00:00:00+00:00")
     batch = ReadingBatch(
         Source.EMS, f"g-{unique}", f"live:{meter_id}", (RawReading(meter_id, ts, 1.0, "kWh", 1),)

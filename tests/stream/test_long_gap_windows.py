@@ -58,7 +58,7 @@ def test_a_nine_month_gap_makes_bounded_windows_and_exact_hour_and_day_sums(
     db.execute(
         "UPDATE meter SET installed_at = '2024-01-01T00:00:00Z' WHERE meter_id = %s", (meter_id,)
     )
-    time.sleep(6)  # the worker refreshes its registry every 5 s
+    worker.wait_for_registry(db)
     now = int(time.time() * 1000) // HOUR_MS * HOUR_MS  # the last hour boundary
     old = now - DAYS * 24 * HOUR_MS
     # 1 kWh an hour throughout: the register at the old reading, then three live readings 15
