@@ -8,14 +8,13 @@ working directory, if present), then the defaults below, which point at the loca
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
-import psycopg
 import yaml
-from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -29,6 +28,16 @@ from config import kafka_security
 from config.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 
 DEFAULT_CONFIG_FILE = "parkcarbon.yaml"
+
+
+def _has_password(conninfo: str) -> bool:
+    """Whether a libpq connection string names a password: the URL form
+    (``postgresql://user:secret@host/db``, or ``?password=``) or the key/value form. Parsed
+    here without a database driver, which the gateway does not install."""
+    if "://" in conninfo:
+        parts = urlsplit(conninfo)
+        return bool(parts.password) or bool(parse_qs(parts.query).get("password"))
+    return re.search(r"(?:^|\s)password\s*=\s*\S", conninfo) is not None
 
 
 class ConfigError(Exception):
@@ -146,12 +155,7 @@ class CommonSettings(BaseSettings):
     def missing_secrets(self) -> list[str]:
         """The variables a production start needs set and finds empty (none in development)."""
         missing = []
-        url = self.database_url
-        has_password = bool(os.environ.get("PGPASSWORD"))
-        # A malformed URL is refused where it is used, naming it.
-        with contextlib.suppress(psycopg.ProgrammingError):
-            has_password = has_password or bool(conninfo_to_dict(url).get("password"))
-        if not has_password:
+        if not (os.environ.get("PGPASSWORD") or _has_password(self.database_url)):
             missing.append("PARKCARBON_DATABASE_URL password (or PGPASSWORD)")
         sasl = self.kafka_security_protocol == "SASL_SSL"
         if sasl and not self.kafka_sasl_password.get_secret_value():

@@ -237,7 +237,9 @@ async def test_the_xlsx_and_html_of_a_stored_inventory_show_its_energy(
     assert total[4] == pytest.approx(PARK_TCE, abs=1e-9)
     intensity = {row[0]: row for row in book["energy_by_enterprise"].iter_rows(values_only=True)}
     assert intensity[world.e1][2] == pytest.approx(0.376565, abs=1e-9)
-    html = await admin.get(f"/v1/inventories/{inventory_id}", params={"format": "html"})
+    html = await admin.get(
+        f"/v1/inventories/{inventory_id}", params={"format": "html", "lang": "en"}
+    )
     assert html.status_code == 200
     assert "10 Energy consumption in tce (GB/T 2589-2020)" in html.text
     assert "tce.diesel@2021-04-01" in html.text
