@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 import psycopg
 
+from store.staging import copy_upsert_sync
+
 
 @dataclass(frozen=True, slots=True)
 class WindowKey:
@@ -130,34 +132,27 @@ def upsert_windows(conn: psycopg.Connection[Any], results: Sequence[WindowResult
     """Write window results; a recomputed window replaces its earlier figures."""
     if not results:
         return
-    with conn.transaction():
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS emission_window_stage "
-            "(LIKE emission_window INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    rows = [
+        (
+            r.key.meter_id,
+            r.key.width_s,
+            r.key.window_start,
+            r.window_end,
+            r.enterprise_id,
+            r.source_category,
+            r.iso_category,
+            r.activity,
+            r.activity_unit,
+            orjson.dumps(r.gases).decode(),
+            r.tco2e,
+            r.gwp_set,
+            _text_array(tuple(r.factor_versions)),
+            r.readings_present,
+            r.readings_expected,
+            r.completeness,
+            r.flags,
+            r.interpolated,
         )
-        with conn.cursor() as cur:
-            with cur.copy(f"COPY emission_window_stage ({WINDOW_COLUMNS}) FROM STDIN") as copy:
-                for r in results:
-                    copy.write_row(
-                        (
-                            r.key.meter_id,
-                            r.key.width_s,
-                            r.key.window_start,
-                            r.window_end,
-                            r.enterprise_id,
-                            r.source_category,
-                            r.iso_category,
-                            r.activity,
-                            r.activity_unit,
-                            orjson.dumps(r.gases).decode(),
-                            r.tco2e,
-                            r.gwp_set,
-                            _text_array(tuple(r.factor_versions)),
-                            r.readings_present,
-                            r.readings_expected,
-                            r.completeness,
-                            r.flags,
-                            r.interpolated,
-                        )
-                    )
-            cur.execute(WINDOW_UPSERT)
+        for r in results
+    ]
+    copy_upsert_sync(conn, "emission_window", WINDOW_COLUMNS, WINDOW_UPSERT, rows=rows)

@@ -22,6 +22,7 @@ import orjson
 import psycopg
 
 from contracts.records import ValidBatch, ms_to_iso
+from store.staging import copy_upsert, insert_new
 from stream.columns import ValidColumns
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ _REJECT_COLUMNS = (
     "reason",
     "detail",
     "payload",
+)
+# A reading or a rejection already stored is kept: replays and redeliveries change nothing.
+_NEW_READINGS = insert_new("reading", ", ".join(_READING_COLUMNS), "(meter_id, ts)")
+_NEW_REJECTIONS = insert_new(
+    "rejected_reading", ", ".join(_REJECT_COLUMNS), "(dedupe_key, rejected_at)"
 )
 
 
@@ -113,37 +119,12 @@ def _jsonb(payload: Any) -> str:
     return text
 
 
-async def _copy_upsert(
-    conn: psycopg.AsyncConnection[Any],
-    table: str,
-    columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-    conflict: str,
-) -> int:
-    cols = ", ".join(columns)
-    stage = f"{table}_stage"
-    async with conn.transaction():
-        await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        async with conn.cursor() as cur:
-            async with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    await copy.write_row(row)
-            await cur.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
-                f"ON CONFLICT {conflict} DO NOTHING"
-            )
-            return cur.rowcount
-
-
 async def store_readings(conn: psycopg.AsyncConnection[Any], batches: Sequence[ValidBatch]) -> int:
     """Insert validated readings; returns how many were new (replays insert nothing)."""
     rows = reading_rows(batches)
     if not rows:
         return 0
-    return await _copy_upsert(conn, "reading", _READING_COLUMNS, rows, "(meter_id, ts)")
+    return await copy_upsert(conn, "reading", _READING_COLUMNS, _NEW_READINGS, rows=rows)
 
 
 def _copy_escape(value: str) -> str:
@@ -225,31 +206,7 @@ async def store_valid(conn: psycopg.AsyncConnection[Any], valid: ValidColumns) -
         return len(valid)
     except psycopg.errors.UniqueViolation:
         log.info("accepted readings already stored; inserting the new ones only")
-    return await _copy_text_upsert(conn, "reading", _READING_COLUMNS, data, "(meter_id, ts)")
-
-
-async def _copy_text_upsert(
-    conn: psycopg.AsyncConnection[Any],
-    table: str,
-    columns: Sequence[str],
-    data: str,
-    conflict: str,
-) -> int:
-    cols = ", ".join(columns)
-    stage = f"{table}_stage"
-    async with conn.transaction():
-        await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        async with conn.cursor() as cur:
-            async with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-                await copy.write(data)
-            await cur.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
-                f"ON CONFLICT {conflict} DO NOTHING"
-            )
-            return cur.rowcount
+    return await copy_upsert(conn, "reading", _READING_COLUMNS, _NEW_READINGS, text=data)
 
 
 async def store_rejections(
@@ -258,9 +215,7 @@ async def store_rejections(
     rows = rejection_rows(items)
     if not rows:
         return 0
-    return await _copy_upsert(
-        conn, "rejected_reading", _REJECT_COLUMNS, rows, "(dedupe_key, rejected_at)"
-    )
+    return await copy_upsert(conn, "rejected_reading", _REJECT_COLUMNS, _NEW_REJECTIONS, rows=rows)
 
 
 class Database:

@@ -29,6 +29,7 @@ from contracts.records import ms_to_iso
 from contracts.windows import MAX_WINDOWS_PER_MESSAGE, windows_message
 from store.factors import load_overrides, overrides_version
 from store.registry import FactorContext, Meter
+from store.staging import copy_upsert_sync
 from store.windows import WINDOW_COLUMNS, WINDOW_UPSERT, WindowKey, WindowResult, WindowSums
 from stream.emissions import EmissionCalculator
 from stream.registry import RegistryCache
@@ -458,15 +459,7 @@ def upsert_windows(
             return True
         except psycopg.errors.UniqueViolation:
             pass
-    with conn.transaction():
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS emission_window_stage "
-            "(LIKE emission_window INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        with conn.cursor() as cur:
-            with cur.copy(f"COPY emission_window_stage ({WINDOW_COLUMNS}) FROM STDIN") as copy:
-                copy.write(data)
-            cur.execute(WINDOW_UPSERT)
+    copy_upsert_sync(conn, "emission_window", WINDOW_COLUMNS, WINDOW_UPSERT, text=data)
     return False
 
 
