@@ -5,6 +5,7 @@ figures, /v1/emissions over the park's local day and /v1/progress."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,6 +42,15 @@ async def test_today_and_its_progress_include_the_minutes_of_the_hour_in_progres
     u = uuid.uuid4().hex[:8]
     park, ent, meter = f"tp-{u}", f"tp-e-{u}", f"tp-m-{u}"
     async with await AsyncConnection.connect(api_server.database_url, autocommit=True) as c:
+        # The figures are of the hour in progress: never start within 30 s of its end, or the
+        # query would read the next hour (a bounded wait for the server's clock to pass it).
+        left = await (
+            await c.execute(
+                "SELECT extract(epoch FROM date_trunc('hour', now()) + interval '1 hour' - now())"
+            )
+        ).fetchone()
+        if left is not None and float(left[0]) < 30:
+            await asyncio.sleep(float(left[0]) + 1)
         day_start, day_end, hour, local = await (
             await c.execute(
                 "SELECT date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE"
