@@ -82,7 +82,9 @@ fi
 # the archive is beside the project): the server's development files and cmake to build it.
 if [ -n "${PARKCARBON_TIMESCALEDB_SOURCE:-}" ]; then
   pgmajor=$(ls /usr/lib/postgresql | sort -n | tail -1)
-  [ -d "/usr/lib/postgresql/$pgmajor/lib/pgxs" ] || apt_install "postgresql-server-dev-$pgmajor"
+  # The server's headers (postgres.h), not pgxs/: Debian's server package ships part of pgxs.
+  [ -f "/usr/include/postgresql/$pgmajor/server/postgres.h" ] \
+    || apt_install "postgresql-server-dev-$pgmajor"
   command -v cmake >/dev/null || apt_install cmake
 fi
 
