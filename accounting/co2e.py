@@ -3,7 +3,7 @@
 ``resolve_factor`` turns catalogue rows into one ``ResolvedFactor``: tonnes of each gas per
 canonical unit of activity, and their sum weighted by the GWP set in force as one coefficient.
 Fuels use E = FC x NCV x CC x OF x 44/12 (GB/T 32150); non-CO2 factors per unit of heat use the
-same NCV. The hot path, ``co2e_tonnes_batch``, is then one multiply.
+same NCV. The arithmetic, ``co2e_tonnes``, is then one multiply.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,23 +144,21 @@ def fugitive_factor(gas: Gas, *, gwp_set: GwpSet, on: date) -> ResolvedFactor:
     return compose_factor(Carrier.FUGITIVE_GAS, {gas: 1.0}, gwp_set=gwp_set, on=on, region=NATIONAL)
 
 
-def co2e_tonnes(activity: float, factor: ResolvedFactor) -> float:
-    """tCO2e of one activity amount given in the factor's canonical unit."""
+@overload
+def co2e_tonnes(activity: float, factor: ResolvedFactor) -> float: ...
+@overload
+def co2e_tonnes(activity: NDArray[np.float64], factor: ResolvedFactor) -> NDArray[np.float64]: ...
+def co2e_tonnes(
+    activity: float | NDArray[np.float64], factor: ResolvedFactor
+) -> float | NDArray[np.float64]:
+    """tCO2e of an activity amount (or an array of them) in the factor's canonical unit: one
+    multiply by the precomputed ``factor.tco2e_per_unit`` (clause 6.3.1, activity data x
+    emission factor). Every window, report line and inventory line is computed by it; convert
+    units first (``accounting.units``) and resolve the factor once per window, not per reading.
+    """
     return activity * factor.tco2e_per_unit
 
 
-def co2e_tonnes_batch(activity: NDArray[np.float64], factor: ResolvedFactor) -> NDArray[np.float64]:
-    """tCO2e of each reading: ``activity`` (canonical unit of ``factor.carrier``) x coefficient.
-
-    The hot path for the stream layer: one vectorised multiply by the precomputed
-    ``factor.tco2e_per_unit``, no validation or copying beyond the result array. Convert units
-    first (``units.conversion_factor``) and resolve the factor once per window, not per reading.
-    """
-    return np.multiply(activity, factor.tco2e_per_unit)
-
-
-def gas_tonnes_batch(
-    activity: NDArray[np.float64], factor: ResolvedFactor
-) -> dict[Gas, NDArray[np.float64]]:
-    """Tonnes of each gas (not CO2e) for each reading, for per-gas reporting."""
-    return {g.gas: np.multiply(activity, g.tonnes_per_unit) for g in factor.gases}
+def gas_tonnes(activity: float, factor: ResolvedFactor) -> dict[Gas, float]:
+    """Tonnes of each gas (not CO2e) of one activity amount in the factor's canonical unit."""
+    return {g.gas: activity * g.tonnes_per_unit for g in factor.gases}

@@ -17,7 +17,7 @@ from accounting.categories import (
     IsoCategory,
     SourceCategory,
 )
-from accounting.co2e import ResolvedFactor
+from accounting.co2e import ResolvedFactor, co2e_tonnes, gas_tonnes
 from accounting.gwp import Gas, GwpSet
 
 
@@ -73,10 +73,8 @@ def emission_line(
         raise InventoryError("a green-space sink is a removal: use removal_line, never an emission")
     if activity < 0:
         raise InventoryError(f"{subject} {category}: negative activity {activity} {factor.unit}")
-    gases = tuple(
-        GasAmount(g.gas, activity * g.tonnes_per_unit, activity * g.tonnes_per_unit * g.gwp)
-        for g in factor.gases
-    )
+    tonnes = gas_tonnes(activity, factor)
+    gases = tuple(GasAmount(g.gas, tonnes[g.gas], tonnes[g.gas] * g.gwp) for g in factor.gases)
     return EmissionLine(
         subject,
         category,
@@ -84,7 +82,7 @@ def emission_line(
         method,
         activity,
         gases,
-        activity * factor.tco2e_per_unit,
+        co2e_tonnes(activity, factor),
         factor,
         label,
     )

@@ -75,7 +75,7 @@ def level_chain(code: str, level: RegionLevel) -> tuple[str, ...]:
     park at the ``grid`` level uses its regional grid, at ``national`` the national factor. A
     region coarser than ``level`` is its own first entry (a park registered at grid level has
     no province). The entries after the first are the documented fallback, used only for a day
-    the first has no factor; ``stream.emissions`` flags such windows.
+    the first has no factor; ``accounting.window_co2e`` flags such windows.
     """
     chain = region_chain(code)
     regions = load_regions()

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Generic, TypeVar
 
 from accounting.categories import SourceCategory
-from accounting.co2e import ResolvedFactor
+from accounting.co2e import ResolvedFactor, co2e_tonnes, gas_tonnes
 from accounting.gwp import Gas, GwpNotFoundError, GwpSet, gwp
 
 ACTIVITY_ONLY = "activity_only"  # output and water meters: activity, no emissions
@@ -169,7 +169,7 @@ def _market(
     instruments = covered * INSTRUMENT_T_PER_KWH
     if factor is None:
         return (instruments, None) if uncovered == 0 else (None, None)
-    return uncovered * factor.tco2e_per_unit + instruments, factor
+    return co2e_tonnes(uncovered, factor) + instruments, factor
 
 
 def figures(groups: Iterable[WindowGroup], *, residual: ResidualFactor) -> Figures:
@@ -278,7 +278,8 @@ def _add_gases(
     if factor is not None:
         # Instrument-covered kWh are 0 t of every gas (INSTRUMENT_T_PER_KWH).
         uncovered = group.activity - group.contractual_activity
-        market = {c.gas.value: (uncovered * c.tonnes_per_unit, c.gwp) for c in factor.gases}
+        per_gas = gas_tonnes(uncovered, factor)
+        market = {c.gas.value: (per_gas[c.gas], c.gwp) for c in factor.gases}
     elif group.source_category != _ELECTRICITY:
         market = {gas: (t, _gwp(gas, group.gwp_set)) for gas, t in group.gases.items()}
     for gas in set(group.gases) | set(market):

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accounting.carriers import Carrier
-from accounting.co2e import co2e_tonnes_batch, resolve_factor
+from accounting.co2e import co2e_tonnes, resolve_factor
 from accounting.factor_rows import Series
 from accounting.factors import load_catalogue
 from accounting.gwp import GwpSet
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         hourly = window_sums(
             intervals.start_ms, intervals.end_ms, intervals.quantity, HOUR_MS, flags=intervals.flags
         )
-        tco2e = co2e_tonnes_batch(hourly.quantity, factor)
+        tco2e = co2e_tonnes(hourly.quantity, factor)
         tonnes += float(tco2e.sum())
         quarantined += int(np.count_nonzero(result.reasons & QUARANTINE_MASK))
         windows += hourly.start_ms.shape[0]

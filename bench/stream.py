@@ -606,11 +606,11 @@ def _bucket(frames: list[Frame], main: bool) -> str | None:
             return "deviation rules incl. their SQL (thread)"
         if _on(frames, "stream/window_sink.py", "WindowSink._compute", "WindowSink._uncounted"):
             in_db = waiting or "psycopg" in leaf_file or leaf_func in ("wait_c",)
-            if _on(frames, "stream/window_sink.py", "window_sums"):
+            if _on(frames, "store/windows.py", "read_window_sums"):
                 if in_db:
                     return "window intervals: binary COPY out, waiting on PostgreSQL (thread)"
                 return "window sums: numpy + WindowSums objects (thread)"
-            if _on(frames, "stream/window_sink.py", "upsert_windows"):
+            if _on(frames, "store/windows.py", "upsert_windows"):
                 if in_db:
                     return "window upsert: COPY, waiting on PostgreSQL (thread)"
                 return "window upsert: COPY text in Python (thread)"
@@ -628,7 +628,9 @@ def _bucket(frames: list[Frame], main: bool) -> str | None:
         return "validation + intervals (accounting, numpy)"
     if _on(frames, "stream/validate.py"):
         return "validate_batch wiring (grouping by meter, rejections)"
-    if _on(frames, "stream/sink.py", "store_valid", "store_rejections", "_copy_upsert"):
+    if _on(frames, "stream/sink.py", "store_valid", "store_rejections") or _on(
+        frames, "store/staging.py"
+    ):
         return "reading COPY text + COPY (sink.py)"
     if _on(frames, "stream/intake.py"):
         return "intake: state lock/update, replay check"

@@ -22,9 +22,13 @@ worker's time went to per-message encoding and Kafka sends.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import orjson
+
+from accounting.windows import WindowResult
+from contracts.records import ms_to_iso
 
 MAX_WINDOWS_PER_MESSAGE: Final = 500
 WINDOWS_WIRE_VERSION: Final = 2
@@ -47,3 +51,38 @@ def decode_windows(raw: bytes) -> list[dict[str, Any]]:
     ):
         raise ValueError(f"not an emissions.windows v{WINDOWS_WIRE_VERSION} message")
     return list(obj["windows"])
+
+
+def window_item(r: WindowResult) -> dict[str, Any]:
+    """One window's item of a message (the fields above)."""
+    return {
+        "meter_id": r.key.meter_id,
+        "enterprise_id": r.enterprise_id,
+        "source_category": r.source_category,
+        "iso_category": r.iso_category,
+        "width_s": r.key.width_s,
+        "window_start": ms_to_iso(int(r.key.window_start.timestamp() * 1000)),
+        "window_end": ms_to_iso(int(r.window_end.timestamp() * 1000)),
+        "activity": r.activity,
+        "activity_unit": r.activity_unit,
+        "gases_t": r.gases,
+        "tco2e": r.tco2e,
+        "gwp_set": r.gwp_set,
+        "factor_versions": list(r.factor_versions),
+        "completeness": r.completeness,
+        "flags": r.flags,
+        "interpolated": r.interpolated,
+    }
+
+
+def encode_windows(
+    results: Sequence[WindowResult], *, max_per_message: int = MAX_WINDOWS_PER_MESSAGE
+) -> Iterator[tuple[bytes, bytes]]:
+    """``emissions.windows`` messages ``(key, value)``: one per enterprise (and chunk)."""
+    by_enterprise: dict[str, list[WindowResult]] = {}
+    for r in results:
+        by_enterprise.setdefault(r.enterprise_id, []).append(r)
+    for enterprise_id, mine in by_enterprise.items():
+        for i in range(0, len(mine), max_per_message):
+            items = [window_item(r) for r in mine[i : i + max_per_message]]
+            yield enterprise_id.encode(), windows_message(enterprise_id, items)

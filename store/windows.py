@@ -1,105 +1,31 @@
-"""Window figures from stored readings, and the upsert of window results.
+"""The ``emission_window`` table's one writer, and the stored readings a window's figures come from.
 
 A window's activity is the sum, over the intervals that overlap it, of each interval's quantity
 times the share of the interval inside the window (a delta spanning windows is split in
 proportion to time, clause 6.3.1 activity data). Computing from the ``reading`` table, which
 holds each reading once, makes a window's figures independent of how often its readings were
-delivered: replays, restarts and late readings all end in the same totals.
+delivered: replays, restarts and late readings all end in the same totals. The database returns
+each stored interval once per flush (binary COPY, read in place by numpy);
+``accounting.intervals.keyed_window_sums`` sums the shares per window.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import psycopg
+from numpy.typing import NDArray
 
+from accounting.intervals import keyed_window_sums
+from accounting.window_plan import WindowPlan
+from accounting.windows import WindowKey, WindowResult, WindowSums
+from contracts.records import ms_to_iso
 from store.staging import copy_upsert_sync
-
-
-@dataclass(frozen=True, slots=True)
-class WindowKey:
-    meter_id: str
-    width_s: int
-    window_start: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WindowSums:
-    key: WindowKey
-    quantity: float  # the meter's unit times its multiplier
-    readings_present: float  # each interval counts by the share of it inside the window
-    flags: int
-    interpolated: bool
-
-
-_SUMS = """
-WITH k AS (
-    SELECT * FROM unnest(%(meters)s::text[], %(widths)s::int[], %(starts)s::timestamptz[])
-        AS k(meter_id, width_s, window_start)
-)
-SELECT k.meter_id, k.width_s, k.window_start,
-       coalesce(sum(r.quantity * r.overlap / r.duration), 0),
-       coalesce(sum(r.overlap / r.duration), 0),
-       coalesce(bit_or(r.flags), 0),
-       coalesce(bool_or(r.overlap < r.duration), false)
-FROM k
-LEFT JOIN LATERAL (
-    SELECT quantity, flags,
-           extract(epoch FROM least(ts, k.window_start + make_interval(secs => k.width_s))
-                            - greatest(interval_start, k.window_start)) AS overlap,
-           extract(epoch FROM ts - interval_start) AS duration
-    FROM reading
-    WHERE meter_id = k.meter_id
-      AND ts > k.window_start
-      AND interval_start < k.window_start + make_interval(secs => k.width_s)
-      AND quantity IS NOT NULL
-) r ON true
-GROUP BY k.meter_id, k.width_s, k.window_start
-"""
-
-
-def window_sums(conn: psycopg.Connection[Any], keys: Sequence[WindowKey]) -> list[WindowSums]:
-    """Activity and coverage of each window, from the readings stored so far."""
-    if not keys:
-        return []
-    rows = conn.execute(
-        _SUMS,
-        {
-            "meters": [k.meter_id for k in keys],
-            "widths": [k.width_s for k in keys],
-            "starts": [k.window_start for k in keys],
-        },
-    ).fetchall()
-    return [
-        WindowSums(WindowKey(m, w, s), float(q), float(p), int(f), bool(i))
-        for m, w, s, q, p, f, i in rows
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class WindowResult:
-    key: WindowKey
-    window_end: datetime
-    enterprise_id: str
-    source_category: str
-    iso_category: str | None
-    activity: float
-    activity_unit: str
-    gases: dict[str, float]
-    tco2e: float
-    gwp_set: str | None
-    factor_versions: tuple[str, ...]
-    readings_present: float
-    readings_expected: float
-    completeness: float
-    flags: int
-    interpolated: bool
-
 
 WINDOW_COLUMNS = (
     "meter_id, width_s, window_start, window_end, enterprise_id, source_category, iso_category, "
@@ -120,39 +46,260 @@ ON CONFLICT (meter_id, width_s, window_start) DO UPDATE SET
 """  # noqa: S608 - constant column list
 
 
+def uncounted_intervals(
+    conn: psycopg.Connection[Any], *, lookback_s: int, settle_s: float
+) -> list[tuple[str, int, int]]:
+    """``(meter, interval start ms, end ms)`` of the readings stored in the last
+    ``lookback_s`` whose hour window ended more than ``settle_s`` (plus the hour) ago and was
+    last computed before they arrived: windows a worker that died never computed."""
+    rows = conn.execute(
+        """SELECT r.meter_id, (extract(epoch FROM r.interval_start) * 1000)::bigint,
+                  (extract(epoch FROM r.ts) * 1000)::bigint
+           FROM reading r
+           WHERE r.received_at > now() - make_interval(secs => %s)
+             AND r.interval_start IS NOT NULL
+             AND date_bin('1 hour', r.ts - interval '1 millisecond', timestamptz 'epoch')
+                 < now() - interval '1 hour' - make_interval(secs => %s)
+             AND NOT EXISTS (
+                 SELECT 1 FROM emission_window w
+                 WHERE w.meter_id = r.meter_id AND w.width_s = 3600
+                   AND w.window_start = date_bin('1 hour', r.ts - interval '1 millisecond',
+                                                 timestamptz 'epoch')
+                   AND w.computed_at >= r.received_at)""",
+        (lookback_s, settle_s),
+    ).fetchall()
+    return [(str(m), int(s), int(e)) for m, s, e in rows]
+
+
+# The stored intervals of each meter that overlap [lo, hi): its due windows' span. A meter's
+# intervals chain without overlapping (each starts at the previous accepted reading, accepted
+# times strictly increase), so they are the intervals ending inside the span plus the first
+# one ending at or after its end: no scan runs on through the meter's later readings (the
+# whole rest of its history when a late reading reopens an old window).
+_INTERVALS = """
+COPY (
+WITH m AS (
+    SELECT m.meter_id, m.idx, to_timestamp(m.lo_ms / 1000.0) AS lo,
+           to_timestamp(m.hi_ms / 1000.0) AS hi
+    FROM unnest(%(meters)s::text[], %(lo)s::bigint[], %(hi)s::bigint[])
+        WITH ORDINALITY AS m(meter_id, lo_ms, hi_ms, idx)
+)
+SELECT m.idx - 1, (extract(epoch FROM x.interval_start) * 1000)::bigint,
+       (extract(epoch FROM x.ts) * 1000)::bigint, x.quantity, x.flags
+FROM m CROSS JOIN LATERAL (
+    (SELECT interval_start, ts, quantity, flags FROM reading
+     WHERE meter_id = m.meter_id AND ts > m.lo AND ts < m.hi)
+    UNION ALL
+    (SELECT interval_start, ts, quantity, flags FROM reading
+     WHERE meter_id = m.meter_id AND ts >= m.hi
+     ORDER BY ts LIMIT 1)
+) x
+WHERE x.quantity IS NOT NULL AND x.interval_start IS NOT NULL AND x.interval_start < m.hi
+) TO STDOUT (FORMAT BINARY)
+"""
+# Binary COPY rows of (bigint, bigint, bigint, double, integer), none NULL: a fixed layout
+# numpy reads in place (an hour window's flush returns an hour of every meter's intervals:
+# hundreds of thousands of rows, too many to make Python objects of).
+_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("len_group", ">i4"),
+        ("group", ">i8"),
+        ("len_start", ">i4"),
+        ("start", ">i8"),
+        ("len_end", ">i4"),
+        ("end", ">i8"),
+        ("len_quantity", ">i4"),
+        ("quantity", ">f8"),
+        ("len_flags", ">i4"),
+        ("flags", ">i4"),
+    ]
+)
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
+_COPY_TRAILER = b"\xff\xff"
+
+
+def _binary_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
+    body = len(data) - _COPY_HEADER - len(_COPY_TRAILER)
+    if (
+        not data.startswith(_COPY_SIGNATURE)
+        or data[15:19] != b"\x00\x00\x00\x00"
+        or not data.endswith(_COPY_TRAILER)
+        or body % _ROW.itemsize
+    ):
+        raise ValueError("unexpected binary COPY layout")
+    rows = np.frombuffer(data, dtype=_ROW, offset=_COPY_HEADER, count=body // _ROW.itemsize)
+    lengths = (8, 8, 8, 8, 4)
+    if not (rows["fields"] == 5).all() or any(
+        not (rows[f"len_{name}"] == size).all()
+        for name, size in zip(("group", "start", "end", "quantity", "flags"), lengths, strict=True)
+    ):
+        raise ValueError("unexpected binary COPY layout")
+    return rows
+
+
+def _text_array_literal(values: Sequence[str]) -> str:
+    """A text[] literal (a parameter psycopg need not dump element by element)."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + '","'.join(quoted) + '"}'
+
+
+def _int_array_literal(values: NDArray[np.int64]) -> str:
+    return "{" + ",".join(map(str, values.tolist())) + "}"
+
+
+def read_window_sums(
+    conn: psycopg.Connection[Any],
+    due: Sequence[tuple[str, int, int]],
+    plan: WindowPlan | None = None,
+) -> list[WindowSums]:
+    """Activity and coverage of each ``(meter, width_s, start_ms)`` window, from the readings
+    stored so far, in bulk. With a ``plan``, the
+    fine windows it does not keep are left out (``WindowPlan.keep``).
+
+    The database returns each stored interval once per flush (it used to aggregate each
+    reading once per window it overlaps, four widths over); ``accounting.intervals`` sums the
+    shares per window.
+    """
+    if not due:
+        return []
+    index: dict[str, int] = {}
+    window_group = np.fromiter(
+        (index.setdefault(m, len(index)) for m, _, _ in due), dtype=np.int64, count=len(due)
+    )
+    width_ms = np.fromiter((w for _, w, _ in due), dtype=np.int64, count=len(due)) * 1000
+    window_start = np.fromiter((s for _, _, s in due), dtype=np.int64, count=len(due))
+    window_end = window_start + width_ms
+    lo = np.full(len(index), np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(len(index), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(lo, window_group, window_start)
+    np.maximum.at(hi, window_group, window_end)
+    params = {
+        "meters": _text_array_literal(list(index)),
+        "lo": _int_array_literal(lo),
+        "hi": _int_array_literal(hi),
+    }
+    with conn.cursor() as cur, cur.copy(_INTERVALS, params) as copy:
+        data = b"".join(bytes(chunk) for chunk in copy)
+    rows = _binary_rows(data)
+    group = rows["group"].astype(np.int64)
+    start = rows["start"].astype(np.int64)
+    end = rows["end"].astype(np.int64)
+    quantity = rows["quantity"].astype(np.float64)
+    flags = rows["flags"].astype(np.uint32)
+    order = np.lexsort((end, group))
+    sums = keyed_window_sums(
+        group[order],
+        start[order],
+        end[order],
+        quantity[order],
+        flags[order],
+        window_group,
+        window_start,
+        window_end,
+    )
+    keep = (
+        np.ones(len(due), dtype=np.bool_)
+        if plan is None
+        else plan.keep(width_ms // 1000, sums.shortest_ms)
+    )
+    return [
+        WindowSums(WindowKey(m, w, _utc(s)), q, p, f, i)
+        for (m, w, s), q, p, f, i, k in zip(
+            due,
+            sums.quantity.tolist(),
+            sums.present.tolist(),
+            sums.flags.view(np.int32).tolist(),  # a signed integer column
+            sums.interpolated.tolist(),
+            keep.tolist(),
+            strict=True,
+        )
+        if k
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _copy_text(value: str) -> str:
+    """Escape for COPY's text format (backslash, tab, newline, carriage return)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return (
+            value.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return value
+
+
+_copy_cached = functools.lru_cache(maxsize=4096)(_copy_text)
+
+
+def _opt(value: str | None) -> str:
+    return "\\N" if value is None else _copy_cached(value)
+
+
 @functools.lru_cache(maxsize=1024)
 def _text_array(items: tuple[str, ...]) -> str:
-    """A text[] literal for COPY: thousands of windows share a few factor-version tuples, and
-    psycopg's list dumper per row was a third of the upsert's time."""
+    """A text[] literal, escaped for COPY: thousands of windows share a few version tuples."""
     quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items)
-    return "{" + ",".join(quoted) + "}"
+    return _copy_text("{" + ",".join(quoted) + "}")
 
 
-def upsert_windows(conn: psycopg.Connection[Any], results: Sequence[WindowResult]) -> None:
-    """Write window results; a recomputed window replaces its earlier figures."""
-    if not results:
-        return
-    rows = [
+def _window_line(r: WindowResult) -> str:
+    key = r.key
+    return "\t".join(
         (
-            r.key.meter_id,
-            r.key.width_s,
-            r.key.window_start,
-            r.window_end,
-            r.enterprise_id,
-            r.source_category,
-            r.iso_category,
-            r.activity,
-            r.activity_unit,
-            orjson.dumps(r.gases).decode(),
-            r.tco2e,
-            r.gwp_set,
+            _copy_cached(key.meter_id),
+            str(key.width_s),
+            ms_to_iso(int(key.window_start.timestamp() * 1000)),
+            ms_to_iso(int(r.window_end.timestamp() * 1000)),
+            _copy_cached(r.enterprise_id),
+            _copy_cached(r.source_category),
+            _opt(r.iso_category),
+            repr(float(r.activity)),
+            _copy_cached(r.activity_unit),
+            _copy_text(orjson.dumps(r.gases).decode()),
+            repr(float(r.tco2e)),
+            _opt(r.gwp_set),
             _text_array(tuple(r.factor_versions)),
-            r.readings_present,
-            r.readings_expected,
-            r.completeness,
-            r.flags,
-            r.interpolated,
+            repr(float(r.readings_present)),
+            repr(float(r.readings_expected)),
+            repr(float(r.completeness)),
+            str(r.flags),
+            "t" if r.interpolated else "f",
         )
-        for r in results
-    ]
-    copy_upsert_sync(conn, "emission_window", WINDOW_COLUMNS, WINDOW_UPSERT, rows=rows)
+    )
+
+
+def upsert_windows(
+    conn: psycopg.Connection[Any], results: Sequence[WindowResult], *, optimistic: bool = True
+) -> bool:
+    """Write window results (a recomputed window replaces its earlier figures).
+
+    The COPY data is built as text in one piece: psycopg's ``write_row`` dumps every value of
+    every row through its adapters.
+    ``optimistic``: most windows are computed once, when complete, so COPY goes straight into
+    the table first; if one of them is there already, that is rolled back and the batch is
+    upserted. Returns whether the straight COPY did it.
+    """
+    if not results:
+        return True
+    data = "".join([_window_line(r) + "\n" for r in results])
+    if optimistic:
+        try:
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(f"COPY emission_window ({WINDOW_COLUMNS}) FROM STDIN") as copy,
+            ):
+                copy.write(data)
+            return True
+        except psycopg.errors.UniqueViolation:
+            pass
+    copy_upsert_sync(conn, "emission_window", WINDOW_COLUMNS, WINDOW_UPSERT, text=data)
+    return False

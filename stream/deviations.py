@@ -33,9 +33,9 @@ from accounting.deviation import (
 )
 from accounting.intensity import OUTPUT_CARRIER, OutputUnit
 from accounting.window_figures import Expectation, SubjectKind, Thresholds, WindowFigures
+from accounting.windows import WindowResult
 from contracts.alerts import Alert, alert_from_event
 from store.alerts import upsert_alerts
-from store.windows import WindowResult
 from stream.expectations import expectations_for
 from stream.registry import RegistryCache
 

@@ -27,7 +27,8 @@ import psycopg
 from accounting.gwp import GwpSet
 from accounting.window_plan import WindowPlan
 from store.registry import Meter, all_meters, enterprise_contexts
-from stream.window_sink import WindowComputer, upsert_windows
+from store.windows import upsert_windows
+from stream.window_sink import WindowComputer
 from stream.windows import WindowTracker
 
 DAY_MS = 86_400_000

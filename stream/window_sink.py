@@ -1,37 +1,31 @@
-"""Computes due windows from stored readings, writes them, and hands them on for the topic.
+"""The worker's window flush: due windows computed, stored and handed on for the topic.
 
-Runs the synchronous store queries in a worker thread on its own connection; while the
-database is down it retries and keeps the due windows, so nothing is skipped.
-
-The ``emissions.windows`` messages it sends follow ``contracts.windows``.
+Wiring only: which windows are due is ``stream.windows``, their figures are read by
+``store.windows`` and converted by ``accounting`` (``EmissionCalculator``), the results are
+written by ``store.windows.upsert_windows`` and encoded by ``contracts.windows``. The store's
+synchronous queries run in a worker thread on the flush's own connection; while the database is
+down it retries and keeps the due windows, so nothing is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-import orjson
 import psycopg
-from numpy.typing import NDArray
 
 from accounting.gwp import GwpSet
-from accounting.intervals import keyed_window_sums
 from accounting.overrides import FactorSet, factor_sets, packaged_factors
+from accounting.window_co2e import EmissionCalculator
 from accounting.window_plan import WindowPlan
-from contracts.records import ms_to_iso
-from contracts.windows import MAX_WINDOWS_PER_MESSAGE, windows_message
+from accounting.windows import WindowResult
+from contracts.windows import encode_windows
 from store.factors import load_overrides, overrides_version
 from store.registry import FactorContext, Meter
-from store.staging import copy_upsert_sync
-from store.windows import WINDOW_COLUMNS, WINDOW_UPSERT, WindowKey, WindowResult, WindowSums
-from stream.emissions import EmissionCalculator
+from store.windows import read_window_sums, uncounted_intervals, upsert_windows
 from stream.registry import RegistryCache
 from stream.windows import WindowTracker
 
@@ -93,6 +87,7 @@ class WindowComputer:
                 gwp_set=self._gwp_set,
                 catalogue=factors.catalogue,
                 parameters=factors.parameters,
+                warn=log.warning,
             )
         return self._calculators[key]
 
@@ -108,7 +103,7 @@ class WindowComputer:
         the plan does not materialise (only intervals longer than its bound overlap it)."""
         self.refresh_factors(conn)
         results = []
-        for sums in window_sums(conn, due, self.plan):
+        for sums in read_window_sums(conn, due, self.plan):
             meter = meters.get(sums.key.meter_id)
             if meter is None:
                 continue
@@ -163,23 +158,7 @@ class WindowSink:
 
     def _uncounted(self, lookback_s: int, settle_s: float) -> list[tuple[str, int, int]]:
         self._conn = self._connect()
-        rows = self._conn.execute(
-            """SELECT r.meter_id, (extract(epoch FROM r.interval_start) * 1000)::bigint,
-                      (extract(epoch FROM r.ts) * 1000)::bigint
-               FROM reading r
-               WHERE r.received_at > now() - make_interval(secs => %s)
-                 AND r.interval_start IS NOT NULL
-                 AND date_bin('1 hour', r.ts - interval '1 millisecond', timestamptz 'epoch')
-                     < now() - interval '1 hour' - make_interval(secs => %s)
-                 AND NOT EXISTS (
-                     SELECT 1 FROM emission_window w
-                     WHERE w.meter_id = r.meter_id AND w.width_s = 3600
-                       AND w.window_start = date_bin('1 hour', r.ts - interval '1 millisecond',
-                                                     timestamptz 'epoch')
-                       AND w.computed_at >= r.received_at)""",
-            (lookback_s, settle_s),
-        ).fetchall()
-        return [(str(m), int(s), int(e)) for m, s, e in rows]
+        return uncounted_intervals(self._conn, lookback_s=lookback_s, settle_s=settle_s)
 
     async def flush(self, now_ms: int) -> Flushed:
         """Compute and store every due window; returns their results and topic messages."""
@@ -227,271 +206,3 @@ class WindowSink:
 class Flushed:
     results: list[WindowResult]
     messages: list[tuple[bytes, bytes]]  # ``emissions.windows`` (key, value)
-
-
-# The stored intervals of each meter that overlap [lo, hi): its due windows' span. A meter's
-# intervals chain without overlapping (each starts at the previous accepted reading, accepted
-# times strictly increase), so they are the intervals ending inside the span plus the first
-# one ending at or after its end: no scan runs on through the meter's later readings (the
-# whole rest of its history when a late reading reopens an old window).
-_INTERVALS = """
-COPY (
-WITH m AS (
-    SELECT m.meter_id, m.idx, to_timestamp(m.lo_ms / 1000.0) AS lo,
-           to_timestamp(m.hi_ms / 1000.0) AS hi
-    FROM unnest(%(meters)s::text[], %(lo)s::bigint[], %(hi)s::bigint[])
-        WITH ORDINALITY AS m(meter_id, lo_ms, hi_ms, idx)
-)
-SELECT m.idx - 1, (extract(epoch FROM x.interval_start) * 1000)::bigint,
-       (extract(epoch FROM x.ts) * 1000)::bigint, x.quantity, x.flags
-FROM m CROSS JOIN LATERAL (
-    (SELECT interval_start, ts, quantity, flags FROM reading
-     WHERE meter_id = m.meter_id AND ts > m.lo AND ts < m.hi)
-    UNION ALL
-    (SELECT interval_start, ts, quantity, flags FROM reading
-     WHERE meter_id = m.meter_id AND ts >= m.hi
-     ORDER BY ts LIMIT 1)
-) x
-WHERE x.quantity IS NOT NULL AND x.interval_start IS NOT NULL AND x.interval_start < m.hi
-) TO STDOUT (FORMAT BINARY)
-"""
-# Binary COPY rows of (bigint, bigint, bigint, double, integer), none NULL: a fixed layout
-# numpy reads in place (an hour window's flush returns an hour of every meter's intervals:
-# hundreds of thousands of rows, too many to make Python objects of).
-_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("len_group", ">i4"),
-        ("group", ">i8"),
-        ("len_start", ">i4"),
-        ("start", ">i8"),
-        ("len_end", ">i4"),
-        ("end", ">i8"),
-        ("len_quantity", ">i4"),
-        ("quantity", ">f8"),
-        ("len_flags", ">i4"),
-        ("flags", ">i4"),
-    ]
-)
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
-_COPY_TRAILER = b"\xff\xff"
-
-
-def _binary_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
-    body = len(data) - _COPY_HEADER - len(_COPY_TRAILER)
-    if (
-        not data.startswith(_COPY_SIGNATURE)
-        or data[15:19] != b"\x00\x00\x00\x00"
-        or not data.endswith(_COPY_TRAILER)
-        or body % _ROW.itemsize
-    ):
-        raise ValueError("unexpected binary COPY layout")
-    rows = np.frombuffer(data, dtype=_ROW, offset=_COPY_HEADER, count=body // _ROW.itemsize)
-    lengths = (8, 8, 8, 8, 4)
-    if not (rows["fields"] == 5).all() or any(
-        not (rows[f"len_{name}"] == size).all()
-        for name, size in zip(("group", "start", "end", "quantity", "flags"), lengths, strict=True)
-    ):
-        raise ValueError("unexpected binary COPY layout")
-    return rows
-
-
-def _text_array_literal(values: Sequence[str]) -> str:
-    """A text[] literal (a parameter psycopg need not dump element by element)."""
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + '","'.join(quoted) + '"}'
-
-
-def _int_array_literal(values: NDArray[np.int64]) -> str:
-    return "{" + ",".join(map(str, values.tolist())) + "}"
-
-
-def window_sums(
-    conn: psycopg.Connection[Any],
-    due: Sequence[tuple[str, int, int]],
-    plan: WindowPlan | None = None,
-) -> list[WindowSums]:
-    """Activity and coverage of each ``(meter, width_s, start_ms)`` window, from the readings
-    stored so far: the figures of ``store.windows.window_sums``, in bulk. With a ``plan``, the
-    fine windows it does not keep are left out (``WindowPlan.keep``).
-
-    The database returns each stored interval once per flush (it used to aggregate each
-    reading once per window it overlaps, four widths over); ``accounting.intervals`` sums the
-    shares per window.
-    """
-    if not due:
-        return []
-    index: dict[str, int] = {}
-    window_group = np.fromiter(
-        (index.setdefault(m, len(index)) for m, _, _ in due), dtype=np.int64, count=len(due)
-    )
-    width_ms = np.fromiter((w for _, w, _ in due), dtype=np.int64, count=len(due)) * 1000
-    window_start = np.fromiter((s for _, _, s in due), dtype=np.int64, count=len(due))
-    window_end = window_start + width_ms
-    lo = np.full(len(index), np.iinfo(np.int64).max, dtype=np.int64)
-    hi = np.full(len(index), np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(lo, window_group, window_start)
-    np.maximum.at(hi, window_group, window_end)
-    params = {
-        "meters": _text_array_literal(list(index)),
-        "lo": _int_array_literal(lo),
-        "hi": _int_array_literal(hi),
-    }
-    with conn.cursor() as cur, cur.copy(_INTERVALS, params) as copy:
-        data = b"".join(bytes(chunk) for chunk in copy)
-    rows = _binary_rows(data)
-    group = rows["group"].astype(np.int64)
-    start = rows["start"].astype(np.int64)
-    end = rows["end"].astype(np.int64)
-    quantity = rows["quantity"].astype(np.float64)
-    flags = rows["flags"].astype(np.uint32)
-    order = np.lexsort((end, group))
-    sums = keyed_window_sums(
-        group[order],
-        start[order],
-        end[order],
-        quantity[order],
-        flags[order],
-        window_group,
-        window_start,
-        window_end,
-    )
-    keep = (
-        np.ones(len(due), dtype=np.bool_)
-        if plan is None
-        else plan.keep(width_ms // 1000, sums.shortest_ms)
-    )
-    return [
-        WindowSums(WindowKey(m, w, _utc(s)), q, p, f, i)
-        for (m, w, s), q, p, f, i, k in zip(
-            due,
-            sums.quantity.tolist(),
-            sums.present.tolist(),
-            sums.flags.view(np.int32).tolist(),  # a signed integer column
-            sums.interpolated.tolist(),
-            keep.tolist(),
-            strict=True,
-        )
-        if k
-    ]
-
-
-@functools.lru_cache(maxsize=4096)
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _copy_text(value: str) -> str:
-    """Escape for COPY's text format (backslash, tab, newline, carriage return)."""
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
-_copy_cached = functools.lru_cache(maxsize=4096)(_copy_text)
-
-
-def _opt(value: str | None) -> str:
-    return "\\N" if value is None else _copy_cached(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _text_array(items: tuple[str, ...]) -> str:
-    """A text[] literal, escaped for COPY: thousands of windows share a few version tuples."""
-    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items)
-    return _copy_text("{" + ",".join(quoted) + "}")
-
-
-def _window_line(r: WindowResult) -> str:
-    key = r.key
-    return "\t".join(
-        (
-            _copy_cached(key.meter_id),
-            str(key.width_s),
-            ms_to_iso(int(key.window_start.timestamp() * 1000)),
-            ms_to_iso(int(r.window_end.timestamp() * 1000)),
-            _copy_cached(r.enterprise_id),
-            _copy_cached(r.source_category),
-            _opt(r.iso_category),
-            repr(float(r.activity)),
-            _copy_cached(r.activity_unit),
-            _copy_text(orjson.dumps(r.gases).decode()),
-            repr(float(r.tco2e)),
-            _opt(r.gwp_set),
-            _text_array(tuple(r.factor_versions)),
-            repr(float(r.readings_present)),
-            repr(float(r.readings_expected)),
-            repr(float(r.completeness)),
-            str(r.flags),
-            "t" if r.interpolated else "f",
-        )
-    )
-
-
-def upsert_windows(
-    conn: psycopg.Connection[Any], results: Sequence[WindowResult], *, optimistic: bool = True
-) -> bool:
-    """Write window results (a recomputed window replaces its earlier figures).
-
-    Same statement as ``store.windows.upsert_windows``, but the COPY data is built as text in
-    one piece: psycopg's ``write_row`` dumps every value of every row through its adapters.
-    ``optimistic``: most windows are computed once, when complete, so COPY goes straight into
-    the table first; if one of them is there already, that is rolled back and the batch is
-    upserted. Returns whether the straight COPY did it.
-    """
-    if not results:
-        return True
-    data = "".join([_window_line(r) + "\n" for r in results])
-    if optimistic:
-        try:
-            with (
-                conn.transaction(),
-                conn.cursor() as cur,
-                cur.copy(f"COPY emission_window ({WINDOW_COLUMNS}) FROM STDIN") as copy,
-            ):
-                copy.write(data)
-            return True
-        except psycopg.errors.UniqueViolation:
-            pass
-    copy_upsert_sync(conn, "emission_window", WINDOW_COLUMNS, WINDOW_UPSERT, text=data)
-    return False
-
-
-def _window_item(r: WindowResult) -> dict[str, Any]:
-    return {
-        "meter_id": r.key.meter_id,
-        "enterprise_id": r.enterprise_id,
-        "source_category": r.source_category,
-        "iso_category": r.iso_category,
-        "width_s": r.key.width_s,
-        "window_start": ms_to_iso(int(r.key.window_start.timestamp() * 1000)),
-        "window_end": ms_to_iso(int(r.window_end.timestamp() * 1000)),
-        "activity": r.activity,
-        "activity_unit": r.activity_unit,
-        "gases_t": r.gases,
-        "tco2e": r.tco2e,
-        "gwp_set": r.gwp_set,
-        "factor_versions": list(r.factor_versions),
-        "completeness": r.completeness,
-        "flags": r.flags,
-        "interpolated": r.interpolated,
-    }
-
-
-def encode_windows(
-    results: Sequence[WindowResult], *, max_per_message: int = MAX_WINDOWS_PER_MESSAGE
-) -> Iterator[tuple[bytes, bytes]]:
-    """``emissions.windows`` messages ``(key, value)``: one per enterprise (and chunk)."""
-    by_enterprise: dict[str, list[WindowResult]] = {}
-    for r in results:
-        by_enterprise.setdefault(r.enterprise_id, []).append(r)
-    for enterprise_id, mine in by_enterprise.items():
-        for i in range(0, len(mine), max_per_message):
-            items = [_window_item(r) for r in mine[i : i + max_per_message]]
-            yield enterprise_id.encode(), windows_message(enterprise_id, items)

@@ -40,7 +40,7 @@ def series_by_carrier() -> dict[Series, frozenset[Carrier]]:
 
 def _check_material_key(key: str, carrier: Carrier) -> None:
     """A process material meter's ``factor_key`` names its material (``process.caco3``), a
-    fugitive gas meter's its gas or blend (``SF6``, ``R-410A``): stream/emissions.py."""
+    fugitive gas meter's its gas or blend (``SF6``, ``R-410A``): accounting/window_co2e.py."""
     try:
         if carrier is Carrier.PROCESS_MATERIAL:
             process_factor_by_key(key)
@@ -52,7 +52,7 @@ def _check_material_key(key: str, carrier: Carrier) -> None:
 
 def _check_factor_key(key: str, carrier: Carrier) -> None:
     """``factor_key`` names the catalogue series the worker uses instead of the carrier's
-    default (stream/emissions.py); a series without factors for the carrier is refused."""
+    default (accounting/window_co2e.py); a series without factors for the carrier is refused."""
     series = {s.value: s for s in series_by_carrier()}
     if key not in series:
         row = next((r for r in load_catalogue().rows if r.key == key), None)

@@ -2,7 +2,7 @@
 
 When emission factors or the accounting method change, a base-year baseline is recomputed from
 its base period's stored activity: the hour windows of the subject in the base year (the park's
-local year) keep each meter's activity in its canonical unit; ``stream.restatement`` applies
+local year) keep each meter's activity in its canonical unit; ``accounting.restatement`` applies
 the factor the worker would use now (packaged catalogue plus the park's versions, the park's
 region, the GWP set) with the worker's own arithmetic. The result is a proposal with both
 figures and the factor versions before and after; accepting it records the restatement exactly
@@ -20,6 +20,7 @@ not stored): restate those with ``/restatements``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ from accounting.baseline import (
 from accounting.gwp import GwpSet
 from accounting.overrides import factor_sets
 from accounting.regions import RegionLevel
+from accounting.restatement import restate_activity
 from api import audit
 from api.deps import DbDep, require
 from api.errors import ApiError, problems
@@ -56,7 +58,6 @@ from api.registry.target_models import (
 from api.registry.targets import record_restatement, visible
 from store.factors import OVERRIDES_QUERY, override_of
 from store.registry import Meter
-from stream.restatement import restate_activity
 
 router = APIRouter(tags=["targets and baselines"])
 Reader = Annotated[Principal, Depends(require(Scope.REGISTRY_READ))]
@@ -93,6 +94,8 @@ WHERE w.width_s = 3600 AND w.window_start >= %(lo)s AND w.window_start < %(hi)s
 GROUP BY 1, 2, 3, 4, 5
 ORDER BY 1, 2, 3, 4, 5
 """
+
+log = logging.getLogger(__name__)
 
 
 class NoProposalError(Exception):
@@ -179,6 +182,7 @@ async def _compute(
             timezone=park[0],
             grid_level=grid_level,
             enterprise_factors=enterprise_sets,
+            warn=log.warning,
         )
     except BaselineError as exc:
         raise NoProposalError(f"{ident}: {exc}") from exc

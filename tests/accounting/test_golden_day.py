@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.categories import SourceCategory
-from accounting.co2e import ResolvedFactor, co2e_tonnes_batch, resolve_factor
+from accounting.co2e import ResolvedFactor, co2e_tonnes, resolve_factor
 from accounting.factors import Series, load_catalogue
 from accounting.gwp import GwpSet
 from accounting.intensity import OutputUnit, intensity
@@ -124,15 +124,15 @@ def day() -> dict[str, float]:
     diesel = _factor(Carrier.DIESEL, Series.GBT32150_FUEL_DEFAULTS)
     steam = _factor(Carrier.STEAM, Series.NDRC_HEAT_DEFAULT)
     hourly = {
-        "e1_elec": co2e_tonnes_batch(
+        "e1_elec": co2e_tonnes(
             _hourly("e1_elec_kwh_secondary", 300 / 5, "kWh", Carrier.ELECTRICITY), grid
         ),
-        "e1_gas": co2e_tonnes_batch(_hourly("e1_gas_nm3", 1, "Nm3", Carrier.NATURAL_GAS), gas),
-        "e2_elec": co2e_tonnes_batch(
+        "e1_gas": co2e_tonnes(_hourly("e1_gas_nm3", 1, "Nm3", Carrier.NATURAL_GAS), gas),
+        "e2_elec": co2e_tonnes(
             _hourly("e2_elec_kwh_secondary", 200 / 5, "kWh", Carrier.ELECTRICITY), grid
         ),
-        "e2_steam": co2e_tonnes_batch(_hourly("e2_steam_gj", 1, "GJ", Carrier.STEAM), steam),
-        "e2_diesel": co2e_tonnes_batch(_hourly("e2_diesel_l", 1, "L", Carrier.DIESEL), diesel),
+        "e2_steam": co2e_tonnes(_hourly("e2_steam_gj", 1, "GJ", Carrier.STEAM), steam),
+        "e2_diesel": co2e_tonnes(_hourly("e2_diesel_l", 1, "L", Carrier.DIESEL), diesel),
     }
     assert all(series.shape == (24,) for series in hourly.values())
     return {name: float(series.sum()) for name, series in hourly.items()} | {

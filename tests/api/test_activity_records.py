@@ -367,7 +367,7 @@ async def test_meters_of_process_materials_and_fugitive_gases_are_registered(
     factor_key: str,
 ) -> None:
     """The schema and the registry accept every source category of 6.3.1 c for meters; the
-    factor_key names the material or gas the worker weighs (stream/emissions.py)."""
+    factor_key names the material or gas the worker weighs (accounting/window_co2e.py)."""
     body = {
         "meter_id": f"act-{carrier}-{unique}",
         "enterprise_id": ENTERPRISE_A,

@@ -20,7 +20,7 @@ from tests.api.conftest import ENTERPRISE_A, ApiServer
 
 pytestmark = pytest.mark.integration
 
-# The factor the worker applies (stream/emissions.py): an electricity meter with no factor_key
+# The factor the worker applies (accounting/window_co2e.py): an electricity meter with no factor_key
 # takes DEFAULT_SERIES[electricity] = mee_nbs_grid_average; the park's region is 'CN' (park.region
 # default, migration 0003); on any day from 2023-01-01 the row in force is
 # accounting/data/grid_electricity_mee_nbs.csv, key grid_avg.CN, valid_from 2023-01-01, open-ended:

@@ -27,11 +27,11 @@ from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
 from accounting.i18n import Lang, catalogue, translate
+from accounting.windows import WindowKey, WindowResult
 from api.keys import Role
 from contracts.alerts import alert_key, encode_alert
 from contracts.topics import Topic, topic_name
-from store.windows import WindowKey, WindowResult
-from stream.window_sink import encode_windows
+from contracts.windows import encode_windows
 from tests.api.conftest import ApiServer, MakeKey
 from tests.api.test_tickets import make_alert, produce, wait_ticket
 from tests.conftest import ROOT, RunningWorker

@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from store import windows as store_windows
-from store.windows import WindowKey, WindowResult
-from stream import window_sink
+from accounting.windows import WindowKey, WindowResult
+from store.windows import upsert_windows
+from tests.store.windows_reference import upsert_by_row
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +124,7 @@ def test_the_sinks_copy_rolls_hours_up_into_park_local_days(
     results += [_window(meter, h, k, enterprise=park["e1"]) for k, h in ((3, H16), (4, H17))]
     # Quarter-hour windows of the same hours are not hours: the rollup ignores them.
     results.append(_window(meter, H14, 99, enterprise=park["e1"], width_s=900))
-    assert window_sink.upsert_windows(db, results, optimistic=True)  # the straight COPY
+    assert upsert_windows(db, results, optimistic=True)  # the straight COPY
     rows = _days(db, meter)
     assert [(r[0], r[6], r[9]) for r in rows] == [(DAY9, 3.0, 2), (DAY10, 7.0, 2)]
     day9 = rows[0]
@@ -139,20 +139,20 @@ def test_the_sinks_upsert_recomputes_late_corrections_and_replays_change_nothing
     db: psycopg.Connection[Any], park: dict[str, str], unique: str
 ) -> None:
     meter = f"dm-{unique}"
-    window_sink.upsert_windows(db, [_window(meter, H14, 1, enterprise=park["e1"])])
+    upsert_windows(db, [_window(meter, H14, 1, enterprise=park["e1"])])
     # One statement both updates an hour (a late reading recomputed it) and inserts another:
     # the INSERT and the UPDATE statement triggers both fire.
     late = [
         _window(meter, H14, 1.5, enterprise=park["e1"], present=3, flags=2, versions=("v2",)),
         _window(meter, H15, 2, enterprise=park["e1"], flags=1),
     ]
-    store_windows.upsert_windows(db, late)
+    upsert_by_row(db, late)
     rows = _days(db, meter)
     assert [(r[0], r[6], r[7], r[9], r[10], r[11]) for r in rows] == [
         (DAY9, 3.5, 7.0, 2, ["grid-2023", "v2"], 3)
     ]
-    assert not window_sink.upsert_windows(db, late, optimistic=True)  # COPY clashes: upsert
-    store_windows.upsert_windows(db, late)
+    assert not upsert_windows(db, late, optimistic=True)  # COPY clashes: upsert
+    upsert_by_row(db, late)
     assert _days(db, meter) == rows  # replayed: the same day, nothing counted twice
     _assert_equals_hours(db, meter)
 
@@ -162,7 +162,7 @@ def test_moving_or_deleting_hours_recomputes_the_days_they_left(
 ) -> None:
     meter = f"dm-{unique}"
     hours = [_window(meter, h, 1, enterprise=park["e1"]) for h in (H14, H15, H16)]
-    window_sink.upsert_windows(db, hours)
+    upsert_windows(db, hours)
     db.execute(
         "UPDATE emission_window SET enterprise_id = %s WHERE meter_id = %s AND window_start = %s",
         (park["e2"], meter, H15),
@@ -198,12 +198,12 @@ def test_two_writers_of_the_same_day_at_once_both_count(
 
     def write_second() -> None:
         with psycopg.connect(database_url, autocommit=True) as second:
-            window_sink.upsert_windows(second, [_window(meter, H15, 2, enterprise=park["e1"])])
+            upsert_windows(second, [_window(meter, H15, 2, enterprise=park["e1"])])
         done.set()
 
     with psycopg.connect(database_url) as first:
         first.execute("SELECT 1")  # opens the transaction the upsert below runs inside
-        window_sink.upsert_windows(first, [_window(meter, H14, 1, enterprise=park["e1"])])
+        upsert_windows(first, [_window(meter, H14, 1, enterprise=park["e1"])])
         # ``first`` holds the day until it commits: ``second`` must wait, then recompute with
         # both hours, not overwrite the day with its own hour alone.
         thread = threading.Thread(target=write_second)
@@ -221,7 +221,7 @@ def test_rebuild_writes_what_the_triggers_wrote(
     db: psycopg.Connection[Any], park: dict[str, str], unique: str
 ) -> None:
     meter = f"dm-{unique}"
-    window_sink.upsert_windows(
+    upsert_windows(
         db, [_window(meter, h, k, enterprise=park["e1"]) for k, h in enumerate((H14, H16), 1)]
     )
     before = _days(db, meter)
@@ -237,10 +237,10 @@ def test_the_row_trigger_of_timescale_mode_rolls_up_the_same_days(
     meter = f"dm-{unique}"
     with db.transaction(force_rollback=True):
         db.execute("SELECT emission_day_install_triggers(true)")
-        window_sink.upsert_windows(
+        upsert_windows(
             db, [_window(meter, h, k, enterprise=park["e1"]) for k, h in ((1, H14), (2, H17))]
         )
-        store_windows.upsert_windows(db, [_window(meter, H14, 1.5, enterprise=park["e1"])])
+        upsert_by_row(db, [_window(meter, H14, 1.5, enterprise=park["e1"])])
         db.execute(
             "DELETE FROM emission_window WHERE meter_id = %s AND window_start = %s", (meter, H17)
         )

@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from store import windows as store_windows
-from store.windows import WindowKey, WindowResult
-from stream import window_sink
+from accounting.windows import WindowKey, WindowResult
+from store.windows import upsert_windows
+from tests.store.windows_reference import upsert_by_row
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ def test_month_rows_are_the_sums_of_their_park_local_days_through_corrections_an
 ) -> None:
     meter = f"mm-{unique}"
     hours = [(MAR9, 1.0), (MAR9 + timedelta(hours=1), 2.0), (MAR31, 3.0), (APR1, 4.0)]
-    assert window_sink.upsert_windows(
+    assert upsert_windows(
         db, [_window(meter, h, t, enterprise=park["e1"]) for h, t in hours], optimistic=True
     )  # the straight COPY: two local days of March, one of April
     rows = _months(db, meter)
@@ -133,8 +133,8 @@ def test_month_rows_are_the_sums_of_their_park_local_days_through_corrections_an
         _window(meter, MAR31, 3.5, enterprise=park["e1"], present=3, flags=2, versions=("v2",)),
         _window(meter, MAR9 + timedelta(hours=2), 1.0, enterprise=park["e1"], flags=1),
     ]
-    store_windows.upsert_windows(db, late)
-    store_windows.upsert_windows(db, late)
+    upsert_by_row(db, late)
+    upsert_by_row(db, late)
     rows = _months(db, meter)
     assert [(r[0], r[6], r[7], r[9], r[10], r[11]) for r in rows] == [
         (MARCH, 7.5, 15.0, 4, ["grid-2023", "v2"], 3),
@@ -162,7 +162,7 @@ def test_rebuild_writes_what_the_triggers_wrote(
     db: psycopg.Connection[Any], park: dict[str, str], unique: str
 ) -> None:
     meter = f"mm-{unique}"
-    window_sink.upsert_windows(
+    upsert_windows(
         db, [_window(meter, h, t, enterprise=park["e1"]) for h, t in ((MAR9, 1.0), (APR1, 2.0))]
     )
     before = _months(db, meter)

@@ -19,8 +19,8 @@ import pytest
 
 from accounting.gwp import GwpSet
 from accounting.overrides import apply_overrides
-from store.windows import WindowKey, WindowSums
-from stream.emissions import EmissionCalculator
+from accounting.window_co2e import EmissionCalculator
+from accounting.windows import WindowKey, WindowSums
 from stream.recompute import recompute, select_meters
 from tests.conftest import RunningWorker
 from tests.stream.test_overrides import (

@@ -16,8 +16,8 @@ import pytest
 from accounting.gwp import GwpSet
 from accounting.reasons import Reason
 from accounting.regions import RegionLevel, level_chain
-from store.windows import WindowKey, WindowSums
-from stream.emissions import EmissionCalculator
+from accounting.window_co2e import EmissionCalculator
+from accounting.windows import WindowKey, WindowSums
 from tests.stream.test_overrides import _meter
 
 

@@ -16,11 +16,11 @@ import pytest
 
 from accounting.gwp import GwpSet
 from accounting.report import figures
+from accounting.window_co2e import EmissionCalculator
+from accounting.windows import WindowKey, WindowSums
 from api.reports.service import ResidualMix
 from store.registry import Meter, add_enterprise, add_meter, add_park
 from store.reports import Scope, window_groups
-from store.windows import WindowKey, WindowSums
-from stream.emissions import EmissionCalculator
 from stream.recompute import recompute, select_meters
 from tests.stream.test_overrides import _meter
 

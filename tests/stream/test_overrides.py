@@ -21,12 +21,12 @@ from accounting.datafile import Evidence
 from accounting.factors import load_catalogue
 from accounting.gwp import GwpSet
 from accounting.overrides import CONVERSION_PARAMETER, EMISSION_FACTOR, Override, apply_overrides
+from accounting.window_co2e import EmissionCalculator
+from accounting.windows import WindowKey, WindowSums
 from api.registry.versions import Version, chain
 from contracts.records import RawReading, ReadingBatch, Source, encode_batch
 from contracts.topics import Topic
 from store.registry import Meter, add_enterprise, add_meter, add_park
-from store.windows import WindowKey, WindowSums
-from stream.emissions import EmissionCalculator
 from stream.recompute import recompute, select_meters
 from tests.conftest import RunningWorker
 from tests.stream.test_worker import _wait_rows

@@ -9,10 +9,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from contracts.windows import decode_windows
-from store.windows import WindowKey, WindowResult
-from store.windows import upsert_windows as upsert_by_row
-from stream.window_sink import encode_windows, upsert_windows
+from accounting.windows import WindowKey, WindowResult
+from contracts.windows import decode_windows, encode_windows
+from store.windows import read_window_sums, upsert_windows
+from tests.store.windows_reference import reference_window_sums, upsert_by_row
 
 START = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
@@ -131,8 +131,6 @@ def _replace(r: WindowResult, prefix: str) -> WindowResult:
 
 @pytest.mark.integration
 def test_bulk_window_sums_equal_the_store_query(db: psycopg.Connection[Any], unique: str) -> None:
-    from store.windows import window_sums as store_window_sums
-    from stream.window_sink import window_sums
 
     t0 = 1_767_225_600_000  # on every window boundary
     meters = [f"S{unique}-{i}" for i in range(3)]
@@ -161,8 +159,8 @@ def test_bulk_window_sums_equal_the_store_query(db: psycopg.Connection[Any], uni
         for width in (60, 300, 900, 3600)
         for n in range(-1, 3 * 3600 // width)
     ]
-    ours = window_sums(db, due)
-    theirs = store_window_sums(
+    ours = read_window_sums(db, due)
+    theirs = reference_window_sums(
         db, [WindowKey(m, w, datetime.fromtimestamp(s / 1000, UTC)) for m, w, s in due]
     )
     assert len(ours) == len(due)

@@ -11,8 +11,8 @@ from accounting.baseline import BaselineError, StoredActivity
 from accounting.datafile import Evidence
 from accounting.gwp import GwpSet
 from accounting.overrides import EMISSION_FACTOR, Override, apply_overrides, packaged_factors
+from accounting.restatement import restate_activity
 from store.registry import Meter
-from stream.restatement import restate_activity
 
 KEY = "grid_avg.CN-GRID-SOUTHWEST"  # packaged 2023 version: 0.2472 kgCO2/kWh, open-ended
 REGION = "CN-SC"  # Sichuan: its chain reaches the southwest grid's factor

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from accounting.gwp import GwpSet
+from accounting.window_co2e import EmissionCalculator
+from accounting.windows import WindowKey, WindowSums
 from store.registry import Meter
-from store.windows import WindowKey, WindowSums
-from stream.emissions import EmissionCalculator
 
 START = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
@@ -44,6 +44,17 @@ def test_a_unit_that_cannot_be_converted_gets_no_factor() -> None:
     result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(100.0), meter)
     assert (result.activity, result.activity_unit, result.tco2e) == (100.0, "m3", 0.0)
     assert result.factor_versions == ()
+
+
+def test_the_calculator_says_why_a_window_has_no_co2e_once_per_meter_to_its_caller() -> None:
+    # The domain does no I/O: the worker passes its logger's warning, a test a list's append.
+    said: list[str] = []
+    calc = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5, warn=said.append)
+    meter = _meter(carrier="natural_gas", unit="m3", source_category="stationary_combustion")
+    calc.result(_sums(100.0), meter)
+    calc.result(_sums(50.0), meter)
+    assert len(said) == 1 and said[0].startswith("meter E-1: ")
+    assert said[0].endswith("; activity kept, no emission factor")
 
 
 def test_an_activity_only_meter_has_no_emissions() -> None:

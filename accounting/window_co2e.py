@@ -1,7 +1,11 @@
-"""Window sums -> CO2e window results, using the meter registry and the factor catalogue.
+"""Window sums -> CO2e window results: the default-factor policy and a window's arithmetic.
 
-Wiring only: the factor choice per carrier (below), then ``accounting`` converts units and
-applies the factor (clause 6.3.1: activity data x emission factor). A meter's ``factor_key``
+The one place a window's CO2e is computed: the stream worker and ``parkcarbon recompute``
+(``stream.window_sink.WindowComputer``) and baseline restatements (``accounting.restatement``)
+all call ``EmissionCalculator``. The factor choice per carrier is ``DEFAULT_SERIES`` (below);
+the units are converted by ``accounting.units`` and the factor applied by ``accounting.co2e``
+(clause 6.3.1: activity data x emission factor), the same arithmetic the reports and
+inventories use. A meter's ``factor_key``
 in the registry, when set, names the factor series to use instead of its carrier's default
 (e.g. ``cn_ets_grid`` for a carbon-market report). A contractual instrument (green certificates,
 a green power contract) is not such a series: it only changes the market-based figure, which
@@ -24,14 +28,21 @@ factor rows and any conversion parameter (density, steam enthalpy) the unit conv
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from accounting.carriers import CANONICAL_UNIT, Carrier
 from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
-from accounting.co2e import FactorResolutionError, ResolvedFactor, co2e_tonnes, resolve_factor
+from accounting.co2e import (
+    FactorResolutionError,
+    ResolvedFactor,
+    co2e_tonnes,
+    gas_tonnes,
+    resolve_factor,
+)
 from accounting.factor_rows import MARKET_INSTRUMENTS, Series
 from accounting.factors import Catalogue, NoFactorError, load_catalogue
 from accounting.fugitive import FugitiveError, fugitive_release_factor
@@ -41,10 +52,31 @@ from accounting.process import ProcessError, process_factor
 from accounting.reasons import Reason
 from accounting.regions import NATIONAL, RegionLevel, level_chain
 from accounting.units import Conversion, UnitError, resolve_conversion
-from store.registry import Meter
-from store.windows import WindowResult, WindowSums
+from accounting.windows import WindowResult, WindowSums
 
-log = logging.getLogger(__name__)
+
+class Meter(Protocol):
+    """What a window's computation needs of a registry meter (``store.registry.Meter``)."""
+
+    @property
+    def meter_id(self) -> str: ...
+    @property
+    def enterprise_id(self) -> str: ...
+    @property
+    def carrier(self) -> str: ...  # an ``accounting.carriers.Carrier`` value
+    @property
+    def unit(self) -> str: ...
+    @property
+    def source_category(self) -> str: ...
+    @property
+    def factor_key(self) -> str | None: ...
+    @property
+    def expected_interval_s(self) -> int: ...
+
+
+def ignore_warning(message: str) -> None:
+    """The default ``warn``: a caller that wants the calculator's warnings passes a logger's."""
+
 
 _FUELS = {
     Carrier.NATURAL_GAS,
@@ -83,6 +115,9 @@ class EmissionCalculator:
     _zone: ZoneInfo = field(init=False, repr=False)
     _chain: tuple[str, ...] = field(init=False, repr=False)
     _fallback: set[tuple[Carrier, Series, date]] = field(default_factory=set)
+    # Where "no emission factor" and "unconvertible unit" go: the domain does no I/O, so the
+    # caller (the worker) passes its logger's warning.
+    warn: Callable[[str], None] = field(default=ignore_warning, repr=False)
 
     def __post_init__(self) -> None:
         self._zone = ZoneInfo(self.timezone)
@@ -110,7 +145,7 @@ class EmissionCalculator:
             except (NoFactorError, FactorResolutionError) as exc:
                 # Methodology missing (clause 9.1 b): the window is stored with tCO2e 0 and no
                 # factor version, which the deviation rules report.
-                log.warning("no emission factor: %s", exc)
+                self.warn(f"no emission factor: {exc}")
                 self._factors[key] = None
         return self._factors[key]
 
@@ -148,14 +183,14 @@ class EmissionCalculator:
     def material_factor(self, carrier: Carrier, key: str | None, on: date) -> ResolvedFactor | None:
         """Process material or fugitive gas ``key``'s factor; None (logged) if unknown."""
         if key is None:
-            log.warning("no emission factor: a '%s' meter names no material in factor_key", carrier)
+            self.warn(f"no emission factor: a '{carrier}' meter names no material in factor_key")
             return None
         try:
             if carrier is Carrier.PROCESS_MATERIAL:
                 return process_factor(key, gwp_set=self.gwp_set, on=on)
             return fugitive_release_factor(key, gwp_set=self.gwp_set, on=on)
         except (ProcessError, FugitiveError) as exc:
-            log.warning("no emission factor: %s", exc)
+            self.warn(f"no emission factor: {exc}")
             return None
 
     def _regionalised(self, carrier: Carrier, series: Series) -> bool:
@@ -217,7 +252,7 @@ class EmissionCalculator:
             convertible = False
             if meter.meter_id not in self._unconvertible:
                 self._unconvertible.add(meter.meter_id)
-                log.warning("meter %s: %s; activity kept, no emission factor", meter.meter_id, exc)
+                self.warn(f"meter {meter.meter_id}: {exc}; activity kept, no emission factor")
             to_canonical, canonical = 1.0, meter.unit
         activity = sums.quantity * to_canonical
         factor = self.window_factor(meter, day, convertible=convertible)
@@ -225,7 +260,7 @@ class EmissionCalculator:
         series = self.meter_series(meter, carrier) if factor is not None else None
         if series is not None and self.fell_back(carrier, series, day):
             flags |= Reason.FACTOR_LEVEL_FALLBACK
-        gases = {g.gas.value: activity * g.tonnes_per_unit for g in factor.gases} if factor else {}
+        gases = {g.value: t for g, t in gas_tonnes(activity, factor).items()} if factor else {}
         category = meter.source_category
         iso = (
             DEFAULT_ISO_CATEGORY[SourceCategory(category)].value

@@ -1,17 +1,17 @@
 """A base-year baseline recomputed from stored activity with the factors in force now (6.5 c).
 
-Wiring only, like ``stream.emissions``: each stored meter-day gets the factor the worker would
-give a window of that meter on that local day of the park (``EmissionCalculator.window_factor``,
-with the packaged catalogue plus the park's versions, and an enterprise's own versions for its
-meters), and ``accounting.baseline.recalculate`` applies
-it with the worker's arithmetic. The activity is taken as stored (canonical units): a new
-version of a conversion parameter (density, steam enthalpy) changes the activity itself, so for
-those ``parkcarbon recompute`` the base period first.
+Each stored meter-day gets the factor the worker would give a window of that meter on that
+local day of the park (``accounting.window_co2e.EmissionCalculator.window_factor``, with the
+packaged catalogue plus the park's versions, and an enterprise's own versions for its meters),
+and ``accounting.baseline.recalculate`` applies it with the worker's arithmetic. The activity is
+taken as stored (canonical units): a new version of a conversion parameter (density, steam
+enthalpy) changes the activity itself, so for those ``parkcarbon recompute`` the base period
+first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from accounting.baseline import BaselineError, Recalculation, StoredActivity, recalculate
@@ -20,8 +20,7 @@ from accounting.co2e import ResolvedFactor
 from accounting.gwp import GwpSet
 from accounting.overrides import FactorSet
 from accounting.regions import RegionLevel
-from store.registry import Meter
-from stream.emissions import EmissionCalculator
+from accounting.window_co2e import EmissionCalculator, Meter, ignore_warning
 
 
 def restate_activity(
@@ -34,9 +33,11 @@ def restate_activity(
     timezone: str = "Asia/Shanghai",
     grid_level: RegionLevel = RegionLevel.GRID,
     enterprise_factors: Mapping[str, FactorSet] | None = None,
+    warn: Callable[[str], None] = ignore_warning,
 ) -> Recalculation:
     """``activity`` recomputed as the worker would compute its windows now in ``region``: the
-    park's ``factors``, or an enterprise's own set (``enterprise_factors``) for its meters."""
+    park's ``factors``, or an enterprise's own set (``enterprise_factors``) for its meters.
+    ``warn`` receives the calculator's warnings (a missing factor, an unconvertible unit)."""
     calculators: dict[str | None, EmissionCalculator] = {}
 
     def calculator_of(enterprise_id: str) -> EmissionCalculator:
@@ -51,6 +52,7 @@ def restate_activity(
                 grid_level=grid_level,
                 catalogue=chosen.catalogue,
                 parameters=chosen.parameters,
+                warn=warn,
             )
         return calculators[key]
 
