@@ -9,6 +9,11 @@ size (VmRSS). After the warm-up (a third of the run, at least a minute: imports,
 the first windows and their caches) it fits a line through the samples and reports its slope in
 MB per hour, and the growth from the first to the last sample after warm-up. The last line is
 one JSON object with units in the keys.
+
+``--compare-trim`` runs a second worker beside the first, on a database and topics of its own
+under the same load, with ``PARKCARBON_MALLOC_TRIM_S=0`` (glibc left to itself,
+``stream.memory``): the same sitting measures what giving memory back changes. Its figures carry
+the suffix ``_no_trim``.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from bench.stream import PARTITIONS, Park, _register, _unit, database, delete_topics, register_park
-from bench.workers import start_worker, stop_workers, wait_ready
+from bench.workers import Worker, start_worker, stop_workers, wait_ready
 from config.settings import StackSettings, load
 from contracts.records import RawReading, ReadingBatch, Source, encode_batch
 from contracts.topics import Topic, topic_name
@@ -61,13 +67,19 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float | None:
 
 
 async def steady_load(
-    bootstrap: str, topic: str, park: Park, seconds: float, period_s: float, pid: int
-) -> tuple[int, list[tuple[float, float]]]:
-    """Each meter's reading every ``period_s`` in real time; RSS samples of ``pid``."""
+    bootstrap: str,
+    topics: list[str],
+    park: Park,
+    seconds: float,
+    period_s: float,
+    pids: list[int],
+) -> tuple[int, list[list[tuple[float, float]]]]:
+    """Each meter's reading every ``period_s`` in real time, the same to each topic; RSS
+    samples of each of ``pids``. Returns the readings sent to one topic and the samples."""
     sources = math.ceil(park.live_meters / park.meters_per_source)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
-    samples: list[tuple[float, float]] = []
+    samples: list[list[tuple[float, float]]] = [[] for _ in pids]
     sent = 0
     try:
         start = time.monotonic()
@@ -88,17 +100,34 @@ async def steady_load(
                 )
                 key = f"soak-gw/src-{s:05d}"
                 value = encode_batch(ReadingBatch(Source.MODBUS, "soak-gw", key, readings))
-                await producer.send(topic, value, key=key.encode())
+                for topic in topics:
+                    await producer.send(topic, value, key=key.encode())
                 sent += len(readings)
             if time.monotonic() >= next_sample:
-                if (rss := rss_mb(pid)) is not None:
-                    samples.append((time.monotonic() - start, rss))
+                for pid, into in zip(pids, samples, strict=True):
+                    if (rss := rss_mb(pid)) is not None:
+                        into.append((time.monotonic() - start, rss))
                 next_sample += SAMPLE_S
             k += 1
         await producer.flush()
     finally:
         await producer.stop()
     return sent, samples
+
+
+def figures(samples: list[tuple[float, float]], warmup: float, suffix: str) -> dict[str, Any]:
+    """One worker's RSS figures: first, after warm-up, last, growth and slope after warm-up."""
+    after = [(t, v) for t, v in samples if t >= warmup]
+    slope = slope_per_hour(after)
+    return {
+        f"worker_rss_first_mb{suffix}": round(samples[0][1], 1) if samples else None,
+        f"worker_rss_after_warmup_mb{suffix}": round(after[0][1], 1) if after else None,
+        f"worker_rss_last_mb{suffix}": round(samples[-1][1], 1) if samples else None,
+        f"worker_rss_growth_after_warmup_mb{suffix}": (
+            round(after[-1][1] - after[0][1], 1) if len(after) > 1 else None
+        ),
+        f"worker_rss_slope_mb_per_h{suffix}": None if slope is None else round(slope, 1),
+    }
 
 
 def _log(message: str) -> None:
@@ -110,14 +139,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=4.0, help="length of the load")
     parser.add_argument("--meters", type=int, default=161, help="meter points (the demo: 161)")
     parser.add_argument("--period-s", type=float, default=5.0, help="seconds between readings")
+    parser.add_argument(
+        "--compare-trim", action="store_true", help="a second worker with malloc_trim off"
+    )
     args = parser.parse_args(argv)
     if not (0.5 <= args.minutes <= 24 * 60 and 1 <= args.meters <= 100_000):
         parser.error("--minutes within 0.5..1440 and --meters within 1..100000")
 
     settings = load(StackSettings)
     bootstrap = settings.kafka_bootstrap
-    token = uuid.uuid4().hex[:8]
-    prefix = f"soak{token}."
     park = Park(
         meters=0,
         live_meters=args.meters,
@@ -131,54 +161,57 @@ def main(argv: list[str] | None = None) -> None:
     base = settings.database_url.rsplit("/", 1)[0]
     seconds = args.minutes * 60
     warmup = max(60.0, seconds / 3)
-    with (
-        database(base, f"parkcarbon_soak_{token}") as url,
-        tempfile.TemporaryDirectory(prefix="soak-") as state,
-    ):
-        register_park(url, park, live=True)
-        asyncio.run(create_topics(bootstrap, partitions=PARTITIONS, replication=1, prefix=prefix))
-        worker = start_worker(
-            database_url=url,
-            kafka_bootstrap=bootstrap,
-            app_id=f"soak-{token}",
-            state=Path(state),
-            extra_env={"PARKCARBON_TOPIC_PREFIX": prefix},
-        )
+    # (suffix, environment): the default worker, and with --compare-trim one left to glibc.
+    variants: list[tuple[str, dict[str, str]]] = [("", {})] + (
+        [("_no_trim", {"PARKCARBON_MALLOC_TRIM_S": "0"})] if args.compare_trim else []
+    )
+    with contextlib.ExitStack() as stack:
+        state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="soak-")))
+        workers: list[Worker] = []
+        topics: list[str] = []
+        prefixes: list[str] = []
         try:
-            wait_ready([worker])
-            _log(f"worker pid {worker.pid} ready; {args.meters} meters for {args.minutes} min")
+            for suffix, env in variants:
+                token = uuid.uuid4().hex[:8]
+                url = stack.enter_context(database(base, f"parkcarbon_soak_{token}"))
+                register_park(url, park, live=True)
+                prefix = f"soak{token}."
+                prefixes += [prefix, f"soak-{token}"]
+                asyncio.run(
+                    create_topics(bootstrap, partitions=PARTITIONS, replication=1, prefix=prefix)
+                )
+                topics.append(topic_name(Topic.READINGS_RAW, prefix))
+                workers.append(
+                    start_worker(
+                        database_url=url,
+                        kafka_bootstrap=bootstrap,
+                        app_id=f"soak-{token}",
+                        state=state,
+                        extra_env={"PARKCARBON_TOPIC_PREFIX": prefix, **env},
+                    )
+                )
+                _log(f"worker{suffix or ' (default)'}: pid {workers[-1].pid}")
+            wait_ready(workers)
+            _log(f"{len(workers)} worker(s) ready; {args.meters} meters for {args.minutes} min")
             sent, samples = asyncio.run(
                 steady_load(
-                    bootstrap,
-                    topic_name(Topic.READINGS_RAW, prefix),
-                    park,
-                    seconds,
-                    args.period_s,
-                    worker.pid,
+                    bootstrap, topics, park, seconds, args.period_s, [w.pid for w in workers]
                 )
             )
         finally:
-            stop_workers([worker])
+            stop_workers(workers)
             with contextlib.suppress(Exception):
-                asyncio.run(delete_topics(bootstrap, [prefix, f"soak-{token}"]))
-    after = [(t, v) for t, v in samples if t >= warmup]
-    result = {
+                asyncio.run(delete_topics(bootstrap, prefixes))
+    result: dict[str, Any] = {
         "minutes": args.minutes,
         "meters": args.meters,
         "readings": sent,
         "readings_per_s": round(sent / seconds, 1),
         "warmup_s": round(warmup),
-        "samples_after_warmup": len(after),
-        "worker_rss_first_mb": round(samples[0][1], 1) if samples else None,
-        "worker_rss_after_warmup_mb": round(after[0][1], 1) if after else None,
-        "worker_rss_last_mb": round(samples[-1][1], 1) if samples else None,
-        "worker_rss_growth_after_warmup_mb": round(after[-1][1] - after[0][1], 1)
-        if len(after) > 1
-        else None,
-        "worker_rss_slope_mb_per_h": None
-        if (slope := slope_per_hour(after)) is None
-        else round(slope, 1),
+        "samples_after_warmup": len([t for t, _ in samples[0] if t >= warmup]),
     }
+    for (suffix, _), mine in zip(variants, samples, strict=True):
+        result.update(figures(mine, warmup, suffix))
     print(json.dumps(result))
 
 

@@ -266,6 +266,10 @@ class CpuMeter:
             return None
         return round(100 * sum(b - a for a, b in d.values()) / seconds, 1)
 
+    def worker_seconds(self) -> float:
+        """CPU seconds the workers spent from the first sample to the last."""
+        return sum(b - a for a, b in self.worker_cpu.values())
+
     def report(self) -> dict[str, float | None]:
         wall = self.stopped - self.started
         report = {
@@ -388,6 +392,11 @@ def wait_drained(
             round(stored / (windows_last_s - first_s)) if windows_last_s > first_s else None
         ),
         "drain_s": round(windows_last_s - first_s, 2),
+        # What one reading costs the workers, from the first poll to the last: the figure a
+        # loaded machine distorts least (a rate also counts waiting for a core).
+        "worker_us_per_reading": (
+            round(1e6 * cpu.worker_seconds() / stored, 2) if stored else None
+        ),
         **cpu.report(),
     }
 
@@ -907,6 +916,8 @@ def main(argv: list[str] | None = None) -> None:
             lags = [x for x in (lag_live, lag_two) if x is not None]
             result = {
                 "readings_per_s": one["readings_per_s"],
+                "worker_us_per_reading": one["worker_us_per_reading"],
+                "worker_us_per_reading_2_workers": two.get("worker_us_per_reading"),
                 "readings_per_s_2_workers": two.get("readings_per_s"),
                 "readings_per_s_end_to_end": one["readings_per_s_end_to_end"],
                 "readings_per_s_end_to_end_2_workers": two.get("readings_per_s_end_to_end"),

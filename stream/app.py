@@ -27,6 +27,7 @@ from contracts.split import split_message
 from contracts.topics import Topic, topic_name
 from stream.deviations import DeviationStage
 from stream.intake import decode_messages, intake
+from stream.memory import limit_arenas, trim
 from stream.registry import RegistryCache
 from stream.sink import Database
 from stream.validate import StreamReason
@@ -55,6 +56,9 @@ def broker_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
+    if settings.malloc_trim_s > 0:
+        # Before any pool thread exists: each would get an arena of its own (stream.memory).
+        limit_arenas(2)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -143,6 +147,12 @@ def create_app(settings: WorkerSettings) -> faust.App:
     @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
     async def close_silent_windows() -> None:
         await flush_windows()
+
+    if settings.malloc_trim_s > 0:
+
+        @app.timer(interval=settings.malloc_trim_s)  # type: ignore[untyped-decorator]
+        async def give_memory_back() -> None:
+            trim()
 
     @app.timer(interval=600.0, on_leader=False)  # type: ignore[untyped-decorator]
     async def reconcile_windows() -> None:
