@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,14 @@ class Backoff:
         self._next_s = self.first_s
 
 
-async def consume_forever(state: AppState, rejected: Counter) -> None:
+async def consume_forever(
+    state: AppState,
+    rejected: Counter,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Consume ``alerts`` for good: a broker or database that fails is tried again after a
+    growing delay (``sleep`` is the clock's: tests pass their own)."""
     backoff = Backoff()
     while True:
         try:
@@ -85,7 +93,7 @@ async def consume_forever(state: AppState, rejected: Counter) -> None:
         except TRANSIENT as exc:
             delay = backoff.next()
             log.warning("alerts consumer: %r; reconnecting in %.1f s", exc, delay)
-            await asyncio.sleep(delay)
+            await sleep(delay)
 
 
 async def _consume(state: AppState, rejected: Counter, backoff: Backoff) -> None:

@@ -53,18 +53,28 @@ async def test_an_unreachable_broker_is_retried_with_growing_delays_and_never_ki
     settings = ApiSettings(kafka_bootstrap=f"127.0.0.1:{_dead_port()}", topic_prefix="dead.")
     state = AppState(settings=settings, pool=None, producer=None)  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, logger="api.tickets.consumer")
-    task = asyncio.create_task(consumer.consume_forever(state, _counter()))
-    await asyncio.sleep(4)
-    assert not task.done()
+    slept: list[float] = []
+    third = asyncio.Event()
+
+    async def clock(seconds: float) -> None:  # the consumer's sleep: no wall-clock wait
+        slept.append(seconds)
+        if len(slept) == 3:
+            third.set()
+            await asyncio.Event().wait()  # stays in its third wait until cancelled
+
+    task = asyncio.create_task(consumer.consume_forever(state, _counter(), sleep=clock))
+    await asyncio.wait_for(third.wait(), 60)
+    assert not task.done()  # three failed connections later, still retrying
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    assert slept == [0.5, 1.0, 2.0]
     delays = [
         r.getMessage().rsplit("in ", 1)[1]
         for r in caplog.records
         if r.name == "api.tickets.consumer"
     ]
-    assert delays[:3] == ["0.5 s", "1.0 s", "2.0 s"]
+    assert delays == ["0.5 s", "1.0 s", "2.0 s"]
 
 
 class FlakyPool:

@@ -8,6 +8,7 @@ the buffer must be in Kafka, exactly once, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -51,6 +52,18 @@ def _buffer_state(path: Path) -> tuple[dict[str, int], dict[str, set[int]], int]
             left[batch.source_key] |= {r.seq for r in batch.readings}
         top = conn.execute("SELECT coalesce(max(id), 0) FROM batches").fetchone()[0]
     return marks, left, int(top)
+
+
+async def _until_buffered(path: Path, readings: int) -> None:
+    """Wait (at most a minute) until the gateway's buffer holds ``readings`` readings."""
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                if sum(len(s) for s in _buffer_state(path)[1].values()) >= readings:
+                    return
+            except sqlite3.OperationalError:
+                pass  # the gateway is creating its tables
+            await asyncio.sleep(0.1)
 
 
 async def _consume(
@@ -124,8 +137,12 @@ async def test_readings_produced_during_a_broker_outage_arrive_exactly_once_in_o
     stop = asyncio.Event()
     gateway = asyncio.create_task(run_gateway(GatewayConfig.model_validate(doc), stop=stop))
     try:
-        await asyncio.sleep(2.0)
-        assert await _metric(metrics_port, "gateway_uplink_up") == 1
+        async with asyncio.timeout(60):  # connected and sending
+            while True:
+                with contextlib.suppress(OSError):  # its metrics server may not listen yet
+                    if await _metric(metrics_port, "gateway_uplink_up") == 1:
+                        break
+                await asyncio.sleep(0.1)
         down_ms = int(time.time() * 1000)
         await asyncio.to_thread(kafka_broker.stop, running_stack)
         try:
@@ -180,7 +197,7 @@ async def test_kill_9_of_the_gateway_with_a_full_buffer_loses_and_repeats_nothin
         # Phase 1: no uplink, the buffer fills; then kill -9 mid-flight.
         config.write_text(yaml.safe_dump(doc))
         first = _gateway(config)
-        await asyncio.sleep(4.0)
+        await _until_buffered(buffer, 6 * 10 * 5)
         os.kill(first.pid, signal.SIGKILL)
         await asyncio.to_thread(first.wait, 10)
         _, stranded, top = _buffer_state(buffer)
