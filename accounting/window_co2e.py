@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -95,6 +95,23 @@ DEFAULT_SERIES: dict[Carrier, Series] = {
 }
 
 
+_CATEGORIES = frozenset(c.value for c in SourceCategory)
+_RECIPES_KEPT = 100_000  # (meter, day) pairs and window starts remembered; then forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRecipe:
+    """The part of a window's result that depends on its meter and day only."""
+
+    to_canonical: float  # activity in the meter's unit -> the carrier's canonical unit
+    canonical: str  # the activity's unit (the meter's own when it cannot be converted)
+    factor: ResolvedFactor | None  # None: no CO2e (activity only, unconvertible, no factor)
+    flags: int  # FACTOR_LEVEL_FALLBACK when the factor came from a coarser level
+    iso_category: str | None
+    gwp_set: str | None
+    factor_versions: tuple[str, ...]
+
+
 @dataclass
 class EmissionCalculator:
     """Resolves and caches one factor per (carrier, series, day); converts window sums."""
@@ -115,6 +132,8 @@ class EmissionCalculator:
     _zone: ZoneInfo = field(init=False, repr=False)
     _chain: tuple[str, ...] = field(init=False, repr=False)
     _fallback: set[tuple[Carrier, Series, date]] = field(default_factory=set)
+    _recipes: dict[tuple[str, date], tuple[Meter, WindowRecipe]] = field(default_factory=dict)
+    _days: dict[datetime, date] = field(default_factory=dict)  # window start -> local day
     # Where "no emission factor" and "unconvertible unit" go: the domain does no I/O, so the
     # caller (the worker) passes its logger's warning.
     warn: Callable[[str], None] = field(default=ignore_warning, repr=False)
@@ -231,11 +250,14 @@ class EmissionCalculator:
             raise found
         return found
 
-    def result(self, sums: WindowSums, meter: Meter) -> WindowResult:
+    def recipe(self, meter: Meter, day: date) -> WindowRecipe:
+        """What every window of ``meter`` starting on the park's local ``day`` is computed
+        with (kept per meter and day: the flush computes thousands of windows of few days)."""
+        cached = self._recipes.get((meter.meter_id, day))
+        if cached is not None and cached[0] is meter:  # the same registry entry
+            return cached[1]
         carrier = Carrier(meter.carrier)
         canonical = CANONICAL_UNIT[carrier]
-        width = timedelta(seconds=sums.key.width_s)
-        day = self.local_day(sums)
         convertible = True
         parameter_versions: tuple[str, ...] = ()
         try:
@@ -254,35 +276,56 @@ class EmissionCalculator:
                 self._unconvertible.add(meter.meter_id)
                 self.warn(f"meter {meter.meter_id}: {exc}; activity kept, no emission factor")
             to_canonical, canonical = 1.0, meter.unit
-        activity = sums.quantity * to_canonical
         factor = self.window_factor(meter, day, convertible=convertible)
-        flags = sums.flags
+        flags = 0
         series = self.meter_series(meter, carrier) if factor is not None else None
         if series is not None and self.fell_back(carrier, series, day):
             flags |= Reason.FACTOR_LEVEL_FALLBACK
-        gases = {g.value: t for g, t in gas_tonnes(activity, factor).items()} if factor else {}
         category = meter.source_category
-        iso = (
-            DEFAULT_ISO_CATEGORY[SourceCategory(category)].value
-            if category in SourceCategory.__members__.values()
-            else None
-        )
-        expected = sums.key.width_s / meter.expected_interval_s
-        return WindowResult(
-            key=sums.key,
-            window_end=sums.key.window_start + width,
-            enterprise_id=meter.enterprise_id,
-            source_category=category,
-            iso_category=iso,
-            activity=activity,
-            activity_unit=canonical,
-            gases=gases,
-            tco2e=co2e_tonnes(activity, factor) if factor else 0.0,
+        made = WindowRecipe(
+            to_canonical=to_canonical,
+            canonical=canonical,
+            factor=factor,
+            flags=int(flags),
+            iso_category=(
+                DEFAULT_ISO_CATEGORY[SourceCategory(category)].value
+                if category in _CATEGORIES
+                else None
+            ),
             gwp_set=factor.gwp_set.value if factor else None,
             factor_versions=(*factor.versions, *parameter_versions) if factor else (),
+        )
+        if len(self._recipes) > _RECIPES_KEPT:
+            self._recipes.clear()
+        self._recipes[(meter.meter_id, day)] = (meter, made)
+        return made
+
+    def result(self, sums: WindowSums, meter: Meter) -> WindowResult:
+        key = sums.key
+        day = self._days.get(key.window_start)
+        if day is None:
+            if len(self._days) > _RECIPES_KEPT:
+                self._days.clear()
+            day = self._days[key.window_start] = self.local_day(sums)
+        r = self.recipe(meter, day)
+        activity = sums.quantity * r.to_canonical
+        factor = r.factor
+        expected = key.width_s / meter.expected_interval_s
+        return WindowResult(
+            key=key,
+            window_end=key.window_start + timedelta(seconds=key.width_s),
+            enterprise_id=meter.enterprise_id,
+            source_category=meter.source_category,
+            iso_category=r.iso_category,
+            activity=activity,
+            activity_unit=r.canonical,
+            gases={g.value: t for g, t in gas_tonnes(activity, factor).items()} if factor else {},
+            tco2e=co2e_tonnes(activity, factor) if factor else 0.0,
+            gwp_set=r.gwp_set,
+            factor_versions=r.factor_versions,
             readings_present=sums.readings_present,
             readings_expected=expected,
             completeness=min(1.0, sums.readings_present / expected) if expected else 0.0,
-            flags=int(flags),
+            flags=int(sums.flags | r.flags),
             interpolated=sums.interpolated,
         )
