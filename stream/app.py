@@ -166,10 +166,13 @@ def create_app(settings: WorkerSettings) -> faust.App:
         async for events in cast("faust.Stream[bytes]", stream).take_events(
             settings.intake_batch, within=0.2
         ):
+            arrived = time.monotonic()
             messages = [(e.key, e.value, int(e.message.timestamp * 1000)) for e in events]
             decoded = decode_messages(messages, bound_years=settings.timestamp_bound_years)
             if registry.missing(decoded):
-                await registry.refresh()  # a meter added a moment ago should not be rejected
+                # A meter added a moment ago must not be rejected: the registry as of a check
+                # begun after the batch arrived (the last timer check may predate the meter).
+                await registry.refresh(since=arrived)
             # Stored (readings, quarantine, meter state) before anything is sent or acked.
             result = await database.run(
                 partial(

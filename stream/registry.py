@@ -75,9 +75,17 @@ class RegistryCache:
             if not self._loaded.is_set():
                 await asyncio.sleep(1.0)
 
-    async def refresh(self, *, force: bool = False) -> None:
+    async def refresh(self, *, force: bool = False, since: float | None = None) -> None:
+        """Check the registry's fingerprint and reload it if it changed. At most one check per
+        ``min_reload_interval_s`` unless ``force``; with ``since`` (a ``time.monotonic()``
+        instant), unless a check began at or after it: a batch naming a meter this cache does
+        not know asks for a check begun after the batch arrived, so a meter registered just
+        before its first readings is never taken for an unknown one."""
         async with self._lock:
-            if not force and time.monotonic() - self._checked < self._min_interval:
+            if since is not None:
+                if self._checked >= since:
+                    return
+            elif not force and time.monotonic() - self._checked < self._min_interval:
                 return
             self._checked = time.monotonic()
             await self._refresh()
