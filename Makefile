@@ -15,14 +15,14 @@ stack-start: bootstrap
 	$(PC) db migrate
 	$(PC) topics create
 
-# The storage, rollup, query and Grafana-SQL tests run a second time in TimescaleDB mode when
-# its source archive is beside the project (`stack start` builds it once into .parkcarbon/ and
-# preloads it). The development database stays plain PostgreSQL. (The worker end-to-end tests
-# are not in this pass yet: in TimescaleDB mode a worker now and then stores nothing for two
-# minutes, see docs/operations.md, "TimescaleDB mode".)
+# The storage, rollup, query and Grafana-SQL tests and the worker's end-to-end EMS-push and
+# history-import tests run a second time in TimescaleDB mode when its source archive is beside
+# the project (`stack start` builds it once into .parkcarbon/ and preloads it). The development
+# database stays plain PostgreSQL.
 TIMESCALEDB_SOURCE ?= $(firstword $(wildcard ../shared/vendor/timescaledb-*.tar.gz))
 TSDB_ENV := $(if $(TIMESCALEDB_SOURCE),PARKCARBON_TIMESCALEDB_SOURCE=$(abspath $(TIMESCALEDB_SOURCE)))
-TIMESCALEDB_TESTS := tests/store tests/deploy/test_grafana_sql.py tests/api/test_query_views.py
+TIMESCALEDB_TESTS := tests/store tests/deploy/test_grafana_sql.py tests/api/test_query_views.py \
+	tests/api/test_ems_end_to_end.py tests/api/test_history_import.py
 
 test:
 	@$(TSDB_ENV) bash deploy/bootstrap.sh
