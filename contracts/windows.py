@@ -28,7 +28,7 @@ from typing import Any, Final
 import orjson
 
 from accounting.windows import WindowResult
-from contracts.records import ms_to_iso
+from contracts.records import datetime_to_iso
 
 MAX_WINDOWS_PER_MESSAGE: Final = 500
 WINDOWS_WIRE_VERSION: Final = 2
@@ -61,8 +61,8 @@ def window_item(r: WindowResult) -> dict[str, Any]:
         "source_category": r.source_category,
         "iso_category": r.iso_category,
         "width_s": r.key.width_s,
-        "window_start": ms_to_iso(int(r.key.window_start.timestamp() * 1000)),
-        "window_end": ms_to_iso(int(r.window_end.timestamp() * 1000)),
+        "window_start": datetime_to_iso(r.key.window_start),
+        "window_end": datetime_to_iso(r.window_end),
         "activity": r.activity,
         "activity_unit": r.activity_unit,
         "gases_t": r.gases,

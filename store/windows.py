@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from accounting.intervals import keyed_window_sums
 from accounting.window_plan import WindowPlan
 from accounting.windows import WindowKey, WindowResult, WindowSums
-from contracts.records import ms_to_iso
+from contracts.records import datetime_to_iso
 from store.staging import copy_upsert_sync
 
 WINDOW_COLUMNS = (
@@ -256,8 +256,8 @@ def _window_line(r: WindowResult) -> str:
         (
             _copy_cached(key.meter_id),
             str(key.width_s),
-            ms_to_iso(int(key.window_start.timestamp() * 1000)),
-            ms_to_iso(int(r.window_end.timestamp() * 1000)),
+            datetime_to_iso(key.window_start),
+            datetime_to_iso(r.window_end),
             _copy_cached(r.enterprise_id),
             _copy_cached(r.source_category),
             _opt(r.iso_category),

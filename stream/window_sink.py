@@ -103,12 +103,17 @@ class WindowComputer:
         the plan does not materialise (only intervals longer than its bound overlap it)."""
         self.refresh_factors(conn)
         results = []
+        by_enterprise: dict[str, EmissionCalculator] = {}  # a flush has few enterprises
         for sums in read_window_sums(conn, due, self.plan):
             meter = meters.get(sums.key.meter_id)
             if meter is None:
                 continue
-            context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
-            results.append(self._calculator(context, meter.enterprise_id).result(sums, meter))
+            calculator = by_enterprise.get(meter.enterprise_id)
+            if calculator is None:
+                context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
+                calculator = self._calculator(context, meter.enterprise_id)
+                by_enterprise[meter.enterprise_id] = calculator
+            results.append(calculator.result(sums, meter))
         return results
 
 
