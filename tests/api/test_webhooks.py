@@ -147,9 +147,8 @@ async def test_a_committed_event_is_delivered_signed_and_a_rolled_back_one_never
     assert (data.pop("summary_lang"), bool(data.pop("summary"))) == ("zh-CN", True)
     assert data == {"alert_id": f"committed-{unique}", "tco2e": 1.5}
     assert body["timestamp"].endswith("Z")
-    # The rolled-back event left nothing behind: no message, no delivery, no request.
-    await asyncio.sleep(1.0)
-    assert _marked(r.received, f"rolled-back-{unique}") == []
+    # The rolled-back event left nothing behind: no message, no delivery, no request (the
+    # dispatcher sends only stored messages, so none can come later).
     async with await AsyncConnection.connect(api_server.database_url) as c:
         cur = await c.execute(
             "SELECT count(*) FROM webhook_message WHERE body LIKE %s", (f"%rolled-back-{unique}%",)
@@ -157,6 +156,7 @@ async def test_a_committed_event_is_delivered_signed_and_a_rolled_back_one_never
         assert await cur.fetchone() == (0,)
     (delivery,) = await _deliveries(admin, ep["endpoint_id"])
     assert delivery["status"] == "delivered" and delivery["message_id"] == got.webhook_id
+    assert _marked(r.received, f"rolled-back-{unique}") == []
 
 
 async def test_an_alert_carries_a_summary_in_the_parks_language_with_its_local_time(
@@ -204,16 +204,28 @@ async def test_an_alert_carries_a_summary_in_the_parks_language_with_its_local_t
 
 
 async def test_an_enterprise_endpoint_gets_only_its_enterprises_events_a_park_one_gets_all(
-    endpoint: MakeEndpoint, receiver: MakeReceiver, enqueue: Enqueue, unique: str
+    admin: httpx.AsyncClient,
+    endpoint: MakeEndpoint,
+    receiver: MakeReceiver,
+    enqueue: Enqueue,
+    unique: str,
 ) -> None:
     own, park = await receiver(), await receiver()
-    await endpoint(own.url, ["ticket.transitioned"], enterprise_id=ENTERPRISE_A)
-    await endpoint(park.url, ["ticket.transitioned"])
+    own_ep = await endpoint(own.url, ["ticket.transitioned"], enterprise_id=ENTERPRISE_A)
+    park_ep = await endpoint(park.url, ["ticket.transitioned"])
     for ent in (ENTERPRISE_A, ENTERPRISE_B, None):
         await enqueue("ticket.transitioned", {"m": f"{unique}-{ent}"}, enterprise_id=ent)
     await enqueue("alert.opened", {"m": f"{unique}-other-type"}, enterprise_id=ENTERPRISE_A)
-    await _until(lambda: asyncio.sleep(0, len(_marked(park.received, unique)) >= 3))
-    await asyncio.sleep(1.0)  # anything else would have arrived by now
+
+    async def settled() -> bool:
+        # Deliveries are made when an event is stored: once every one is delivered, nothing
+        # else can arrive at these receivers.
+        both = [await _deliveries(admin, e["endpoint_id"]) for e in (own_ep, park_ep)]
+        return [len(d) for d in both] == [1, 3] and all(
+            x["status"] == "delivered" for d in both for x in d
+        )
+
+    await _until(settled, what="every delivery made")
     assert sorted(orjson.loads(r.body)["data"]["m"] for r in _marked(park.received, unique)) == [
         f"{unique}-None",
         f"{unique}-{ENTERPRISE_A}",
