@@ -190,14 +190,31 @@ def test_moving_or_deleting_hours_recomputes_the_days_they_left(
     _assert_equals_hours(db, meter)
 
 
+def _until_waiting_on_a_lock(database_url: str, pid: list[int]) -> None:
+    """Until the backend ``pid[0]`` (once known) waits for a lock: seen by the server."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as watch:
+        while True:
+            if pid:
+                row = watch.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid[0],)
+                ).fetchone()
+                if row is not None and row[0] == "Lock":
+                    return
+            assert time.monotonic() < deadline, "the second writer never waited for the day"
+            time.sleep(0.02)
+
+
 def test_two_writers_of_the_same_day_at_once_both_count(
     database_url: str, park: dict[str, str], unique: str
 ) -> None:
     meter = f"dm-{unique}"
     done = threading.Event()
+    second_pid: list[int] = []
 
     def write_second() -> None:
         with psycopg.connect(database_url, autocommit=True) as second:
+            second_pid.append(second.info.backend_pid)
             upsert_windows(second, [_window(meter, H15, 2, enterprise=park["e1"])])
         done.set()
 
@@ -208,7 +225,7 @@ def test_two_writers_of_the_same_day_at_once_both_count(
         # both hours, not overwrite the day with its own hour alone.
         thread = threading.Thread(target=write_second)
         thread.start()
-        time.sleep(1)
+        _until_waiting_on_a_lock(database_url, second_pid)
         assert not done.is_set()
         first.commit()
         thread.join(10)
