@@ -115,12 +115,25 @@ _ROW = np.dtype(
         ("flags", ">i4"),
     ]
 )
+# Where each row's field count and field lengths sit, and the bytes they must hold.
+_HEADER_FIELDS = {"fields": 5, "len_group": 8, "len_start": 8, "len_end": 8}
+_HEADER_FIELDS |= {"len_quantity": 8, "len_flags": 4}
+_FIELD_AT = {name: _ROW.fields[name] for name in _HEADER_FIELDS} if _ROW.fields else {}
+_HEADER_BYTES = np.concatenate(
+    [np.arange(at[1], at[1] + at[0].itemsize) for at in _FIELD_AT.values()]
+)
+_HEADER_TEMPLATE = np.frombuffer(
+    b"".join(np.array(v, dtype=_FIELD_AT[k][0]).tobytes() for k, v in _HEADER_FIELDS.items()),
+    dtype=np.uint8,
+)
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
 _COPY_TRAILER = b"\xff\xff"
 
 
-def _binary_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
+def interval_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
+    """The rows of the interval query's binary COPY, read in place; ``ValueError`` unless every
+    row holds its five fields at their fixed lengths (none NULL)."""
     body = len(data) - _COPY_HEADER - len(_COPY_TRAILER)
     if (
         not data.startswith(_COPY_SIGNATURE)
@@ -129,12 +142,14 @@ def _binary_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
         or body % _ROW.itemsize
     ):
         raise ValueError("unexpected binary COPY layout")
-    rows = np.frombuffer(data, dtype=_ROW, offset=_COPY_HEADER, count=body // _ROW.itemsize)
-    lengths = (8, 8, 8, 8, 4)
-    if not (rows["fields"] == 5).all() or any(
-        not (rows[f"len_{name}"] == size).all()
-        for name, size in zip(("group", "start", "end", "quantity", "flags"), lengths, strict=True)
-    ):
+    count = body // _ROW.itemsize
+    rows = np.frombuffer(data, dtype=_ROW, offset=_COPY_HEADER, count=count)
+    # Every row's field count and field lengths, compared as raw bytes in one pass (comparing
+    # the big-endian fields one by one converted each whole column first).
+    raw = np.frombuffer(data, dtype=np.uint8, offset=_COPY_HEADER, count=body).reshape(
+        count, _ROW.itemsize
+    )
+    if count and not (raw[:, _HEADER_BYTES] == _HEADER_TEMPLATE).all():
         raise ValueError("unexpected binary COPY layout")
     return rows
 
@@ -182,13 +197,16 @@ def read_window_sums(
     }
     with conn.cursor() as cur, cur.copy(_INTERVALS, params) as copy:
         data = b"".join(bytes(chunk) for chunk in copy)
-    rows = _binary_rows(data)
+    rows = interval_rows(data)
     group = rows["group"].astype(np.int64)
     start = rows["start"].astype(np.int64)
     end = rows["end"].astype(np.int64)
     quantity = rows["quantity"].astype(np.float64)
     flags = rows["flags"].astype(np.uint32)
-    order = np.lexsort((end, group))
+    # The rows come meter by meter in time order (one index scan each); sorted only if not.
+    step_group, step_end = np.diff(group), np.diff(end)
+    ordered = bool(((step_group > 0) | ((step_group == 0) & (step_end >= 0))).all())
+    order: NDArray[np.intp] | slice = slice(None) if ordered else np.lexsort((end, group))
     sums = keyed_window_sums(
         group[order],
         start[order],
