@@ -75,3 +75,11 @@ def copy_upsert_sync(
                     copy.write_row(row)
             cur.execute(then)
             return cur.rowcount
+
+
+def text_array_literal(values: Sequence[str]) -> str:
+    """A ``text[]`` parameter as one literal (``'{"a","b"}'``, cast with ``::text[]``): psycopg
+    dumps a Python list element by element, which for thousands of meter ids or states per
+    transaction was a visible share of the worker's time."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + '","'.join(quoted) + '"}' if values else "{}"

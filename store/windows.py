@@ -25,7 +25,7 @@ from accounting.intervals import keyed_window_sums
 from accounting.window_plan import WindowPlan
 from accounting.windows import WindowKey, WindowResult, WindowSums
 from contracts.records import datetime_to_iso
-from store.staging import copy_upsert_sync
+from store.staging import copy_upsert_sync, text_array_literal
 
 WINDOW_COLUMNS = (
     "meter_id, width_s, window_start, window_end, enterprise_id, source_category, iso_category, "
@@ -154,12 +154,6 @@ def interval_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
     return rows
 
 
-def _text_array_literal(values: Sequence[str]) -> str:
-    """A text[] literal (a parameter psycopg need not dump element by element)."""
-    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + '","'.join(quoted) + '"}'
-
-
 def _int_array_literal(values: NDArray[np.int64]) -> str:
     return "{" + ",".join(map(str, values.tolist())) + "}"
 
@@ -191,7 +185,7 @@ def read_window_sums(
     np.minimum.at(lo, window_group, window_start)
     np.maximum.at(hi, window_group, window_end)
     params = {
-        "meters": _text_array_literal(list(index)),
+        "meters": text_array_literal(list(index)),
         "lo": _int_array_literal(lo),
         "hi": _int_array_literal(hi),
     }

@@ -22,6 +22,7 @@ from accounting.instants import DEFAULT_BOUND_YEARS, TimeBounds
 from accounting.meter import MeterProfile, MeterState
 from accounting.reasons import Reason
 from contracts.records import Rejection, encode_rejections
+from store.staging import text_array_literal
 from stream.authorization import SourceAuthorization
 from stream.columns import DecodedColumns, ValidColumns, decode_columns
 from stream.replacements import pending_replacements, store_swaps
@@ -65,18 +66,19 @@ async def _lock_states(
     # Sorted ids: two workers locking overlapping sets never deadlock. The rows of meters seen
     # before exist; only a meter's first batch creates its row (then locks it).
     lock = (
-        "SELECT meter_id, state::text FROM meter_state WHERE meter_id = ANY(%s) "
+        "SELECT meter_id, state::text FROM meter_state WHERE meter_id = ANY(%s::text[]) "
         "ORDER BY meter_id FOR UPDATE"
     )
-    cur = await conn.execute(lock, (meters,))
+    ids = text_array_literal(meters)
+    cur = await conn.execute(lock, (ids,))
     rows = await cur.fetchall()
     if len(rows) < len(meters):
         await conn.execute(
             "INSERT INTO meter_state (meter_id, state) SELECT m, '{}' FROM unnest(%s::text[]) m "
             "ON CONFLICT DO NOTHING",
-            (meters,),
+            (ids,),
         )
-        cur = await conn.execute(lock, (meters,))
+        cur = await conn.execute(lock, (ids,))
         rows = await cur.fetchall()
     return {m: MeterState.from_dict(orjson.loads(s)) for m, s in rows}
 
@@ -87,7 +89,10 @@ async def _save_states(conn: psycopg.AsyncConnection[Any], states: dict[str, Met
     await conn.execute(
         "UPDATE meter_state s SET state = u.state::jsonb, updated_at = now() "
         "FROM unnest(%s::text[], %s::text[]) AS u(meter_id, state) WHERE s.meter_id = u.meter_id",
-        (list(states), [orjson.dumps(s.to_dict()).decode() for s in states.values()]),
+        (
+            text_array_literal(list(states)),
+            text_array_literal([orjson.dumps(s.to_dict()).decode() for s in states.values()]),
+        ),
     )
 
 
