@@ -17,6 +17,7 @@ from functools import partial
 from typing import cast
 
 import faust
+import psycopg
 
 from accounting.gwp import GwpSet
 from config.kafka_security import KafkaSecurity, ssl_context
@@ -125,10 +126,18 @@ def create_app(settings: WorkerSettings) -> faust.App:
                 await windows_out.send(key=key, value=part)
         if not results and not unknown and not unauthorized:
             return
-        async with deviations_lock:
-            alerts = await asyncio.to_thread(
-                deviations.evaluate, results, unknown, now_ms, unauthorized
-            )
+        delay = 0.2
+        while True:  # stored windows whose rules were not evaluated would never raise alerts
+            try:
+                async with deviations_lock:
+                    alerts = await asyncio.to_thread(
+                        deviations.evaluate, results, unknown, now_ms, unauthorized
+                    )
+                break
+            except psycopg.OperationalError as exc:
+                log.warning("database unavailable for the deviation rules (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
         for alert in alerts:
             await alerts_out.send(key=alert_key(alert), value=encode_alert(alert))
 

@@ -12,6 +12,7 @@ never raises a second alert for a condition that persists.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,26 @@ class DeviationStage:
         as UNKNOWN_METER (``unknown``) and as UNAUTHORIZED_SOURCE (``unauthorized``).
 
         Only hours that ended within the alert horizon of ``now_ms`` are evaluated; older ones
-        (history imports, recomputed past periods) raise and resolve nothing."""
+        (history imports, recomputed past periods) raise and resolve nothing. A database error
+        is raised after the open-alert tracker is dropped (it may be ahead of what was stored):
+        the next call reloads it from the database, so a retry raises the same alerts."""
+        try:
+            return self._evaluate(results, unknown, now_ms, unauthorized)
+        except psycopg.OperationalError:
+            self.tracker = None
+            if self._conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.close()
+            self._conn = None
+            raise
+
+    def _evaluate(
+        self,
+        results: Sequence[WindowResult],
+        unknown: Sequence[tuple[str, int]],
+        now_ms: int,
+        unauthorized: Sequence[tuple[str, int]],
+    ) -> list[Alert]:
         conn = self._connection()
         if self.tracker is None:
             self.tracker = AlertTracker(records=_open_records(conn))

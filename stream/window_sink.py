@@ -156,7 +156,13 @@ class WindowSink:
         """
         settle_s = self.tracker.max_wait_ms / 1000 + 60
         async with self._lock:
-            rows = await asyncio.to_thread(self._uncounted, lookback_s, settle_s)
+            try:
+                rows = await asyncio.to_thread(self._uncounted, lookback_s, settle_s)
+            except psycopg.OperationalError as exc:
+                # The next round (or the next worker) looks again: nothing is lost by waiting.
+                log.warning("database unavailable for the window reconcile (%s)", exc)
+                self._conn = None
+                return 0
         for meter_id, start_ms, end_ms in rows:
             self.tracker.touch(meter_id, start_ms, end_ms, now_ms)
         return len(rows)
