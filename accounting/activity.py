@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from accounting.carriers import CANONICAL_UNIT, Carrier
+from accounting.carriers import CANONICAL_UNIT, FUELS, Carrier
 from accounting.categories import IsoCategory, SourceCategory
 from accounting.co2e import GasCoefficient, ResolvedFactor, resolve_factor
-from accounting.factor_rows import Basis, FactorKind, Series
+from accounting.factor_rows import Basis, FactorKind
 from accounting.factors import Catalogue
 from accounting.fugitive import FugitiveError, components, fugitive_release_factor
 from accounting.gwp import GwpSet
@@ -35,18 +35,8 @@ from accounting.process import ProcessError, process_factor, process_factor_by_k
 from accounting.regions import region_chain
 from accounting.sinks import SinkError, sink_rate, sink_removal
 from accounting.units import UnitError, resolve_conversion
+from accounting.window_co2e import DEFAULT_SERIES
 
-FUELS = frozenset(
-    {
-        Carrier.NATURAL_GAS,
-        Carrier.RAW_COAL,
-        Carrier.COKE,
-        Carrier.DIESEL,
-        Carrier.GASOLINE,
-        Carrier.FUEL_OIL,
-        Carrier.LPG,
-    }
-)
 # The carriers each category accepts; anything else is refused with the list.
 CATEGORY_CARRIERS: Mapping[SourceCategory, frozenset[Carrier]] = {
     SourceCategory.STATIONARY_COMBUSTION: FUELS,
@@ -56,14 +46,6 @@ CATEGORY_CARRIERS: Mapping[SourceCategory, frozenset[Carrier]] = {
     SourceCategory.PROCESS: frozenset({Carrier.PROCESS_MATERIAL}),
     SourceCategory.FUGITIVE: frozenset({Carrier.FUGITIVE_GAS}),
     SourceCategory.GREEN_SPACE_SINK: frozenset({Carrier.GREEN_SPACE}),
-}
-# Default catalogue series of an energy carrier for activity records: location-based grid
-# average, the NDRC heat default, GB/T 32150 fuel defaults (as the stream worker uses).
-ENERGY_SERIES: Mapping[Carrier, Series] = {
-    Carrier.ELECTRICITY: Series.MEE_NBS_GRID_AVERAGE,
-    Carrier.STEAM: Series.NDRC_HEAT_DEFAULT,
-    Carrier.HEAT: Series.NDRC_HEAT_DEFAULT,
-    **{fuel: Series.GBT32150_FUEL_DEFAULTS for fuel in FUELS},
 }
 
 
@@ -111,7 +93,8 @@ EnergyFactor = Callable[[Carrier, date], ResolvedFactor]
 
 
 def catalogue_energy_factor(catalogue: Catalogue, *, region: str, gwp_set: GwpSet) -> EnergyFactor:
-    """Resolve an energy carrier's factor from ``catalogue`` (``ENERGY_SERIES``) on a day."""
+    """Resolve an energy carrier's factor from ``catalogue`` on a day: the series the stream
+    worker uses for a meter of that carrier (``accounting.window_co2e.DEFAULT_SERIES``)."""
 
     def resolve(carrier: Carrier, on: date) -> ResolvedFactor:
         return resolve_factor(
@@ -119,7 +102,7 @@ def catalogue_energy_factor(catalogue: Catalogue, *, region: str, gwp_set: GwpSe
             carrier=carrier,
             region=region_chain(region),
             on=on,
-            series=ENERGY_SERIES[carrier],
+            series=DEFAULT_SERIES[carrier],
             gwp_set=gwp_set,
         )
 

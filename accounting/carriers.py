@@ -34,6 +34,20 @@ class Carrier(StrEnum):
     GREEN_SPACE = "green_space"
 
 
+# The fuels burned for energy (GB/T 32150 annex tables): combustion carriers with NCV-based
+# default factors.
+FUELS = frozenset(
+    {
+        Carrier.NATURAL_GAS,
+        Carrier.RAW_COAL,
+        Carrier.COKE,
+        Carrier.DIESEL,
+        Carrier.GASOLINE,
+        Carrier.FUEL_OIL,
+        Carrier.LPG,
+    }
+)
+
 CANONICAL_UNIT: dict[Carrier, str] = {
     Carrier.ELECTRICITY: "kWh",
     Carrier.NATURAL_GAS: "Nm3",

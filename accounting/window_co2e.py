@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from accounting.carriers import CANONICAL_UNIT, Carrier
+from accounting.carriers import CANONICAL_UNIT, FUELS, Carrier
 from accounting.categories import DEFAULT_ISO_CATEGORY, SourceCategory
 from accounting.co2e import (
     FactorResolutionError,
@@ -78,20 +78,11 @@ def ignore_warning(message: str) -> None:
     """The default ``warn``: a caller that wants the calculator's warnings passes a logger's."""
 
 
-_FUELS = {
-    Carrier.NATURAL_GAS,
-    Carrier.RAW_COAL,
-    Carrier.COKE,
-    Carrier.DIESEL,
-    Carrier.GASOLINE,
-    Carrier.FUEL_OIL,
-    Carrier.LPG,
-}
 DEFAULT_SERIES: dict[Carrier, Series] = {
     Carrier.ELECTRICITY: Series.MEE_NBS_GRID_AVERAGE,  # location-based (GB/T 32150 purchases)
     Carrier.STEAM: Series.NDRC_HEAT_DEFAULT,
     Carrier.HEAT: Series.NDRC_HEAT_DEFAULT,
-    **{fuel: Series.GBT32150_FUEL_DEFAULTS for fuel in _FUELS},
+    **{fuel: Series.GBT32150_FUEL_DEFAULTS for fuel in FUELS},
 }
 
 
