@@ -45,6 +45,9 @@ command -v mbpoll >/dev/null || apt_install mbpoll
 # socat: pseudo-terminal pairs stand in for RS-485 ports in the Modbus RTU and DL/T 645 tests
 # and bench.rtu.
 command -v socat >/dev/null || apt_install socat
+# unshare (util-linux): the gateway buffer's full-disk test mounts a small tmpfs in a private
+# user namespace. Part of every Debian system; minimal images may lack it.
+command -v unshare >/dev/null || apt_install util-linux
 
 # Mosquitto, the MQTT broker the MQTT ingest tests start on a free loopback port with their own
 # config (tests/ingest/mosquitto.py). Debian's package enables a system service on 1883; the
