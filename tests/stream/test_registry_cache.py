@@ -10,21 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from store.registry import Meter, add_enterprise, add_meter, add_park
+from store.registry import add_enterprise, add_meter, add_park
 from stream.registry import RegistryCache
+from tests.stream.test_overrides import _meter
 
 pytestmark = pytest.mark.integration
-
-
-def _meter(meter_id: str, enterprise_id: str) -> Meter:
-    return Meter(
-        meter_id=meter_id,
-        enterprise_id=enterprise_id,
-        carrier="electricity",
-        unit="kWh",
-        register_kind="cumulative",
-        source_category="purchased_electricity",
-    )
 
 
 async def test_a_batch_naming_a_new_meter_sees_a_registry_checked_after_it_arrived(
@@ -36,7 +26,7 @@ async def test_a_batch_naming_a_new_meter_sees_a_registry_checked_after_it_arriv
     cache = RegistryCache(database_url, min_reload_interval_s=60)
     await cache.refresh(force=True)  # the periodic check, just before the meter is added
     first = f"RC1-{unique}"
-    add_meter(db, meter=_meter(first, ent), actor="test")
+    add_meter(db, meter=_meter(first, enterprise_id=ent), actor="test")
     arrived = time.monotonic()  # its readings arrive
 
     await cache.refresh()  # a plain check within the interval: skipped, the meter unknown
@@ -47,7 +37,7 @@ async def test_a_batch_naming_a_new_meter_sees_a_registry_checked_after_it_arriv
     # A check begun after the batch arrived answers every later ask for that batch: a flood of
     # readings of a truly unknown meter costs one check per batch, not one per ask.
     second = f"RC2-{unique}"
-    add_meter(db, meter=_meter(second, ent), actor="test")
+    add_meter(db, meter=_meter(second, enterprise_id=ent), actor="test")
     await cache.refresh(since=arrived)
     assert second not in cache.profiles
     await cache.refresh(since=time.monotonic())
