@@ -159,6 +159,16 @@ def co2e_tonnes(
     return activity * factor.tco2e_per_unit
 
 
+def tonnes_each(
+    activity: NDArray[np.float64], per_unit: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``co2e_tonnes`` (or a gas's tonnes) of many activities, each with its own factor's tonnes
+    per unit: windows of many meters at once (``accounting.window_co2e``). The same one multiply,
+    element by element; ``per_unit`` of shape (n, gases) with ``activity[:, None]`` gives each
+    gas."""
+    return activity * per_unit
+
+
 def gas_tonnes(activity: float, factor: ResolvedFactor) -> dict[Gas, float]:
     """Tonnes of each gas (not CO2e) of one activity amount in the factor's canonical unit."""
     return {g.gas: activity * g.tonnes_per_unit for g in factor.gases}

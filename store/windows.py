@@ -11,26 +11,24 @@ each stored interval once per flush (binary COPY, read in place by numpy);
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 import psycopg
 from numpy.typing import NDArray
 
 from accounting.intervals import keyed_window_sums
 from accounting.window_plan import WindowPlan
-from accounting.windows import WindowKey, WindowResult, WindowSums
-from contracts.records import datetime_to_iso
+from accounting.windows import ResultTerms, WindowResults, WindowSumColumns
+from contracts.windows import gases_json, iso_texts, json_texts
 from store.staging import copy_upsert_sync, text_array_literal
 
+# The columns a (meter, day) group of windows shares come first (one text per group).
 WINDOW_COLUMNS = (
-    "meter_id, width_s, window_start, window_end, enterprise_id, source_category, iso_category, "
-    "activity, activity_unit, gases, tco2e, gwp_set, factor_versions, readings_present, "
-    "readings_expected, completeness, flags, interpolated"
+    "meter_id, enterprise_id, source_category, iso_category, activity_unit, gwp_set, "
+    "factor_versions, width_s, window_start, window_end, activity, gases, tco2e, "
+    "readings_present, readings_expected, completeness, flags, interpolated"
 )
 WINDOW_UPSERT = f"""
 INSERT INTO emission_window ({WINDOW_COLUMNS}, computed_at)
@@ -162,7 +160,7 @@ def read_window_sums(
     conn: psycopg.Connection[Any],
     due: Sequence[tuple[str, int, int]],
     plan: WindowPlan | None = None,
-) -> list[WindowSums]:
+) -> WindowSumColumns:
     """Activity and coverage of each ``(meter, width_s, start_ms)`` window, from the readings
     stored so far, in bulk. With a ``plan``, the
     fine windows it does not keep are left out (``WindowPlan.keep``).
@@ -172,7 +170,7 @@ def read_window_sums(
     shares per window.
     """
     if not due:
-        return []
+        return WindowSumColumns.of([])
     index: dict[str, int] = {}
     window_group = np.fromiter(
         (index.setdefault(m, len(index)) for m, _, _ in due), dtype=np.int64, count=len(due)
@@ -216,24 +214,16 @@ def read_window_sums(
         if plan is None
         else plan.keep(width_ms // 1000, sums.shortest_ms)
     )
-    return [
-        WindowSums(WindowKey(m, w, _utc(s)), q, p, f, i)
-        for (m, w, s), q, p, f, i, k in zip(
-            due,
-            sums.quantity.tolist(),
-            sums.present.tolist(),
-            sums.flags.view(np.int32).tolist(),  # a signed integer column
-            sums.interpolated.tolist(),
-            keep.tolist(),
-            strict=True,
-        )
-        if k
-    ]
-
-
-@functools.lru_cache(maxsize=4096)
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    columns = WindowSumColumns(
+        [m for m, _, _ in due],
+        width_ms // 1000,
+        window_start,
+        sums.quantity,
+        sums.present,
+        sums.flags.view(np.int32).astype(np.int64),  # a signed integer column
+        sums.interpolated,
+    )
+    return columns if keep.all() else columns.select(np.flatnonzero(keep))
 
 
 def _copy_text(value: str) -> str:
@@ -248,48 +238,60 @@ def _copy_text(value: str) -> str:
     return value
 
 
-_copy_cached = functools.lru_cache(maxsize=4096)(_copy_text)
-
-
 def _opt(value: str | None) -> str:
-    return "\\N" if value is None else _copy_cached(value)
+    return "\\N" if value is None else _copy_text(value)
 
 
-@functools.lru_cache(maxsize=1024)
 def _text_array(items: tuple[str, ...]) -> str:
-    """A text[] literal, escaped for COPY: thousands of windows share a few version tuples."""
+    """A text[] literal, escaped for COPY."""
     quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in items)
     return _copy_text("{" + ",".join(quoted) + "}")
 
 
-def _window_line(r: WindowResult) -> str:
-    key = r.key
+def _terms_text(t: ResultTerms) -> str:
+    """The columns of :data:`WINDOW_COLUMNS` a (meter, day) group of windows shares."""
     return "\t".join(
         (
-            _copy_cached(key.meter_id),
-            str(key.width_s),
-            datetime_to_iso(key.window_start),
-            datetime_to_iso(r.window_end),
-            _copy_cached(r.enterprise_id),
-            _copy_cached(r.source_category),
-            _opt(r.iso_category),
-            repr(float(r.activity)),
-            _copy_cached(r.activity_unit),
-            _copy_text(orjson.dumps(r.gases).decode()),
-            repr(float(r.tco2e)),
-            _opt(r.gwp_set),
-            _text_array(tuple(r.factor_versions)),
-            repr(float(r.readings_present)),
-            repr(float(r.readings_expected)),
-            repr(float(r.completeness)),
-            str(r.flags),
-            "t" if r.interpolated else "f",
+            _copy_text(t.meter_id),
+            _copy_text(t.enterprise_id),
+            _copy_text(t.source_category),
+            _opt(t.iso_category),
+            _copy_text(t.activity_unit),
+            _opt(t.gwp_set),
+            _text_array(t.factor_versions),
         )
     )
 
 
+def window_copy_text(results: WindowResults) -> str:
+    """COPY text (columns :data:`WINDOW_COLUMNS`) of every window, a column at a time."""
+    if not len(results):
+        return ""
+    shared = [_terms_text(t) for t in results.shared]
+    lines = map(
+        "\t".join,
+        zip(
+            map(shared.__getitem__, results.terms.tolist()),
+            json_texts(results.width_s),
+            iso_texts(results.start_ms),
+            iso_texts(results.start_ms + results.width_s * 1000),
+            json_texts(results.activity),
+            # JSON of gas names and numbers: nothing in it COPY would need escaped.
+            gases_json(results),
+            json_texts(results.tco2e),
+            json_texts(results.readings_present),
+            json_texts(results.readings_expected),
+            json_texts(results.completeness),
+            json_texts(results.flags),
+            map("ft".__getitem__, results.interpolated.tolist()),
+            strict=True,
+        ),
+    )
+    return "\n".join(lines) + "\n"
+
+
 def upsert_windows(
-    conn: psycopg.Connection[Any], results: Sequence[WindowResult], *, optimistic: bool = True
+    conn: psycopg.Connection[Any], results: WindowResults, *, optimistic: bool = True
 ) -> bool:
     """Write window results (a recomputed window replaces its earlier figures).
 
@@ -299,9 +301,9 @@ def upsert_windows(
     the table first; if one of them is there already, that is rolled back and the batch is
     upserted. Returns whether the straight COPY did it.
     """
-    if not results:
+    if not len(results):
         return True
-    data = "".join([_window_line(r) + "\n" for r in results])
+    data = window_copy_text(results)
     if optimistic:
         try:
             with (

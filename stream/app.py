@@ -119,7 +119,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         unknown_readings.clear()
         unauthorized_readings.clear()
         flushed = await window_sink.flush(now_ms)
-        results = flushed.results
+        results = flushed.hourly
         # One message per enterprise and flush (wire version 2), not one per window.
         for key, value in flushed.messages:
             for part in split_message(value, max_bytes, field="windows"):

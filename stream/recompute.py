@@ -152,7 +152,7 @@ def recompute(
             due, stored = _due(conn, group, lo, lo + DAY_MS, plan, now_ms)
             results = computer.compute(conn, due, by_id, contexts)
             upsert_windows(conn, results, optimistic=False)
-            for r in results:
+            for r in results.rows():
                 key = (r.key.meter_id, r.key.width_s, int(r.key.window_start.timestamp() * 1000))
                 summary.windows += 1
                 summary.by_width[r.key.width_s] = summary.by_width.get(r.key.width_s, 0) + 1

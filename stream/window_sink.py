@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from accounting.gwp import GwpSet
+from accounting.meter import HOUR_MS
 from accounting.overrides import FactorSet, factor_sets, packaged_factors
 from accounting.window_co2e import EmissionCalculator
 from accounting.window_plan import WindowPlan
-from accounting.windows import WindowResult
+from accounting.windows import WindowResult, WindowResults
 from contracts.windows import encode_windows
 from store.factors import load_overrides, overrides_version
 from store.registry import FactorContext, Meter
@@ -97,24 +99,35 @@ class WindowComputer:
         due: Sequence[tuple[str, int, int]],
         meters: dict[str, Meter],
         contexts: dict[str, FactorContext],
-    ) -> list[WindowResult]:
+    ) -> WindowResults:
         """The results of ``(meter, width_s, start_ms)`` windows; a meter not in ``meters``
         (retired since) is left out: its windows stay as last computed. So is a fine window
         the plan does not materialise (only intervals longer than its bound overlap it)."""
         self.refresh_factors(conn)
-        results = []
-        by_enterprise: dict[str, EmissionCalculator] = {}  # a flush has few enterprises
-        for sums in read_window_sums(conn, due, self.plan):
-            meter = meters.get(sums.key.meter_id)
-            if meter is None:
-                continue
-            calculator = by_enterprise.get(meter.enterprise_id)
-            if calculator is None:
-                context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
-                calculator = self._calculator(context, meter.enterprise_id)
-                by_enterprise[meter.enterprise_id] = calculator
-            results.append(calculator.result(sums, meter))
-        return results
+        sums = read_window_sums(conn, due, self.plan)
+        # Windows grouped by the calculator of their meter's enterprise (a park has one
+        # calculator unless enterprises have factor versions of their own).
+        calculators: dict[int, EmissionCalculator] = {}
+        rows_of: dict[int, list[int]] = {}
+        chosen: dict[str, int | None] = {}
+        for i, meter_id in enumerate(sums.meter_id):
+            which = chosen.get(meter_id, -1)
+            if which == -1:
+                meter = meters.get(meter_id)
+                if meter is None:
+                    which = chosen[meter_id] = None
+                else:
+                    context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
+                    calculator = self._calculator(context, meter.enterprise_id)
+                    which = chosen[meter_id] = id(calculator)
+                    calculators[which] = calculator
+            if which is not None:
+                rows_of.setdefault(which, []).append(i)
+        parts = []
+        for which, rows in rows_of.items():
+            mine = sums if len(rows) == len(sums) else sums.select(np.array(rows, dtype=np.intp))
+            parts.append(calculators[which].results(mine, meters))
+        return WindowResults.concat(parts)
 
 
 class WindowSink:
@@ -179,7 +192,7 @@ class WindowSink:
     async def _flush(self, now_ms: int) -> Flushed:
         due = self.tracker.due(now_ms)
         if not due:
-            return Flushed([], [])
+            return Flushed(0, [], [])
         delay = 0.2
         while True:
             try:
@@ -209,11 +222,17 @@ class WindowSink:
             self._recomputing = 0
         else:
             self._recomputing = 10 if self._recomputing == 0 else self._recomputing - 1
-        # Encoded here, in the thread, beside the intake running on the event loop.
-        return Flushed(results, list(encode_windows(results)))
+        # Encoded here, in the thread, beside the intake running on the event loop; the
+        # deviation rules read hour windows only, the few made objects of.
+        return Flushed(
+            len(results),
+            results.rows(results.width_s * 1000 == HOUR_MS),
+            list(encode_windows(results)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Flushed:
-    results: list[WindowResult]
+    computed: int  # windows computed and stored
+    hourly: list[WindowResult]  # the hour windows among them, for the deviation rules
     messages: list[tuple[bytes, bytes]]  # ``emissions.windows`` (key, value)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from accounting.gwp import GwpSet
 from accounting.window_co2e import EmissionCalculator
-from accounting.windows import WindowKey, WindowSums
+from accounting.windows import WindowKey, WindowSumColumns, WindowSums
 from store.registry import Meter
 
 START = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -93,3 +93,58 @@ def test_a_fugitive_gas_meter_weighs_the_gas_by_its_gwp() -> None:
     result = EmissionCalculator(region="CN", gwp_set=GwpSet.AR5).result(_sums(2.0), meter)
     assert result.tco2e == pytest.approx(47.0, rel=1e-12)
     assert result.gases == {"SF6": pytest.approx(0.002)}
+
+
+def test_many_windows_at_once_are_each_window_computed_alone() -> None:
+    # The flush computes its windows as columns, with the terms of each (meter, local day)
+    # worked out once: every window must come out exactly as if it were computed by itself.
+    meters = {
+        m.meter_id: m
+        for m in (
+            _meter(meter_id="E-1"),
+            _meter(meter_id="E-2", unit="kWh", expected_interval_s=60),
+            _meter(
+                meter_id="G-1",
+                carrier="natural_gas",
+                unit="Nm3",
+                source_category="stationary_combustion",
+            ),
+            _meter(
+                meter_id="G-2",
+                carrier="natural_gas",
+                unit="m3",
+                source_category="stationary_combustion",
+            ),
+            _meter(meter_id="A-1", source_category="activity_only"),
+            _meter(
+                meter_id="F-1",
+                carrier="fugitive_gas",
+                unit="kg",
+                source_category="fugitive",
+                factor_key="R-410A",
+            ),
+        )
+    }
+    # Beijing midnight falls inside these hours: two local days, two factor years.
+    new_year = datetime(2022, 12, 31, 15, tzinfo=UTC)
+    sums = [
+        WindowSums(WindowKey(m, width, new_year + timedelta(minutes=k * 20)), q, p, f, i)
+        for n, m in enumerate(sorted(meters))
+        for k, (width, q, p, f, i) in enumerate(
+            [(60, 1.25 + n, 1.0, 0, False), (900, 0.1 * n, 0.5, 1 << 3, True)] * 5
+        )
+    ]
+    calc = EmissionCalculator(region="CN-JS", gwp_set=GwpSet.AR5)
+    together = calc.results(WindowSumColumns.of(sums), meters).rows()
+    alone = [
+        EmissionCalculator(region="CN-JS", gwp_set=GwpSet.AR5).result(s, meters[s.key.meter_id])
+        for s in sums
+    ]
+    assert together == alone
+    years = {r.factor_versions[0][-10:] for r in together if r.key.meter_id == "E-1"}
+    assert years == {"2022-01-01", "2023-01-01"}
+    blend = next(r for r in together if r.key.meter_id == "F-1" and r.activity > 0)
+    assert set(blend.gases) == {"HFC-125", "HFC-32"}  # one window, two gases of a blend
+    assert {tuple(r.gases) for r in together if r.key.meter_id == "G-1"} == {("CO2",)}
+    unconvertible = next(r for r in together if r.key.meter_id == "G-2")
+    assert (unconvertible.activity_unit, unconvertible.tco2e) == ("m3", 0.0)

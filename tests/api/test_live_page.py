@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
 from accounting.i18n import Lang, catalogue, translate
-from accounting.windows import WindowKey, WindowResult
+from accounting.windows import WindowKey, WindowResult, WindowResults
 from api.keys import Role
 from contracts.alerts import alert_key, encode_alert
 from contracts.topics import Topic, topic_name
@@ -593,7 +593,7 @@ async def test_a_closed_one_minute_window_moves_the_live_hour(
     producer = AIOKafkaProducer(bootstrap_servers=page_server.settings.kafka_bootstrap)
     await producer.start()
     try:  # then announced, as the stream worker does
-        for k, v in encode_windows([window]):
+        for k, v in encode_windows(WindowResults.of([window])):
             await producer.send_and_wait(
                 topic_name(Topic.EMISSIONS_WINDOWS, page_server.settings.topic_prefix), v, key=k
             )

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from accounting.windows import WindowKey, WindowResult
+from accounting.windows import WindowKey, WindowResult, WindowResults
 from store.windows import upsert_windows
 from tests.store.windows_reference import upsert_by_row
 
@@ -124,7 +124,7 @@ def test_the_sinks_copy_rolls_hours_up_into_park_local_days(
     results += [_window(meter, h, k, enterprise=park["e1"]) for k, h in ((3, H16), (4, H17))]
     # Quarter-hour windows of the same hours are not hours: the rollup ignores them.
     results.append(_window(meter, H14, 99, enterprise=park["e1"], width_s=900))
-    assert upsert_windows(db, results, optimistic=True)  # the straight COPY
+    assert upsert_windows(db, WindowResults.of(results), optimistic=True)  # the straight COPY
     rows = _days(db, meter)
     assert [(r[0], r[6], r[9]) for r in rows] == [(DAY9, 3.0, 2), (DAY10, 7.0, 2)]
     day9 = rows[0]
@@ -139,7 +139,7 @@ def test_the_sinks_upsert_recomputes_late_corrections_and_replays_change_nothing
     db: psycopg.Connection[Any], park: dict[str, str], unique: str
 ) -> None:
     meter = f"dm-{unique}"
-    upsert_windows(db, [_window(meter, H14, 1, enterprise=park["e1"])])
+    upsert_windows(db, WindowResults.of([_window(meter, H14, 1, enterprise=park["e1"])]))
     # One statement both updates an hour (a late reading recomputed it) and inserts another:
     # the INSERT and the UPDATE statement triggers both fire.
     late = [
@@ -151,7 +151,7 @@ def test_the_sinks_upsert_recomputes_late_corrections_and_replays_change_nothing
     assert [(r[0], r[6], r[7], r[9], r[10], r[11]) for r in rows] == [
         (DAY9, 3.5, 7.0, 2, ["grid-2023", "v2"], 3)
     ]
-    assert not upsert_windows(db, late, optimistic=True)  # COPY clashes: upsert
+    assert not upsert_windows(db, WindowResults.of(late), optimistic=True)  # COPY clashes: upsert
     upsert_by_row(db, late)
     assert _days(db, meter) == rows  # replayed: the same day, nothing counted twice
     _assert_equals_hours(db, meter)
@@ -162,7 +162,7 @@ def test_moving_or_deleting_hours_recomputes_the_days_they_left(
 ) -> None:
     meter = f"dm-{unique}"
     hours = [_window(meter, h, 1, enterprise=park["e1"]) for h in (H14, H15, H16)]
-    upsert_windows(db, hours)
+    upsert_windows(db, WindowResults.of(hours))
     db.execute(
         "UPDATE emission_window SET enterprise_id = %s WHERE meter_id = %s AND window_start = %s",
         (park["e2"], meter, H15),
@@ -215,12 +215,14 @@ def test_two_writers_of_the_same_day_at_once_both_count(
     def write_second() -> None:
         with psycopg.connect(database_url, autocommit=True) as second:
             second_pid.append(second.info.backend_pid)
-            upsert_windows(second, [_window(meter, H15, 2, enterprise=park["e1"])])
+            upsert_windows(
+                second, WindowResults.of([_window(meter, H15, 2, enterprise=park["e1"])])
+            )
         done.set()
 
     with psycopg.connect(database_url) as first:
         first.execute("SELECT 1")  # opens the transaction the upsert below runs inside
-        upsert_windows(first, [_window(meter, H14, 1, enterprise=park["e1"])])
+        upsert_windows(first, WindowResults.of([_window(meter, H14, 1, enterprise=park["e1"])]))
         # ``first`` holds the day until it commits: ``second`` must wait, then recompute with
         # both hours, not overwrite the day with its own hour alone.
         thread = threading.Thread(target=write_second)
@@ -239,7 +241,10 @@ def test_rebuild_writes_what_the_triggers_wrote(
 ) -> None:
     meter = f"dm-{unique}"
     upsert_windows(
-        db, [_window(meter, h, k, enterprise=park["e1"]) for k, h in enumerate((H14, H16), 1)]
+        db,
+        WindowResults.of(
+            [_window(meter, h, k, enterprise=park["e1"]) for k, h in enumerate((H14, H16), 1)]
+        ),
     )
     before = _days(db, meter)
     db.execute("SELECT emission_day_rebuild()")  # the migration's backfill, over every hour
@@ -255,7 +260,10 @@ def test_the_row_trigger_of_timescale_mode_rolls_up_the_same_days(
     with db.transaction(force_rollback=True):
         db.execute("SELECT emission_day_install_triggers(true)")
         upsert_windows(
-            db, [_window(meter, h, k, enterprise=park["e1"]) for k, h in ((1, H14), (2, H17))]
+            db,
+            WindowResults.of(
+                [_window(meter, h, k, enterprise=park["e1"]) for k, h in ((1, H14), (2, H17))]
+            ),
         )
         upsert_by_row(db, [_window(meter, H14, 1.5, enterprise=park["e1"])])
         db.execute(

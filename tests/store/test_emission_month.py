@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from accounting.windows import WindowKey, WindowResult
+from accounting.windows import WindowKey, WindowResult, WindowResults
 from store.windows import upsert_windows
 from tests.store.windows_reference import upsert_by_row
 
@@ -118,7 +118,9 @@ def test_month_rows_are_the_sums_of_their_park_local_days_through_corrections_an
     meter = f"mm-{unique}"
     hours = [(MAR9, 1.0), (MAR9 + timedelta(hours=1), 2.0), (MAR31, 3.0), (APR1, 4.0)]
     assert upsert_windows(
-        db, [_window(meter, h, t, enterprise=park["e1"]) for h, t in hours], optimistic=True
+        db,
+        WindowResults.of([_window(meter, h, t, enterprise=park["e1"]) for h, t in hours]),
+        optimistic=True,
     )  # the straight COPY: two local days of March, one of April
     rows = _months(db, meter)
     assert [(r[0], r[6], r[9]) for r in rows] == [(MARCH, 6.0, 3), (APRIL, 4.0, 1)]
@@ -163,7 +165,10 @@ def test_rebuild_writes_what_the_triggers_wrote(
 ) -> None:
     meter = f"mm-{unique}"
     upsert_windows(
-        db, [_window(meter, h, t, enterprise=park["e1"]) for h, t in ((MAR9, 1.0), (APR1, 2.0))]
+        db,
+        WindowResults.of(
+            [_window(meter, h, t, enterprise=park["e1"]) for h, t in ((MAR9, 1.0), (APR1, 2.0))]
+        ),
     )
     before = _months(db, meter)
     # The migration's backfill, over every day row; rolled back so nothing else waits on it.

@@ -17,7 +17,14 @@ import psycopg
 
 from accounting.windows import WindowKey, WindowResult, WindowSums
 from store.staging import copy_upsert_sync
-from store.windows import WINDOW_COLUMNS, WINDOW_UPSERT
+from store.windows import WINDOW_UPSERT
+
+# The order of the row tuples below (the upsert selects the stage's columns by name).
+_ROW_COLUMNS = (
+    "meter_id, width_s, window_start, window_end, enterprise_id, source_category, iso_category, "
+    "activity, activity_unit, gases, tco2e, gwp_set, factor_versions, readings_present, "
+    "readings_expected, completeness, flags, interpolated"
+)
 
 _SUMS = """
 WITH k AS (
@@ -100,4 +107,4 @@ def upsert_by_row(conn: psycopg.Connection[Any], results: Sequence[WindowResult]
         )
         for r in results
     ]
-    copy_upsert_sync(conn, "emission_window", WINDOW_COLUMNS, WINDOW_UPSERT, rows=rows)
+    copy_upsert_sync(conn, "emission_window", _ROW_COLUMNS, WINDOW_UPSERT, rows=rows)

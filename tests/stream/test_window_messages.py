@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from accounting.windows import WindowKey, WindowResult
+from accounting.windows import WindowKey, WindowResult, WindowResults
 from contracts.windows import decode_windows, encode_windows
 from store.windows import read_window_sums, upsert_windows
 from tests.store.windows_reference import reference_window_sums, upsert_by_row
@@ -43,7 +43,7 @@ def _result(meter_id: str, enterprise_id: str, minute: int = 0, **changes: Any) 
 
 def test_one_message_per_enterprise_keyed_by_it_with_every_window() -> None:
     results = [_result(f"E-{i}", f"ent-{i % 2}", minute=i) for i in range(5)]
-    messages = list(encode_windows(results))
+    messages = list(encode_windows(WindowResults.of(results)))
     assert [key for key, _ in messages] == [b"ent-0", b"ent-1"]
     windows = {key: decode_windows(value) for key, value in messages}
     assert [w["meter_id"] for w in windows[b"ent-0"]] == ["E-0", "E-2", "E-4"]
@@ -68,9 +68,54 @@ def test_one_message_per_enterprise_keyed_by_it_with_every_window() -> None:
     }
 
 
+def test_each_item_carries_its_windows_figures_exactly() -> None:
+    # Items are written a column at a time: odd floats, absent fields, several gases and
+    # characters JSON must escape all come back as the window had them.
+    results = [
+        _result("E-1", "ent-a"),
+        _result(
+            "E-2",
+            'ent "b"\\',
+            minute=3,
+            iso_category=None,
+            gwp_set=None,
+            gases={"HFC-125": 1e-05, "HFC-32": 3.25e-09},
+            factor_versions=('v"1', "plain"),
+            activity=1.0000000000000002,
+            tco2e=1e16,
+            completeness=0.3333333333333333,
+            flags=2**20 + 5,
+            interpolated=True,
+        ),
+        _result("E-3", "ent-c", minute=2, factor_versions=(), gases={}, tco2e=0.0),
+    ]
+    items = [w for _, v in encode_windows(WindowResults.of(results)) for w in decode_windows(v)]
+    assert items == [
+        {
+            "meter_id": r.key.meter_id,
+            "enterprise_id": r.enterprise_id,
+            "source_category": r.source_category,
+            "iso_category": r.iso_category,
+            "width_s": r.key.width_s,
+            "window_start": r.key.window_start.isoformat(timespec="milliseconds")[:-6] + "Z",
+            "window_end": r.window_end.isoformat(timespec="milliseconds")[:-6] + "Z",
+            "activity": r.activity,
+            "activity_unit": r.activity_unit,
+            "gases_t": r.gases,
+            "tco2e": r.tco2e,
+            "gwp_set": r.gwp_set,
+            "factor_versions": list(r.factor_versions),
+            "completeness": r.completeness,
+            "flags": r.flags,
+            "interpolated": r.interpolated,
+        }
+        for r in results
+    ]
+
+
 def test_a_large_flush_is_split_into_bounded_messages_in_order() -> None:
     results = [_result("E-1", "ent", minute=i) for i in range(7)]
-    messages = list(encode_windows(results, max_per_message=3))
+    messages = list(encode_windows(WindowResults.of(results), max_per_message=3))
     assert [len(decode_windows(v)) for _, v in messages] == [3, 3, 1]
     starts = [w["window_start"] for _, v in messages for w in decode_windows(v)]
     assert starts == sorted(starts)
@@ -111,13 +156,13 @@ def test_the_copy_text_upsert_stores_what_the_row_by_row_upsert_stores(
         _result(f"A{unique}-3", "ent-c", minute=2, factor_versions=(), gases={}),
     ]
     upsert_by_row(db, [_replace(r, f"B{unique}") for r in results])
-    upsert_windows(db, results)
+    upsert_windows(db, WindowResults.of(results))
     ours = _stored(db, f"A{unique}")
     theirs = _stored(db, f"B{unique}")
     assert len(ours) == 3
     assert [row[1:] for row in ours] == [row[1:] for row in theirs]
     # A recomputed window replaces its figures.
-    upsert_windows(db, [_result(f"A{unique}-1", "ent-a", activity=99.0)])
+    upsert_windows(db, WindowResults.of([_result(f"A{unique}-1", "ent-a", activity=99.0)]))
     assert _stored(db, f"A{unique}-1")[0][7] == 99.0
 
 
@@ -159,7 +204,7 @@ def test_bulk_window_sums_equal_the_store_query(db: psycopg.Connection[Any], uni
         for width in (60, 300, 900, 3600)
         for n in range(-1, 3 * 3600 // width)
     ]
-    ours = read_window_sums(db, due)
+    ours = read_window_sums(db, due).rows()
     theirs = reference_window_sums(
         db, [WindowKey(m, w, datetime.fromtimestamp(s / 1000, UTC)) for m, w, s in due]
     )
