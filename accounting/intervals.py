@@ -11,6 +11,7 @@ sums always add up to the interval quantities.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -222,30 +223,53 @@ def keyed_window_sums(
         raise ValueError("times or groups out of range for one sort key")
     g = group.astype(np.int64) << _GROUP_SHIFT
     wg = window_group.astype(np.int64) << _GROUP_SHIFT
-    key_end = g + (end_ms - origin)
-    key_start = g + (start_ms - origin)
     # First interval ending after the window's start, and the end of those starting before
-    # the window's end: the overlapping ones lie between (none overlap within a group).
-    lo = np.searchsorted(key_end, wg + (window_start_ms - origin), side="right")
-    hi = np.searchsorted(key_start, wg + (window_end_ms - origin), side="left")
-    counts = np.maximum(hi - lo, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return KeyedWindows(quantity_sum, present, ors, crossed, shortest)
-    window = np.repeat(np.arange(n_win), counts)
-    first = np.cumsum(counts) - counts
-    interval = lo[window] + (np.arange(total) - first[window])
-    s, e = start_ms[interval], end_ms[interval]
-    ws, we = window_start_ms[window], window_end_ms[window]
-    overlap = (np.minimum(e, we) - np.maximum(s, ws)) / 1000.0
-    duration = (e - s) / 1000.0
-    share = overlap / duration
-    quantity_sum = np.bincount(window, quantity[interval] * overlap / duration, n_win).astype(
-        np.float64, copy=False
+    # the window's end: the overlapping ones are [lo, hi) (none overlap within a group).
+    lo = np.searchsorted(g + (end_ms - origin), wg + (window_start_ms - origin), side="right")
+    hi = np.searchsorted(g + (start_ms - origin), wg + (window_end_ms - origin), side="left")
+    # Windows that some interval overlaps, by first interval: the ranges are then reduced in
+    # one left-to-right pass each (``_range_reduce``).
+    some = np.flatnonzero(hi > lo)
+    some = some[np.argsort(lo[some], kind="stable")]
+    first, stop = lo[some], hi[some]
+    last = stop - 1
+    ws, we = window_start_ms[some], window_end_ms[some]
+    # Only the first and the last overlapping interval can stick out of the window: every
+    # one between them lies inside it whole and counts whole (share 1, its full quantity).
+    duration_first = (end_ms[first] - start_ms[first]) / 1000.0
+    overlap_first = (np.minimum(end_ms[first], we) - np.maximum(start_ms[first], ws)) / 1000.0
+    duration_last = (end_ms[last] - start_ms[last]) / 1000.0
+    overlap_last = (np.minimum(end_ms[last], we) - np.maximum(start_ms[last], ws)) / 1000.0
+    two = last > first  # the last is another interval than the first
+    inner = np.maximum(stop - first - 2, 0)
+    quantity_sum[some] = (
+        quantity[first] * overlap_first / duration_first
+        + _range_reduce(np.add, quantity, first + 1, np.maximum(last, first + 1), 0.0)
+        + np.where(two, quantity[last] * overlap_last / duration_last, 0.0)
     )
-    present = np.bincount(window, share, n_win).astype(np.float64, copy=False)
-    crossed = np.bincount(window, overlap < duration, n_win) > 0
-    nonempty = np.flatnonzero(counts)
-    ors[nonempty] = np.bitwise_or.reduceat(flags[interval].astype(_U), first[nonempty])
-    shortest[nonempty] = np.minimum.reduceat(e - s, first[nonempty])
+    present[some] = (
+        overlap_first / duration_first + inner + np.where(two, overlap_last / duration_last, 0.0)
+    )
+    crossed[some] = (overlap_first < duration_first) | (two & (overlap_last < duration_last))
+    ors[some] = _range_reduce(np.bitwise_or, flags.astype(_U), first, stop, 0)
+    shortest[some] = _range_reduce(np.minimum, end_ms - start_ms, first, stop, 0)
     return KeyedWindows(quantity_sum, present, ors, crossed, shortest)
+
+
+def _range_reduce(
+    op: np.ufunc,
+    values: NDArray[Any],
+    starts: NDArray[np.intp],
+    stops: NDArray[np.intp],
+    empty: Any,
+) -> NDArray[Any]:
+    """``op`` over ``values[starts[i]:stops[i]]`` for each i (``empty`` where the range is
+    empty). ``starts`` ascending: ``reduceat`` then walks ``values`` once, plus the ranges'
+    overlaps."""
+    if starts.shape[0] == 0:
+        return values[:0]
+    padded = np.append(values, values[:1])  # a stop may be len(values)
+    at = np.empty(2 * starts.shape[0], dtype=np.intp)
+    at[0::2] = starts
+    at[1::2] = stops
+    return np.where(stops > starts, op.reduceat(padded, at)[0::2], empty)

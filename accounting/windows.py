@@ -159,29 +159,41 @@ class WindowResults:
         """The results as objects; ``which``: only the windows where it is true."""
         picked = np.arange(len(self)) if which is None else np.flatnonzero(which)
         out = []
-        for i in picked.tolist():
-            t = self.shared[int(self.terms[i])]
-            start = utc(int(self.start_ms[i]))
-            width = int(self.width_s[i])
-            gases = {g: float(self.gas_t[i, self.gas_names.index(g)]) for g in t.gases}
+        gases_at = [[self.gas_names.index(g) for g in t.gases] for t in self.shared]
+        for i, term, width, start, activity, tco2e, present, expected, complete, flags, x in zip(
+            picked.tolist(),
+            self.terms[picked].tolist(),
+            self.width_s[picked].tolist(),
+            self.start_ms[picked].tolist(),
+            self.activity[picked].tolist(),
+            self.tco2e[picked].tolist(),
+            self.readings_present[picked].tolist(),
+            self.readings_expected[picked].tolist(),
+            self.completeness[picked].tolist(),
+            self.flags[picked].tolist(),
+            self.interpolated[picked].tolist(),
+            strict=True,
+        ):
+            t = self.shared[term]
+            tonnes = self.gas_t[i].tolist()
             out.append(
                 WindowResult(
-                    key=WindowKey(t.meter_id, width, start),
-                    window_end=utc(int(self.start_ms[i]) + width * 1000),
+                    key=WindowKey(t.meter_id, width, utc(start)),
+                    window_end=utc(start + width * 1000),
                     enterprise_id=t.enterprise_id,
                     source_category=t.source_category,
                     iso_category=t.iso_category,
-                    activity=float(self.activity[i]),
+                    activity=activity,
                     activity_unit=t.activity_unit,
-                    gases=gases,
-                    tco2e=float(self.tco2e[i]),
+                    gases={g: tonnes[k] for g, k in zip(t.gases, gases_at[term], strict=True)},
+                    tco2e=tco2e,
                     gwp_set=t.gwp_set,
                     factor_versions=t.factor_versions,
-                    readings_present=float(self.readings_present[i]),
-                    readings_expected=float(self.readings_expected[i]),
-                    completeness=float(self.completeness[i]),
-                    flags=int(self.flags[i]),
-                    interpolated=bool(self.interpolated[i]),
+                    readings_present=present,
+                    readings_expected=expected,
+                    completeness=complete,
+                    flags=flags,
+                    interpolated=x,
                 )
             )
         return out

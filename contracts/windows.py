@@ -22,7 +22,9 @@ worker's time went to per-message encoding and Kafka sends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
@@ -68,23 +70,29 @@ def gases_json(results: WindowResults) -> list[str]:
     """Each window's ``{"gas": tonnes, ...}`` object as JSON text (the ``gases_t`` item field and
     the ``gases`` column), built per group of windows with the same gases."""
     n = len(results)
-    out = [""] * n
     columns = [json_texts(results.gas_t[:, k]) for k in range(len(results.gas_names))]
-    kinds: dict[tuple[str, ...], list[int]] = {}
-    gases_of = [t.gases for t in results.shared]
-    for i, t in enumerate(results.terms.tolist()):
-        kinds.setdefault(gases_of[t], []).append(i)
-    for gases, rows in kinds.items():
+    kinds: dict[tuple[str, ...], int] = {}
+    kind_of_terms = np.array(
+        [kinds.setdefault(t.gases, len(kinds)) for t in results.shared], dtype=np.intp
+    )
+    kind = kind_of_terms[results.terms]
+    out = np.empty(n, dtype=object)
+    for gases, k in kinds.items():
+        rows = np.flatnonzero(kind == k)
         fmt = "{" + ",".join(orjson.dumps(g).decode() + ":%s" for g in gases) + "}"
-        picked = [columns[results.gas_names.index(g)] for g in gases]
-        texts: Iterable[str] = (
-            map(fmt.__mod__, zip(*([c[i] for i in rows] for c in picked), strict=True))
-            if gases
-            else [fmt] * len(rows)
-        )
-        for i, text in zip(rows, texts, strict=True):
-            out[i] = text
-    return out
+        if not gases:
+            out[rows] = fmt
+            continue
+        at = rows.tolist()
+        picked = [
+            list(map(columns[results.gas_names.index(g)].__getitem__, at))
+            if len(rows) < n
+            else columns[results.gas_names.index(g)]
+            for g in gases
+        ]
+        out[rows] = list(map(fmt.__mod__, zip(*picked, strict=True)))
+    texts: list[str] = out.tolist()
+    return texts
 
 
 def iso_texts(ms: NDArray[np.int64]) -> list[str]:
@@ -92,6 +100,40 @@ def iso_texts(ms: NDArray[np.int64]) -> list[str]:
     values = ms.tolist()
     iso = {m: ms_to_iso(m) for m in set(values)}
     return list(map(iso.__getitem__, values))
+
+
+@dataclass(frozen=True, slots=True)
+class WindowTexts:
+    """Each window's figures as text, as the topic's JSON and the table's COPY both take them
+    (JSON numbers and booleans, ISO instants): made once per flush for both."""
+
+    width_s: list[str]
+    window_start: list[str]
+    window_end: list[str]
+    activity: list[str]
+    gases: list[str]
+    tco2e: list[str]
+    readings_present: list[str]
+    readings_expected: list[str]
+    completeness: list[str]
+    flags: list[str]
+    interpolated: list[str]  # "true"/"false": JSON's, and a boolean COPY reads
+
+
+def window_texts(results: WindowResults) -> WindowTexts:
+    return WindowTexts(
+        width_s=json_texts(results.width_s),
+        window_start=iso_texts(results.start_ms),
+        window_end=iso_texts(results.start_ms + results.width_s * 1000),
+        activity=json_texts(results.activity),
+        gases=gases_json(results),
+        tco2e=json_texts(results.tco2e),
+        readings_present=json_texts(results.readings_present),
+        readings_expected=json_texts(results.readings_expected),
+        completeness=json_texts(results.completeness),
+        flags=json_texts(results.flags),
+        interpolated=json_texts(results.interpolated),
+    )
 
 
 def _item_prefix(t: ResultTerms) -> str:
@@ -108,50 +150,52 @@ def _item_prefix(t: ResultTerms) -> str:
     return orjson.dumps(fields).decode()[:-1] + ","
 
 
-_ITEM_REST = (
-    '%s"width_s":%s,"window_start":"%s","window_end":"%s","activity":%s,"gases_t":%s,'
-    '"tco2e":%s,"completeness":%s,"flags":%s,"interpolated":%s}'
-)
-
-
-def window_items(results: WindowResults) -> list[str]:
+def window_items(results: WindowResults, texts: WindowTexts | None = None) -> list[str]:
     """Each window's item (the fields above) as JSON text, built a column at a time."""
     if not len(results):
         return []
+    x = texts or window_texts(results)
     prefixes = [_item_prefix(t) for t in results.shared]
-    return list(
-        map(
-            _ITEM_REST.__mod__,
-            zip(
-                map(prefixes.__getitem__, results.terms.tolist()),
-                json_texts(results.width_s),
-                iso_texts(results.start_ms),
-                iso_texts(results.start_ms + results.width_s * 1000),
-                json_texts(results.activity),
-                gases_json(results),
-                json_texts(results.tco2e),
-                json_texts(results.completeness),
-                json_texts(results.flags),
-                json_texts(results.interpolated),
-                strict=True,
-            ),
-        )
+    parts = (
+        (map(prefixes.__getitem__, results.terms.tolist()), '"width_s":'),
+        (x.width_s, ',"window_start":"'),
+        (x.window_start, '","window_end":"'),
+        (x.window_end, '","activity":'),
+        (x.activity, ',"gases_t":'),
+        (x.gases, ',"tco2e":'),
+        (x.tco2e, ',"completeness":'),
+        (x.completeness, ',"flags":'),
+        (x.flags, ',"interpolated":'),
+        (x.interpolated, "}"),
     )
+    # "".join of each window's fields and the constant text between them (faster than %);
+    # the separators repeat without end, the columns are one per window.
+    fields = (p for column, sep in parts for p in (column, repeat(sep)))
+    return list(map("".join, zip(*fields, strict=False)))
 
 
 def encode_windows(
-    results: WindowResults, *, max_per_message: int = MAX_WINDOWS_PER_MESSAGE
+    results: WindowResults,
+    *,
+    max_per_message: int = MAX_WINDOWS_PER_MESSAGE,
+    texts: WindowTexts | None = None,
 ) -> Iterator[tuple[bytes, bytes]]:
-    """``emissions.windows`` messages ``(key, value)``: one per enterprise (and chunk)."""
-    items = window_items(results)
-    enterprise_of = [t.enterprise_id for t in results.shared]
-    by_enterprise: dict[str, list[str]] = {}
-    for t, item in zip(results.terms.tolist(), items, strict=True):
-        by_enterprise.setdefault(enterprise_of[t], []).append(item)
-    for enterprise_id, mine in by_enterprise.items():
-        head = orjson.dumps({"v": WINDOWS_WIRE_VERSION, "enterprise_id": enterprise_id}).decode()[
-            :-1
-        ]
-        for i in range(0, len(mine), max_per_message):
-            body = ",".join(mine[i : i + max_per_message])
-            yield enterprise_id.encode(), f'{head},"windows":[{body}]}}'.encode()
+    """``emissions.windows`` messages ``(key, value)``: one per enterprise (and chunk), in the
+    order of their first window; each enterprise's windows in their order."""
+    items = window_items(results, texts)
+    enterprises: dict[str, int] = {}
+    enterprise_of_terms = np.array(
+        [enterprises.setdefault(t.enterprise_id, len(enterprises)) for t in results.shared],
+        dtype=np.intp,
+    )
+    enterprise = enterprise_of_terms[results.terms]
+    order = np.argsort(enterprise, kind="stable").tolist()
+    bounds = np.cumsum(np.bincount(enterprise, minlength=len(enterprises))).tolist()
+    first = 0
+    for enterprise_id, last in zip(enterprises, bounds, strict=True):
+        head = orjson.dumps({"v": WINDOWS_WIRE_VERSION, "enterprise_id": enterprise_id})
+        head = head[:-1] + b',"windows":['
+        for i in range(first, last, max_per_message):
+            body = ",".join(map(items.__getitem__, order[i : min(i + max_per_message, last)]))
+            yield enterprise_id.encode(), head + body.encode() + b"]}"
+        first = last

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from accounting.intervals import keyed_window_sums
 from accounting.window_plan import WindowPlan
 from accounting.windows import ResultTerms, WindowResults, WindowSumColumns
-from contracts.windows import gases_json, iso_texts, json_texts
+from contracts.windows import WindowTexts, window_texts
 from store.staging import copy_upsert_sync, text_array_literal
 
 # The columns a (meter, day) group of windows shares come first (one text per group).
@@ -263,27 +263,28 @@ def _terms_text(t: ResultTerms) -> str:
     )
 
 
-def window_copy_text(results: WindowResults) -> str:
+def window_copy_text(results: WindowResults, texts: WindowTexts | None = None) -> str:
     """COPY text (columns :data:`WINDOW_COLUMNS`) of every window, a column at a time."""
     if not len(results):
         return ""
+    x = texts or window_texts(results)
     shared = [_terms_text(t) for t in results.shared]
     lines = map(
         "\t".join,
         zip(
             map(shared.__getitem__, results.terms.tolist()),
-            json_texts(results.width_s),
-            iso_texts(results.start_ms),
-            iso_texts(results.start_ms + results.width_s * 1000),
-            json_texts(results.activity),
+            x.width_s,
+            x.window_start,
+            x.window_end,
+            x.activity,
             # JSON of gas names and numbers: nothing in it COPY would need escaped.
-            gases_json(results),
-            json_texts(results.tco2e),
-            json_texts(results.readings_present),
-            json_texts(results.readings_expected),
-            json_texts(results.completeness),
-            json_texts(results.flags),
-            map("ft".__getitem__, results.interpolated.tolist()),
+            x.gases,
+            x.tco2e,
+            x.readings_present,
+            x.readings_expected,
+            x.completeness,
+            x.flags,
+            x.interpolated,
             strict=True,
         ),
     )
@@ -291,7 +292,11 @@ def window_copy_text(results: WindowResults) -> str:
 
 
 def upsert_windows(
-    conn: psycopg.Connection[Any], results: WindowResults, *, optimistic: bool = True
+    conn: psycopg.Connection[Any],
+    results: WindowResults,
+    *,
+    optimistic: bool = True,
+    texts: WindowTexts | None = None,
 ) -> bool:
     """Write window results (a recomputed window replaces its earlier figures).
 
@@ -303,7 +308,7 @@ def upsert_windows(
     """
     if not len(results):
         return True
-    data = window_copy_text(results)
+    data = window_copy_text(results, texts)
     if optimistic:
         try:
             with (

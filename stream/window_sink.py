@@ -24,7 +24,7 @@ from accounting.overrides import FactorSet, factor_sets, packaged_factors
 from accounting.window_co2e import EmissionCalculator
 from accounting.window_plan import WindowPlan
 from accounting.windows import WindowResult, WindowResults
-from contracts.windows import encode_windows
+from contracts.windows import encode_windows, window_texts
 from store.factors import load_overrides, overrides_version
 from store.registry import FactorContext, Meter
 from store.windows import read_window_sums, uncounted_intervals, upsert_windows
@@ -218,7 +218,8 @@ class WindowSink:
             self._conn, due, self._registry.meters, self._registry.contexts
         )
         # After a flush that recomputed stored windows, the next few go the upsert way at once.
-        if upsert_windows(self._conn, results, optimistic=self._recomputing == 0):
+        texts = window_texts(results)  # the table's and the topic's text alike
+        if upsert_windows(self._conn, results, optimistic=self._recomputing == 0, texts=texts):
             self._recomputing = 0
         else:
             self._recomputing = 10 if self._recomputing == 0 else self._recomputing - 1
