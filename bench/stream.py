@@ -617,15 +617,15 @@ def _bucket(frames: list[Frame], main: bool) -> str | None:
             in_db = waiting or "psycopg" in leaf_file or leaf_func in ("wait_c",)
             if _on(frames, "store/windows.py", "read_window_sums"):
                 if in_db:
-                    return "window intervals: binary COPY out, waiting on PostgreSQL (thread)"
-                return "window sums: numpy + WindowSums objects (thread)"
+                    return "window intervals: column query, waiting on PostgreSQL (thread)"
+                return "window sums: numpy (thread)"
             if _on(frames, "store/windows.py", "upsert_windows"):
                 if in_db:
                     return "window upsert: COPY, waiting on PostgreSQL (thread)"
                 return "window upsert: COPY text in Python (thread)"
             if in_db:
                 return "window SQL: waiting on PostgreSQL (thread)"
-            return "CO2e results + emissions.windows encoding (thread)"
+            return "CO2e results, window texts + emissions.windows encoding (thread)"
         return None  # idle pool threads, mode's service threads
     if leaf_func == "EpollSelector.select":
         return "idle: event loop awaiting DB, Kafka or the window thread"

@@ -5,7 +5,7 @@ times the share of the interval inside the window (a delta spanning windows is s
 proportion to time, clause 6.3.1 activity data). Computing from the ``reading`` table, which
 holds each reading once, makes a window's figures independent of how often its readings were
 delivered: replays, restarts and late readings all end in the same totals. The database returns
-each stored interval once per flush (binary COPY, read in place by numpy);
+each stored interval once per flush (a bytea of big-endian values per column, read in place by numpy);
 ``accounting.intervals.keyed_window_sums`` sums the shares per window.
 """
 
@@ -74,16 +74,24 @@ def uncounted_intervals(
 # times strictly increase), so they are the intervals ending inside the span plus the first
 # one ending at or after its end: no scan runs on through the meter's later readings (the
 # whole rest of its history when a late reading reopens an old window).
+# Each column comes back as one bytea of big-endian values (``int8send`` etc.), which numpy
+# reads in place: an hour window's flush returns an hour of every meter's intervals, hundreds
+# of thousands of rows, too many to make Python objects of (or to take as one COPY message
+# each). The aggregates of one query level receive the rows in the same order, so the n-th
+# value of each column belongs to the same interval.
 _INTERVALS = """
-COPY (
 WITH m AS (
     SELECT m.meter_id, m.idx, to_timestamp(m.lo_ms / 1000.0) AS lo,
            to_timestamp(m.hi_ms / 1000.0) AS hi
     FROM unnest(%(meters)s::text[], %(lo)s::bigint[], %(hi)s::bigint[])
         WITH ORDINALITY AS m(meter_id, lo_ms, hi_ms, idx)
 )
-SELECT m.idx - 1, (extract(epoch FROM x.interval_start) * 1000)::bigint,
-       (extract(epoch FROM x.ts) * 1000)::bigint, x.quantity, x.flags
+SELECT string_agg(int8send(m.idx - 1), ''),
+       string_agg(int8send((extract(epoch FROM x.interval_start) * 1000)::bigint), ''),
+       string_agg(int8send((extract(epoch FROM x.ts) * 1000)::bigint), ''),
+       string_agg(float8send(x.quantity), ''),
+       string_agg(int4send(x.flags), ''),
+       count(*)
 FROM m CROSS JOIN LATERAL (
     (SELECT interval_start, ts, quantity, flags FROM reading
      WHERE meter_id = m.meter_id AND ts > m.lo AND ts < m.hi)
@@ -93,63 +101,22 @@ FROM m CROSS JOIN LATERAL (
      ORDER BY ts LIMIT 1)
 ) x
 WHERE x.quantity IS NOT NULL AND x.interval_start IS NOT NULL AND x.interval_start < m.hi
-) TO STDOUT (FORMAT BINARY)
 """
-# Binary COPY rows of (bigint, bigint, bigint, double, integer), none NULL: a fixed layout
-# numpy reads in place (an hour window's flush returns an hour of every meter's intervals:
-# hundreds of thousands of rows, too many to make Python objects of).
-_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("len_group", ">i4"),
-        ("group", ">i8"),
-        ("len_start", ">i4"),
-        ("start", ">i8"),
-        ("len_end", ">i4"),
-        ("end", ">i8"),
-        ("len_quantity", ">i4"),
-        ("quantity", ">f8"),
-        ("len_flags", ">i4"),
-        ("flags", ">i4"),
-    ]
-)
-# Where each row's field count and field lengths sit, and the bytes they must hold.
-_HEADER_FIELDS = {"fields": 5, "len_group": 8, "len_start": 8, "len_end": 8}
-_HEADER_FIELDS |= {"len_quantity": 8, "len_flags": 4}
-_FIELD_AT = {name: _ROW.fields[name] for name in _HEADER_FIELDS} if _ROW.fields else {}
-_HEADER_BYTES = np.concatenate(
-    [np.arange(at[1], at[1] + at[0].itemsize) for at in _FIELD_AT.values()]
-)
-_HEADER_TEMPLATE = np.frombuffer(
-    b"".join(np.array(v, dtype=_FIELD_AT[k][0]).tobytes() for k, v in _HEADER_FIELDS.items()),
-    dtype=np.uint8,
-)
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
-_COPY_TRAILER = b"\xff\xff"
+_COLUMN_TYPES = (">i8", ">i8", ">i8", ">f8", ">i4")
 
 
-def interval_rows(data: bytes) -> np.ndarray[Any, np.dtype[np.void]]:
-    """The rows of the interval query's binary COPY, read in place; ``ValueError`` unless every
-    row holds its five fields at their fixed lengths (none NULL)."""
-    body = len(data) - _COPY_HEADER - len(_COPY_TRAILER)
-    if (
-        not data.startswith(_COPY_SIGNATURE)
-        or data[15:19] != b"\x00\x00\x00\x00"
-        or not data.endswith(_COPY_TRAILER)
-        or body % _ROW.itemsize
-    ):
-        raise ValueError("unexpected binary COPY layout")
-    count = body // _ROW.itemsize
-    rows = np.frombuffer(data, dtype=_ROW, offset=_COPY_HEADER, count=count)
-    # Every row's field count and field lengths, compared as raw bytes in one pass (comparing
-    # the big-endian fields one by one converted each whole column first).
-    raw = np.frombuffer(data, dtype=np.uint8, offset=_COPY_HEADER, count=body).reshape(
-        count, _ROW.itemsize
-    )
-    if count and not (raw[:, _HEADER_BYTES] == _HEADER_TEMPLATE).all():
-        raise ValueError("unexpected binary COPY layout")
-    return rows
+def interval_columns(row: Sequence[Any]) -> tuple[NDArray[Any], ...]:
+    """The interval query's columns (group, start, end, quantity, flags) from its one row of
+    ``bytea`` aggregates and count; ``ValueError`` unless each holds exactly ``count`` values."""
+    *packed, count = row
+    if count == 0:
+        return tuple(np.zeros(0, dtype=t) for t in _COLUMN_TYPES)
+    columns = []
+    for data, kind in zip(packed, _COLUMN_TYPES, strict=True):
+        if data is None or len(data) != count * np.dtype(kind).itemsize:
+            raise ValueError("interval columns of unequal length (a NULL or a cut-off value)")
+        columns.append(np.frombuffer(data, dtype=kind))
+    return tuple(columns)
 
 
 def _int_array_literal(values: NDArray[np.int64]) -> str:
@@ -187,14 +154,12 @@ def read_window_sums(
         "lo": _int_array_literal(lo),
         "hi": _int_array_literal(hi),
     }
-    with conn.cursor() as cur, cur.copy(_INTERVALS, params) as copy:
-        data = b"".join(bytes(chunk) for chunk in copy)
-    rows = interval_rows(data)
-    group = rows["group"].astype(np.int64)
-    start = rows["start"].astype(np.int64)
-    end = rows["end"].astype(np.int64)
-    quantity = rows["quantity"].astype(np.float64)
-    flags = rows["flags"].astype(np.uint32)
+    with conn.cursor(binary=True) as cur:
+        found = cur.execute(_INTERVALS, params).fetchone()
+    packed = interval_columns(found if found is not None else (None,) * 5 + (0,))
+    group, start, end = (c.astype(np.int64) for c in packed[:3])
+    quantity = packed[3].astype(np.float64)
+    flags = packed[4].astype(np.uint32)
     # The rows come meter by meter in time order (one index scan each); sorted only if not.
     step_group, step_end = np.diff(group), np.diff(end)
     ordered = bool(((step_group > 0) | ((step_group == 0) & (step_end >= 0))).all())
