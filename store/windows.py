@@ -5,8 +5,8 @@ times the share of the interval inside the window (a delta spanning windows is s
 proportion to time, clause 6.3.1 activity data). Computing from the ``reading`` table, which
 holds each reading once, makes a window's figures independent of how often its readings were
 delivered: replays, restarts and late readings all end in the same totals. The database returns
-each stored interval once per flush (a bytea of big-endian values per column, read in place by numpy);
-``accounting.intervals.keyed_window_sums`` sums the shares per window.
+each stored interval once per flush (a bytea of big-endian values per column, read in place by
+numpy); ``accounting.intervals.keyed_window_sums`` sums the shares per window.
 """
 
 from __future__ import annotations
