@@ -27,6 +27,7 @@ import secrets
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,9 +220,16 @@ def _java(paths: KafkaPaths, main: str, *args: str, heap_mb: int = 256) -> list[
     ]
 
 
-def _cluster_id() -> str:
-    """A KRaft cluster id: a random UUID in URL-safe base64 without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64 without padding (22 chars).
+
+    Never one starting with "-": the storage tool's argument parser takes it for an option
+    ("argument --cluster-id/-t: expected one argument"), one fresh stack in 64; Kafka's own
+    ``Uuid.randomUuid`` draws again for the same reason."""
+    while True:
+        found = base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()
+        if not found.startswith("-"):
+            return found
 
 
 def format_storage(paths: KafkaPaths) -> None:
@@ -234,7 +242,7 @@ def format_storage(paths: KafkaPaths) -> None:
         "format",
         "--standalone",
         "-t",
-        _cluster_id(),
+        cluster_id(),
         "-c",
         str(paths.properties),
     )
