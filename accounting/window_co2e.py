@@ -141,10 +141,6 @@ class EmissionCalculator:
         self._zone = ZoneInfo(self.timezone)
         self._chain = level_chain(self.region, self.grid_level)
 
-    def local_day(self, sums: WindowSums) -> date:
-        """The park's calendar day the window starts on: the day whose factor versions apply."""
-        return sums.key.window_start.astimezone(self._zone).date()
-
     def factor(self, carrier: Carrier, series: Series, on: date) -> ResolvedFactor | None:
         key = (carrier, series, on)
         if key not in self._factors:
@@ -384,6 +380,7 @@ class EmissionCalculator:
         )
 
     def _local_day(self, start_ms: int) -> date:
+        """The park's calendar day a window starts on: the day whose factor versions apply."""
         day = self._days.get(start_ms)
         if day is None:
             if len(self._days) > _RECIPES_KEPT:

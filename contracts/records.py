@@ -18,7 +18,6 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -128,13 +127,6 @@ def ts_to_ms(text: str, bounds: TimeBounds = REPRESENTABLE) -> int:
 def ms_to_iso(ts_ms: int) -> str:
     """``accounting.instants.iso_utc``: never raises, four-digit years (expanded beyond)."""
     return iso_utc(ts_ms)
-
-
-@functools.lru_cache(maxsize=65_536)
-def datetime_to_iso(moment: datetime) -> str:
-    """:func:`ms_to_iso` of an aware datetime (window bounds: thousands of windows of one flush
-    share a few dozen)."""
-    return ms_to_iso(int(moment.timestamp() * 1000))
 
 
 def _text(obj: dict[str, Any], key: str, pattern: re.Pattern[str]) -> str:

@@ -39,13 +39,6 @@ WINDOWS_WIRE_VERSION: Final = 2
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
-def windows_message(enterprise_id: str, windows: list[dict[str, Any]]) -> bytes:
-    """One message: ``windows`` (items as above) of ``enterprise_id``."""
-    return orjson.dumps(
-        {"v": WINDOWS_WIRE_VERSION, "enterprise_id": enterprise_id, "windows": windows}
-    )
-
-
 def decode_windows(raw: bytes) -> list[dict[str, Any]]:
     """The window results of one ``emissions.windows`` message."""
     obj = orjson.loads(raw)

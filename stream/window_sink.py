@@ -93,6 +93,24 @@ class WindowComputer:
             )
         return self._calculators[key]
 
+    def _calculator_index(
+        self,
+        meter: Meter | None,
+        contexts: dict[str, FactorContext],
+        chosen: list[EmissionCalculator],
+    ) -> int:
+        """Where the calculator of ``meter``'s enterprise is in ``chosen`` (added if new); -1
+        for a meter no longer in the registry."""
+        if meter is None:
+            return -1
+        context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
+        calculator = self._calculator(context, meter.enterprise_id)
+        for k, known in enumerate(chosen):
+            if known is calculator:
+                return k
+        chosen.append(calculator)
+        return len(chosen) - 1
+
     def compute(
         self,
         conn: psycopg.Connection[Any],
@@ -106,27 +124,23 @@ class WindowComputer:
         self.refresh_factors(conn)
         sums = read_window_sums(conn, due, self.plan)
         # Windows grouped by the calculator of their meter's enterprise (a park has one
-        # calculator unless enterprises have factor versions of their own).
-        calculators: dict[int, EmissionCalculator] = {}
-        rows_of: dict[int, list[int]] = {}
-        chosen: dict[str, int | None] = {}
-        for i, meter_id in enumerate(sums.meter_id):
-            which = chosen.get(meter_id, -1)
-            if which == -1:
-                meter = meters.get(meter_id)
-                if meter is None:
-                    which = chosen[meter_id] = None
-                else:
-                    context = contexts.get(meter.enterprise_id, DEFAULT_CONTEXT)
-                    calculator = self._calculator(context, meter.enterprise_id)
-                    which = chosen[meter_id] = id(calculator)
-                    calculators[which] = calculator
-            if which is not None:
-                rows_of.setdefault(which, []).append(i)
+        # calculator unless enterprises have factor versions of their own); -1: retired meter.
+        ids: dict[str, int] = {}
+        meter_of = np.fromiter(
+            (ids.setdefault(m, len(ids)) for m in sums.meter_id), dtype=np.intp, count=len(sums)
+        )
+        calculators: list[EmissionCalculator] = []
+        calculator_of_meter = np.array(
+            [self._calculator_index(meters.get(m), contexts, calculators) for m in ids],
+            dtype=np.intp,
+        )
+        calculator_of = calculator_of_meter[meter_of] if len(sums) else meter_of
         parts = []
-        for which, rows in rows_of.items():
-            mine = sums if len(rows) == len(sums) else sums.select(np.array(rows, dtype=np.intp))
-            parts.append(calculators[which].results(mine, meters))
+        for k, calculator in enumerate(calculators):
+            mine = np.flatnonzero(calculator_of == k)
+            parts.append(
+                calculator.results(sums.select(mine) if len(mine) < len(sums) else sums, meters)
+            )
         return WindowResults.concat(parts)
 
 
